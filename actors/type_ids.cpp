@@ -1,0 +1,1 @@
+#include "actors/type_ids.hpp"

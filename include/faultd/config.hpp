@@ -1,0 +1,222 @@
+#pragma once
+
+// faultd's configuration: the YAML file's sections as plain structs, the
+// loader that validates it (file:line: messages, exit status 2 on error),
+// the embedded default config and the command-line overrides.
+//
+// Every field has the default that applies when its key is absent. The
+// seed's config/fault_recovery.yaml loads unchanged.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "faultd/domain.hpp"
+#include "faultd/time.hpp"
+
+namespace faultd {
+
+/// host:port.
+struct endpoint {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  std::string to_string() const;
+};
+
+/// Parses "HOST:PORT" (port 0..65535; "[::1]:80" for IPv6). nullopt if bad.
+std::optional<endpoint> parse_endpoint(std::string_view s);
+
+struct node_config {
+  std::string id = "node-1";
+  endpoint listen{"127.0.0.1", 7400};
+  std::string data_dir = "./faultd-data";
+};
+
+struct cluster_config {
+  std::vector<endpoint> seeds;
+  duration heartbeat_interval = millis_d(100);
+  double phi_threshold = 8.0;
+  duration suspect_timeout = millis_d(500);
+  uint32_t quorum = 0;  ///< 0 = majority of known members
+};
+
+enum class restart_policy : uint8_t { always, on_failure, never };
+std::string_view to_string(restart_policy p);
+std::optional<restart_policy> parse_restart_policy(std::string_view s);
+
+/// `restart:` of a service: either a bare policy name or a map.
+struct restart_config {
+  restart_policy policy = restart_policy::always;
+  uint32_t burst = 5;                     ///< restarts allowed within `period`...
+  duration period = seconds_d(60);        ///< ...before the storm guard engages
+  duration backoff_initial = millis_d(500);
+  duration backoff_max = seconds_d(30);
+  double backoff_jitter = 0.2;            ///< +- fraction of the delay
+  duration stop_grace = seconds_d(5);     ///< SIGTERM -> SIGKILL
+};
+
+enum class check_kind : uint8_t { tcp, http, exec };
+std::string_view to_string(check_kind k);
+std::optional<check_kind> parse_check_kind(std::string_view s);
+
+/// One health check of a service.
+struct check_config {
+  std::string name;               ///< defaults to "<kind>" (unique per service)
+  check_kind kind = check_kind::tcp;
+  std::string host = "127.0.0.1"; ///< tcp
+  uint16_t port = 0;              ///< tcp
+  std::string url;                ///< http
+  int expected_status = 200;      ///< http
+  std::vector<std::string> command; ///< exec argv
+  duration interval = seconds_d(10);
+  duration timeout = seconds_d(2);
+  uint32_t failure_threshold = 3; ///< consecutive failures to turn unhealthy
+  uint32_t success_threshold = 1; ///< consecutive successes to turn healthy
+  fault_type fault = fault_type::service_unavailable;
+  fault_severity severity = fault_severity::high;
+};
+
+struct service_config {
+  std::string name;
+  std::vector<std::string> command;  ///< argv; empty = unmanaged (checks only)
+  std::map<std::string, std::string> env;
+  std::string working_dir;
+  restart_config restart;
+  std::vector<check_config> checks;
+  std::vector<std::string> depends_on;
+  std::string backup_node;
+  std::vector<std::string> degradation_levels{"full", "reduced", "basic", "minimal"};
+};
+
+/// A threshold with hysteresis for one resource.
+struct resource_threshold {
+  double warning = 0;    ///< >= this: medium severity
+  double critical = 0;   ///< >= this: critical severity
+  uint32_t failure_threshold = 3;
+  uint32_t success_threshold = 3;
+  bool enabled = true;
+};
+
+struct resources_config {
+  bool enabled = true;
+  duration interval = seconds_d(5);
+  resource_threshold cpu{90, 98, 3, 3, true};         ///< percent busy
+  resource_threshold memory{90, 97, 3, 3, true};      ///< percent used
+  resource_threshold disk{90, 97, 3, 3, true};        ///< percent used of data_dir's fs
+  resource_threshold load{0, 0, 3, 3, false};         ///< 1-minute load per core
+  resource_threshold fds{80, 95, 3, 3, true};         ///< percent of RLIMIT_NOFILE used by faultd
+  std::vector<std::string> disk_paths;                ///< default: data_dir
+};
+
+struct security_config {
+  bool enabled = true;
+  duration interval = seconds_d(30);
+  std::vector<std::string> watch_files;   ///< SHA-256 watched
+  std::vector<std::string> certificates;  ///< PEM files checked for expiry
+  duration cert_warning = std::chrono::hours(24 * 14);
+  duration cert_critical = std::chrono::hours(24 * 2);
+};
+
+struct fault_detection_config {
+  duration detection_interval = seconds_d(30);
+  uint32_t event_retention_hours = 24;
+  uint32_t alert_threshold = 5;        ///< events in one incident that raise its alert even below high
+  duration dedup_window = seconds_d(60);
+  uint32_t flap_threshold = 5;         ///< open/close cycles within flap_window that mark flapping
+  duration flap_window = seconds_d(300);
+  duration auto_close_after = seconds_d(300); ///< incidents with no clearing signal close after this quiet time
+  resources_config resources;
+  security_config security;
+};
+
+struct recovery_config {
+  duration max_recovery_time = seconds_d(300);
+  duration strategy_selection_timeout = seconds_d(30);
+  duration action_execution_timeout = seconds_d(60);
+  bool rollback_enabled = true;
+};
+
+struct state_sync_config {
+  duration sync_interval = seconds_d(10);
+  uint64_t max_message_size = 1048576;
+  uint32_t retry_count = 3;
+  duration timeout = seconds_d(30);
+  uint32_t fanout = 3;
+};
+
+struct alerting_config {
+  bool log = true;
+  fault_severity min_severity = fault_severity::high;
+  std::vector<std::string> webhooks;
+  std::string alertmanager_url;
+  std::string mqtt_broker;
+  std::string mqtt_topic = "faultd/alerts";
+};
+
+struct storage_config {
+  std::string path;  ///< default: <data_dir>/faultd.db
+  duration busy_timeout = seconds_d(5);
+};
+
+struct config {
+  std::string source = "<embedded default>";  ///< file the config came from
+  node_config node;
+  cluster_config cluster;
+  std::vector<service_config> services;
+  fault_detection_config fault_detection;
+  recovery_config recovery;
+  state_sync_config state_sync;
+  std::map<std::string, recovery_strategy> strategies;  ///< by id
+  alerting_config alerting;
+  storage_config storage;
+
+  /// The sqlite file: storage.path or <data_dir>/faultd.db.
+  std::string db_path() const;
+  /// Finds a service by name (nullptr if none).
+  const service_config* find_service(const std::string& name) const;
+};
+
+/// A config error: where and what. `to_string()` is "file:line: message".
+struct config_error {
+  std::string file;
+  int line = 0;        ///< 1-based; 0 if unknown
+  std::string message; ///< names the offending key or value
+  std::string to_string() const;
+};
+
+/// Either a config or the first error found.
+struct config_result {
+  std::optional<config> value;
+  std::optional<config_error> error;
+  explicit operator bool() const { return value.has_value(); }
+};
+
+/// Parses YAML text; `file` is used in error messages only.
+config_result parse_config(const std::string& yaml, const std::string& file);
+
+/// Reads and parses a file (an unreadable file is an error at line 0).
+config_result load_config_file(const std::string& path);
+
+/// The embedded default config's YAML text (one node, loopback, ./faultd-data,
+/// the built-in strategies).
+const std::string& default_config_yaml();
+
+/// The built-in strategies (network_timeout, service_unavailable,
+/// resource_exhaustion, as the seed defines them); a file's `strategies`
+/// entries with the same id override them.
+std::map<std::string, recovery_strategy> builtin_strategies();
+
+/// Command-line overrides applied after loading.
+struct config_overrides {
+  std::optional<std::string> node_id;
+  std::optional<std::string> listen;     ///< HOST:PORT
+  std::optional<std::string> seeds;      ///< H:P,H:P
+  std::optional<std::string> data_dir;
+};
+
+/// Applies overrides; an unparsable value gives an error naming the flag.
+std::optional<config_error> apply_overrides(config& cfg, const config_overrides& o);
+
+} // namespace faultd

@@ -1,0 +1,29 @@
+#pragma once
+
+// Small helpers every part of faultd uses.
+
+#include <string>
+#include <string_view>
+
+namespace faultd {
+
+/// A random (version 4) UUID, lower-case, 36 characters.
+std::string make_uuid();
+
+/// Lower-case hex SHA-256 of `data`.
+std::string sha256_hex(std::string_view data);
+
+/// Lower-case hex SHA-256 of a file's contents; empty with `err` set if the
+/// file cannot be read.
+std::string sha256_file_hex(const std::string& path, std::string& err);
+
+/// `errno` as text: "No such file or directory (2)".
+std::string errno_text(int err);
+
+/// Creates `path` and its parents (like mkdir -p). Returns "" or an error text.
+std::string make_dirs(const std::string& path);
+
+/// Glob match with `*` and `?` (fnmatch semantics without special cases).
+bool glob_match(std::string_view pattern, std::string_view text);
+
+} // namespace faultd

@@ -1,0 +1,120 @@
+#include "faultd/time.hpp"
+
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+
+namespace faultd {
+
+std::optional<duration> parse_duration(std::string_view s) {
+  if (s.empty())
+    return std::nullopt;
+  size_t i = 0;
+  uint64_t n = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
+    if (n > (uint64_t{1} << 40))
+      return std::nullopt; // absurdly large
+    n = n * 10 + static_cast<uint64_t>(s[i] - '0');
+    ++i;
+  }
+  if (i == 0)
+    return std::nullopt; // no digits (also rejects a leading '-')
+  auto unit = s.substr(i);
+  auto v = static_cast<int64_t>(n);
+  using namespace std::chrono;
+  if (unit.empty() || unit == "s")
+    return duration{seconds(v)};
+  if (unit == "ms")
+    return duration{milliseconds(v)};
+  if (unit == "us")
+    return duration{microseconds(v)};
+  if (unit == "ns")
+    return duration{nanoseconds(v)};
+  if (unit == "m")
+    return duration{minutes(v)};
+  if (unit == "h")
+    return duration{hours(v)};
+  if (unit == "d")
+    return duration{hours(24 * v)};
+  return std::nullopt;
+}
+
+std::string format_duration(duration d) {
+  using namespace std::chrono;
+  auto ns = d.count();
+  auto fmt = [](int64_t v, const char* unit) { return std::to_string(v) + unit; };
+  if (ns == 0)
+    return "0s";
+  if (ns % 3'600'000'000'000 == 0)
+    return fmt(ns / 3'600'000'000'000, "h");
+  if (ns % 60'000'000'000 == 0)
+    return fmt(ns / 60'000'000'000, "m");
+  if (ns % 1'000'000'000 == 0)
+    return fmt(ns / 1'000'000'000, "s");
+  if (ns % 1'000'000 == 0)
+    return fmt(ns / 1'000'000, "ms");
+  if (ns % 1'000 == 0)
+    return fmt(ns / 1'000, "us");
+  return fmt(ns, "ns");
+}
+
+int64_t to_unix_nanos(timestamp t) { return t.time_since_epoch().count(); }
+
+timestamp from_unix_nanos(int64_t ns) { return timestamp{duration{ns}}; }
+
+std::string format_timestamp(timestamp t) {
+  auto ns = to_unix_nanos(t);
+  auto secs = static_cast<time_t>(ns / 1'000'000'000);
+  auto ms = static_cast<int>((ns / 1'000'000) % 1000);
+  if (ns < 0 && ms != 0) { // floor for pre-epoch times
+    secs -= 1;
+    ms += 1000;
+  }
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+  return buf;
+}
+
+std::optional<timestamp> parse_timestamp(std::string_view s) {
+  std::tm tm{};
+  int ms = 0;
+  std::string str{s};
+  int consumed = 0;
+  if (std::sscanf(str.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon,
+                  &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &consumed)
+        != 7
+      || consumed != static_cast<int>(str.size()))
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  auto secs = timegm(&tm);
+  return from_unix_nanos(static_cast<int64_t>(secs) * 1'000'000'000 + int64_t{ms} * 1'000'000);
+}
+
+namespace {
+
+class system_clock_impl final : public clock_source {
+public:
+  timestamp now() const override {
+    return std::chrono::time_point_cast<duration>(std::chrono::system_clock::now());
+  }
+  std::chrono::steady_clock::time_point steady_now() const override {
+    return std::chrono::steady_clock::now();
+  }
+};
+
+} // namespace
+
+const clock_source& system_clock_source() {
+  static const system_clock_impl clk;
+  return clk;
+}
+
+manual_clock::manual_clock(timestamp start)
+  : now_(start), steady_(std::chrono::steady_clock::time_point{} + std::chrono::hours(1)) {
+}
+
+} // namespace faultd
