@@ -1,0 +1,476 @@
+#include "checks/health_check.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <mutex>
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "faultd/log.hpp"
+
+namespace faultd::checks {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+double millis_since(steady::time_point start) {
+  return std::chrono::duration<double, std::milli>(steady::now() - start).count();
+}
+
+/// Milliseconds left until `deadline` for poll(), at least 0.
+int poll_millis(steady::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
+  // Round up so that a wait of 0.4 ms is not a busy poll(0).
+  auto ms = left.count() + 1;
+  if (left.count() < 0)
+    return 0;
+  return static_cast<int>(std::min<int64_t>(ms, 1 << 30));
+}
+
+/// strerror with a lower-case first letter: "connection refused".
+std::string os_error(int err) {
+  std::string s = std::strerror(err);
+  if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z')
+    s[0] = static_cast<char>(s[0] - 'A' + 'a');
+  return s;
+}
+
+std::string timed_out_text(duration timeout) {
+  return "timed out after " + format_duration(timeout);
+}
+
+/// Closes a file descriptor when it goes out of scope.
+class fd_guard {
+public:
+  explicit fd_guard(int fd = -1) : fd_(fd) {}
+  ~fd_guard() { reset(); }
+  fd_guard(const fd_guard&) = delete;
+  fd_guard& operator=(const fd_guard&) = delete;
+  int get() const { return fd_; }
+  void reset(int fd = -1) {
+    if (fd_ >= 0)
+      ::close(fd_);
+    fd_ = fd;
+  }
+
+private:
+  int fd_;
+};
+
+// -- tcp ----------------------------------------------------------------------
+
+/// Connects to one resolved address. Returns 0 on success, the errno of the
+/// failure, or ETIMEDOUT when the deadline passed.
+int connect_one(const addrinfo& ai, steady::time_point deadline) {
+  fd_guard fd(::socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                       ai.ai_protocol));
+  if (fd.get() < 0)
+    return errno;
+  if (::connect(fd.get(), ai.ai_addr, ai.ai_addrlen) == 0)
+    return 0;
+  if (errno != EINPROGRESS)
+    return errno;
+  for (;;) {
+    pollfd p{fd.get(), POLLOUT, 0};
+    int n = ::poll(&p, 1, poll_millis(deadline));
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return errno;
+    }
+    if (n == 0)
+      return ETIMEDOUT;
+    int so_error = 0;
+    socklen_t len = sizeof(so_error);
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &so_error, &len) != 0)
+      return errno;
+    return so_error;
+  }
+}
+
+// -- http ---------------------------------------------------------------------
+
+void ensure_curl_global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    auto rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (rc != CURLE_OK)
+      log::get("checks")->error("curl-global-init-failed error={}", curl_easy_strerror(rc));
+  });
+}
+
+size_t keep_body_prefix(char* data, size_t size, size_t nmemb, void* user) {
+  auto* body = static_cast<std::string*>(user);
+  size_t n = size * nmemb;
+  if (body->size() < http_body_cap)
+    body->append(data, std::min(n, http_body_cap - body->size()));
+  return n; // the rest is read and dropped, so the transfer completes
+}
+
+// -- exec ---------------------------------------------------------------------
+
+int open_pidfd(pid_t pid) {
+#ifdef SYS_pidfd_open
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+  (void) pid;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+/// Waits for `pid` without blocking; true once reaped (status in `st`).
+bool try_reap(pid_t pid, int& st) {
+  for (;;) {
+    pid_t r = ::waitpid(pid, &st, WNOHANG);
+    if (r == pid)
+      return true;
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0) {
+      // ECHILD: someone else reaped it (a SIGCHLD handler with SA_NOCLDWAIT);
+      // report it as gone with an unknown status.
+      st = -1;
+      return true;
+    }
+    return false;
+  }
+}
+
+void reap_blocking(pid_t pid, int& st) {
+  while (::waitpid(pid, &st, 0) < 0) {
+    if (errno != EINTR) {
+      st = -1;
+      return;
+    }
+  }
+}
+
+std::string first_line(const std::string& s) {
+  auto begin = s.find_first_not_of(" \t\r\n");
+  if (begin == std::string::npos)
+    return {};
+  auto end = s.find_first_of("\r\n", begin);
+  auto line = s.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\t'))
+    line.pop_back();
+  return line;
+}
+
+} // namespace
+
+std::string_view to_string(check_outcome o) {
+  switch (o) {
+    case check_outcome::ok:
+      return "ok";
+    case check_outcome::warning:
+      return "warning";
+    case check_outcome::critical:
+      return "critical";
+  }
+  return "critical";
+}
+
+std::string_view check_kind_name(check_kind k) {
+  switch (k) {
+    case check_kind::tcp:
+      return "tcp";
+    case check_kind::http:
+      return "http";
+    case check_kind::exec:
+      return "exec";
+  }
+  return "unknown";
+}
+
+check_result run_tcp_check(const std::string& host, uint16_t port, duration timeout) {
+  auto start = steady::now();
+  auto deadline = start + timeout;
+  check_result r;
+  auto where = host + ":" + std::to_string(port);
+
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  int gai = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
+  if (gai != 0) {
+    r.code = gai == EAI_SYSTEM ? errno : 0;
+    r.message = "cannot resolve " + host + ": " + ::gai_strerror(gai);
+    r.latency_ms = millis_since(start);
+    return r;
+  }
+  int last_err = ETIMEDOUT;
+  for (auto* ai = res; ai != nullptr; ai = ai->ai_next) {
+    last_err = connect_one(*ai, deadline);
+    if (last_err == 0 || last_err == ETIMEDOUT)
+      break;
+  }
+  ::freeaddrinfo(res);
+  r.latency_ms = millis_since(start);
+  r.code = last_err;
+  if (last_err == 0) {
+    r.outcome = check_outcome::ok;
+    r.message = "connected to " + where;
+  } else if (last_err == ETIMEDOUT) {
+    r.message = "connect to " + where + " " + timed_out_text(timeout);
+  } else {
+    r.message = "connect to " + where + ": " + os_error(last_err);
+  }
+  return r;
+}
+
+check_result run_http_check(const std::string& url, int expected_status, duration timeout) {
+  ensure_curl_global_init();
+  auto start = steady::now();
+  check_result r;
+  CURL* h = curl_easy_init();
+  if (h == nullptr) {
+    r.message = "cannot create a curl handle";
+    return r;
+  }
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  auto timeout_ms =
+      std::max<long>(1, static_cast<long>(
+                            std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()));
+  bool setup_ok = curl_easy_setopt(h, CURLOPT_URL, url.c_str()) == CURLE_OK
+                  && curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK
+                  && curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms) == CURLE_OK
+                  && curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK
+                  && curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK
+                  && curl_easy_setopt(h, CURLOPT_USERAGENT, "faultd-check") == CURLE_OK
+                  && curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK
+                  && curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_body_prefix) == CURLE_OK
+                  && curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.output) == CURLE_OK;
+  if (!setup_ok) {
+    curl_easy_cleanup(h);
+    r.message = "cannot set up the request for " + url;
+    r.latency_ms = millis_since(start);
+    return r;
+  }
+  CURLcode rc = curl_easy_perform(h);
+  long status = 0;
+  if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
+    status = 0;
+  curl_easy_cleanup(h);
+  r.latency_ms = millis_since(start);
+  r.code = static_cast<int>(status);
+  if (rc != CURLE_OK) {
+    r.message = rc == CURLE_OPERATION_TIMEDOUT ? timed_out_text(timeout) : curl_easy_strerror(rc);
+    if (errbuf[0] != '\0')
+      r.message += std::string(": ") + errbuf;
+    return r;
+  }
+  if (status == expected_status) {
+    r.outcome = check_outcome::ok;
+    r.message = "HTTP " + std::to_string(status);
+  } else {
+    r.message = "HTTP " + std::to_string(status) + ", expected " + std::to_string(expected_status);
+  }
+  return r;
+}
+
+check_result run_exec_check(const std::vector<std::string>& argv, duration timeout) {
+  auto start = steady::now();
+  auto deadline = start + timeout;
+  check_result r;
+  r.code = -1;
+  if (argv.empty() || argv[0].empty()) {
+    r.message = "empty check command";
+    r.code = 127;
+    return r;
+  }
+  // Everything the child needs is prepared before fork(): after it only
+  // async-signal-safe calls are made.
+  std::vector<char*> args;
+  for (const auto& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+
+  int out_pipe[2];
+  int err_pipe[2]; // carries exec's errno if exec fails; closed by a successful exec
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
+    r.message = "pipe: " + os_error(errno);
+    return r;
+  }
+  fd_guard out_r(out_pipe[0]);
+  fd_guard out_w(out_pipe[1]);
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    r.message = "pipe: " + os_error(errno);
+    return r;
+  }
+  fd_guard err_r(err_pipe[0]);
+  fd_guard err_w(err_pipe[1]);
+  fd_guard devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (devnull.get() < 0) {
+    r.message = "open /dev/null: " + os_error(errno);
+    return r;
+  }
+
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    r.message = "fork: " + os_error(errno);
+    return r;
+  }
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
+    if (::dup2(devnull.get(), STDIN_FILENO) < 0 || ::dup2(out_w.get(), STDOUT_FILENO) < 0
+        || ::dup2(out_w.get(), STDERR_FILENO) < 0) {
+      int e = errno;
+      (void) !::write(err_w.get(), &e, sizeof(e));
+      ::_exit(127);
+    }
+    ::execvp(args[0], args.data());
+    int e = errno;
+    (void) !::write(err_w.get(), &e, sizeof(e));
+    ::_exit(127);
+  }
+  // Both sides set the group, so killpg works whichever runs first.
+  if (::setpgid(pid, pid) != 0 && errno != EACCES && errno != ESRCH)
+    log::get("checks")->warn("exec-check-setpgid-failed pid={} error={}", pid, os_error(errno));
+  out_w.reset();
+  err_w.reset();
+
+  int exec_errno = 0;
+  {
+    // Closed by exec (CLOEXEC) or written to on failure: never blocks long.
+    ssize_t n;
+    do {
+      n = ::read(err_r.get(), &exec_errno, sizeof(exec_errno));
+    } while (n < 0 && errno == EINTR);
+    if (n != static_cast<ssize_t>(sizeof(exec_errno)))
+      exec_errno = 0;
+  }
+
+  fd_guard pidfd(open_pidfd(pid));
+  bool out_open = true;
+  bool reaped = false;
+  bool timed_out = false;
+  int st = 0;
+  char buf[4096];
+  while (!reaped) {
+    pollfd fds[2];
+    nfds_t nfds = 0;
+    if (out_open)
+      fds[nfds++] = pollfd{out_r.get(), POLLIN, 0};
+    int pid_index = -1;
+    if (pidfd.get() >= 0) {
+      pid_index = static_cast<int>(nfds);
+      fds[nfds++] = pollfd{pidfd.get(), POLLIN, 0};
+    }
+    int wait_ms = poll_millis(deadline);
+    if (pidfd.get() < 0)
+      wait_ms = std::min(wait_ms, 10); // no pidfd: look at the child now and then
+    int n = nfds > 0 ? ::poll(fds, nfds, wait_ms) : ::poll(nullptr, 0, wait_ms);
+    if (n < 0 && errno != EINTR) {
+      log::get("checks")->error("exec-check-poll-failed pid={} error={}", pid, os_error(errno));
+      timed_out = true; // cannot wait properly: treat as a timeout and clean up
+      break;
+    }
+    if (n > 0 && out_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t got = ::read(out_r.get(), buf, sizeof(buf));
+      if (got > 0) {
+        if (r.output.size() < exec_output_cap)
+          r.output.append(buf, std::min<size_t>(static_cast<size_t>(got),
+                                                exec_output_cap - r.output.size()));
+      } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+        out_open = false;
+      }
+    }
+    bool child_ready = pid_index < 0 || (n > 0 && (fds[pid_index].revents & POLLIN));
+    if (child_ready && try_reap(pid, st)) {
+      reaped = true;
+      break;
+    }
+    if (steady::now() >= deadline) {
+      timed_out = true;
+      break;
+    }
+  }
+  // Kill what is left of the group: everything on timeout, stray background
+  // children of a command that exited.
+  if (::kill(-pid, SIGKILL) != 0 && errno != ESRCH)
+    log::get("checks")->warn("exec-check-kill-failed pgid={} error={}", pid, os_error(errno));
+  if (!reaped)
+    reap_blocking(pid, st);
+  // Drain what the command wrote before it ended (the group is dead now, so
+  // this reaches EOF unless an escaped process holds the pipe: bounded by a
+  // non-blocking read).
+  if (out_open && ::fcntl(out_r.get(), F_SETFL, O_NONBLOCK) == 0) {
+    ssize_t got;
+    while ((got = ::read(out_r.get(), buf, sizeof(buf))) > 0) {
+      if (r.output.size() < exec_output_cap)
+        r.output.append(buf, std::min<size_t>(static_cast<size_t>(got),
+                                              exec_output_cap - r.output.size()));
+    }
+  }
+  r.latency_ms = millis_since(start);
+
+  if (exec_errno != 0) {
+    r.code = 127;
+    r.message = "cannot execute " + argv[0] + ": " + os_error(exec_errno);
+    return r;
+  }
+  if (timed_out) {
+    r.code = -1;
+    r.message = timed_out_text(timeout);
+    return r;
+  }
+  auto line = first_line(r.output);
+  if (st != -1 && WIFEXITED(st)) {
+    r.code = WEXITSTATUS(st);
+    switch (r.code) {
+      case 0:
+        r.outcome = check_outcome::ok;
+        break;
+      case 1:
+        r.outcome = check_outcome::warning;
+        break;
+      default:
+        r.outcome = check_outcome::critical;
+    }
+    r.message = line.empty() ? "exit code " + std::to_string(r.code) : line;
+  } else if (st != -1 && WIFSIGNALED(st)) {
+    r.code = -1;
+    r.message = std::string("killed by signal ") + std::to_string(WTERMSIG(st));
+    if (!line.empty())
+      r.message += ": " + line;
+  } else {
+    r.code = -1;
+    r.message = "exit status unknown";
+  }
+  return r;
+}
+
+check_result run_check(const check_config& cfg) {
+  switch (cfg.kind) {
+    case check_kind::tcp:
+      return run_tcp_check(cfg.host, cfg.port, cfg.timeout);
+    case check_kind::http:
+      return run_http_check(cfg.url, cfg.expected_status, cfg.timeout);
+    case check_kind::exec:
+      return run_exec_check(cfg.command, cfg.timeout);
+  }
+  check_result r;
+  r.message = "unknown check kind";
+  return r;
+}
+
+} // namespace faultd::checks

@@ -1,0 +1,79 @@
+#pragma once
+
+// Health checks of a service, measured for real: a TCP connect, an HTTP GET
+// with an expected status, or a check command run the way Nagios runs its
+// plugins. Each call blocks for at most the check's timeout (plus the time to
+// reap a killed command), so it belongs on a detector's own thread, never on
+// an actor scheduler's.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "faultd/config.hpp"
+#include "faultd/time.hpp"
+
+namespace faultd::checks {
+
+/// How a check went. Ordered: `a < b` means `b` is worse.
+enum class check_outcome : uint8_t { ok, warning, critical };
+
+/// "ok", "warning", "critical".
+std::string_view to_string(check_outcome o);
+
+/// "tcp", "http", "exec" (the YAML spelling; used in event sources).
+std::string_view check_kind_name(check_kind k);
+
+/// The result of one run of a check.
+struct check_result {
+  check_outcome outcome = check_outcome::critical;
+  /// One line for humans: "connected", "HTTP 503, expected 200",
+  /// "connection refused", "timed out after 2s", the plugin's first line.
+  std::string message;
+  /// Wall time the check took, measured on the steady clock.
+  double latency_ms = 0;
+  /// tcp: the errno of a failed connect (0 when connected); http: the
+  /// response status (0 when no response came); exec: the exit code (-1 when
+  /// killed by a signal or on timeout, 127 when the command cannot run).
+  int code = 0;
+  /// exec: the first exec_output_cap bytes of stdout+stderr; http: the first
+  /// http_body_cap bytes of the response body; tcp: empty.
+  std::string output;
+
+  bool ok() const { return outcome == check_outcome::ok; }
+};
+
+/// Bytes of a check command's output that are kept.
+constexpr std::size_t exec_output_cap = 4096;
+/// Bytes of an HTTP response body that are kept.
+constexpr std::size_t http_body_cap = 1024;
+
+/// Resolves `host` (getaddrinfo) and connects to `port` with a non-blocking
+/// connect, waiting at most `timeout` in total. Ok once one address accepts
+/// the connection (which is closed again at once); critical otherwise.
+check_result run_tcp_check(const std::string& host, uint16_t port, duration timeout);
+
+/// GETs `url` with libcurl (no redirects followed, no signals, whole transfer
+/// bounded by `timeout`). Ok iff the response status equals
+/// `expected_status`; a different status or a transport error is critical.
+check_result run_http_check(const std::string& url, int expected_status, duration timeout);
+
+/// Runs `argv` (no shell; argv[0] is looked up in PATH when it has no '/')
+/// in its own process group with stdin from /dev/null and stdout+stderr
+/// captured, and waits at most `timeout`.
+///
+/// Outcome, as for Nagios plugins: exit code 0 = ok, 1 = warning,
+/// 2 = critical; any other exit code (3 = "unknown" included), death by a
+/// signal, a command that cannot be executed and a timeout are critical. On
+/// timeout the whole process group is killed with SIGKILL and the command is
+/// reaped. When the command exits, whatever it left running in its process
+/// group is killed too, so a check never leaks processes. The message is the
+/// first line of the output (or what went wrong).
+check_result run_exec_check(const std::vector<std::string>& argv, duration timeout);
+
+/// Runs the check `cfg` describes (dispatches on cfg.kind).
+check_result run_check(const check_config& cfg);
+
+} // namespace faultd::checks
