@@ -1,0 +1,291 @@
+#include "process/spawn.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "faultd/util.hpp"
+
+extern char** environ;
+
+namespace faultd::process {
+
+namespace {
+
+/// Which step of the child failed (sent through the error pipe with errno).
+enum child_stage : int32_t {
+  stage_setpgid = 1,
+  stage_parent_gone = 2,
+  stage_fds = 3,
+  stage_chdir = 4,
+  stage_exec = 5,
+};
+
+struct child_report {
+  int32_t stage;
+  int32_t err;
+};
+
+const char* stage_name(int32_t stage) {
+  switch (stage) {
+    case stage_setpgid: return "setpgid";
+    case stage_parent_gone: return "parent-exited";
+    case stage_fds: return "redirect-output";
+    case stage_chdir: return "chdir";
+    case stage_exec: return "exec";
+    default: return "child";
+  }
+}
+
+/// Everything the child needs, prepared before fork so that the child never
+/// allocates.
+struct child_plan {
+  const char* path;
+  char* const* argv;
+  char* const* envp;
+  const char* working_dir;  ///< nullptr = stay
+  int stdin_fd;
+  int out_fd;
+  int report_fd;
+  pid_t parent;
+};
+
+[[noreturn]] void child_fail(int report_fd, int32_t stage, int err) {
+  child_report r{stage, err};
+  // Nothing else can be done if the parent stopped listening.
+  ssize_t n = ::write(report_fd, &r, sizeof(r));
+  (void)n;
+  ::_exit(127);
+}
+
+/// Moves fd above 0..2 so that the dup2 calls below cannot clobber it.
+int lift_fd(int fd) {
+  if (fd > 2)
+    return fd;
+  return ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
+/// dup2 that also clears FD_CLOEXEC when from == to (dup2 would not).
+bool move_to(int from, int to) {
+  if (from == to)
+    return ::fcntl(to, F_SETFD, 0) == 0;
+  return ::dup2(from, to) == to;
+}
+
+/// Runs in the forked child: async-signal-safe calls only.
+[[noreturn]] void run_child(child_plan p) {
+  int report = lift_fd(p.report_fd);
+  if (report < 0)
+    ::_exit(127);  // no way left to tell the parent
+  if (::setpgid(0, 0) != 0)
+    child_fail(report, stage_setpgid, errno);
+  if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || ::getppid() != p.parent)
+    child_fail(report, stage_parent_gone, errno);
+
+  struct sigaction dfl;
+  std::memset(&dfl, 0, sizeof(dfl));
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  for (int sig = 1; sig < NSIG; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      ::sigaction(sig, &dfl, nullptr);  // fails harmlessly for reserved signals
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+
+  int in = lift_fd(p.stdin_fd);
+  int out = lift_fd(p.out_fd);
+  if (in < 0 || out < 0 || !move_to(in, 0) || !move_to(out, 1) || !move_to(out, 2))
+    child_fail(report, stage_fds, errno);
+
+  if (p.working_dir != nullptr && ::chdir(p.working_dir) != 0)
+    child_fail(report, stage_chdir, errno);
+
+  // Every fd above stderr is closed by exec, the report pipe included.
+  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+    long max = ::sysconf(_SC_OPEN_MAX);
+    for (long fd = 3; fd < max; ++fd)
+      ::fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
+  }
+
+  ::execve(p.path, p.argv, p.envp);
+  child_fail(report, stage_exec, errno);
+}
+
+/// An fd closed on scope exit.
+struct fd_guard {
+  int fd = -1;
+  ~fd_guard() {
+    if (fd >= 0)
+      ::close(fd);
+  }
+};
+
+bool is_exec_file(const std::string& path, bool& exists) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0)
+    return false;
+  exists = true;
+  return S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+}
+
+} // namespace
+
+std::string resolve_command(const std::string& argv0, const std::string& path_var) {
+  if (argv0.find('/') != std::string::npos || argv0.empty())
+    return argv0;
+  std::string first, first_existing;
+  size_t pos = 0;
+  for (;;) {
+    size_t end = path_var.find(':', pos);
+    std::string dir = path_var.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    if (dir.empty())
+      dir = ".";
+    std::string candidate = dir + "/" + argv0;
+    if (first.empty())
+      first = candidate;
+    bool exists = false;
+    if (is_exec_file(candidate, exists))
+      return candidate;
+    if (exists && first_existing.empty())
+      first_existing = candidate;
+    if (end == std::string::npos)
+      break;
+    pos = end + 1;
+  }
+  return first_existing.empty() ? first : first_existing;
+}
+
+spawn_result spawn_process(const spawn_request& req) {
+  spawn_result res;
+  if (req.argv.empty() || req.argv[0].empty()) {
+    res.result = status{errc::spawn_failed, "empty command"};
+    return res;
+  }
+
+  // Environment: faultd's, with the service's additions winning.
+  std::vector<std::string> env_strings;
+  std::string path_var = "/usr/local/bin:/usr/bin:/bin";
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string entry{*e};
+    auto eq = entry.find('=');
+    std::string key = entry.substr(0, eq);
+    if (req.env.count(key) != 0)
+      continue;
+    if (key == "PATH" && eq != std::string::npos)
+      path_var = entry.substr(eq + 1);
+    env_strings.push_back(std::move(entry));
+  }
+  for (const auto& [k, v] : req.env) {
+    env_strings.push_back(k + "=" + v);
+    if (k == "PATH")
+      path_var = v;
+  }
+  std::vector<char*> envp;
+  for (auto& s : env_strings)
+    envp.push_back(s.data());
+  envp.push_back(nullptr);
+
+  std::vector<std::string> argv_strings = req.argv;
+  std::vector<char*> argv;
+  for (auto& s : argv_strings)
+    argv.push_back(s.data());
+  argv.push_back(nullptr);
+  std::string path = resolve_command(req.argv[0], path_var);
+
+  const std::string log_path = req.log_path.empty() ? "/dev/null" : req.log_path;
+  fd_guard out{::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)};
+  if (out.fd < 0) {
+    res.result = status{errc::spawn_failed, "open-log " + log_path + ": " + errno_text(errno)};
+    return res;
+  }
+  fd_guard in{::open("/dev/null", O_RDONLY | O_CLOEXEC)};
+  if (in.fd < 0) {
+    res.result = status{errc::io, "open /dev/null: " + errno_text(errno)};
+    return res;
+  }
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    res.result = status{errc::io, "pipe2: " + errno_text(errno)};
+    return res;
+  }
+  fd_guard report_read{pipe_fds[0]};
+  fd_guard report_write{pipe_fds[1]};
+
+  child_plan plan{path.c_str(),
+                  argv.data(),
+                  envp.data(),
+                  req.working_dir.empty() ? nullptr : req.working_dir.c_str(),
+                  in.fd,
+                  out.fd,
+                  report_write.fd,
+                  ::getpid()};
+
+  // Block every signal across fork so that no handler of faultd's runs in
+  // the child before it has reset the dispositions.
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = ::fork();
+  if (pid == 0)
+    run_child(plan);
+  int fork_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) {
+    res.result = status{errc::spawn_failed, "fork: " + errno_text(fork_errno)};
+    return res;
+  }
+  // Also from this side, so the group exists whichever runs first; EACCES
+  // (the child already exec'd) and ESRCH are fine.
+  ::setpgid(pid, pid);
+
+  ::close(report_write.fd);
+  report_write.fd = -1;
+  child_report report{0, 0};
+  size_t got = 0;
+  while (got < sizeof(report)) {
+    ssize_t n = ::read(report_read.fd, reinterpret_cast<char*>(&report) + got, sizeof(report) - got);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    got += static_cast<size_t>(n);
+  }
+  if (got > 0) {
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    std::string what = stage_name(report.stage);
+    if (report.stage == stage_exec)
+      what += " " + path;
+    else if (report.stage == stage_chdir)
+      what += " " + req.working_dir;
+    res.result = status{errc::spawn_failed,
+                        got == sizeof(report) ? what + ": " + errno_text(report.err)
+                                              : "child failed before exec (short report)"};
+    return res;
+  }
+
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) {
+    int err = errno;
+    ::kill(pid, SIGKILL);
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    res.result = status{errc::io, "pidfd_open: " + errno_text(err)};
+    return res;
+  }
+  res.pid = pid;
+  res.pidfd = pidfd;
+  return res;
+}
+
+} // namespace faultd::process

@@ -1,0 +1,50 @@
+#pragma once
+
+// Starting one managed process: fork + exec with only async-signal-safe calls
+// in the child, and exec failures reported to the parent as errno through a
+// close-on-exec pipe (so "command not found" is an error, not an exit 127).
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "faultd/error.hpp"
+
+namespace faultd::process {
+
+/// What to start and how.
+struct spawn_request {
+  std::vector<std::string> argv;            ///< argv[0] is looked up in PATH unless it has a '/'
+  std::map<std::string, std::string> env;   ///< added to (or overriding) faultd's environment
+  std::string working_dir;                  ///< "" = faultd's working directory
+  std::string log_path;                     ///< stdout+stderr appended here; "" = /dev/null
+};
+
+/// A started process: its pid and a pidfd that becomes readable when it exits.
+struct spawn_result {
+  status result;     ///< ok, or spawn_failed / io with the reason
+  int pid = -1;
+  int pidfd = -1;    ///< owned by the caller (close it after reaping)
+};
+
+/// Starts `req` as a child of the calling thread.
+///
+/// The child gets its own process group (pgid = pid), SIGTERM when the
+/// calling *thread* exits (PR_SET_PDEATHSIG follows the forking thread, so
+/// call it from a thread that lives as long as the process must), default
+/// signal dispositions and an empty signal mask, stdin from /dev/null,
+/// stdout and stderr appended to log_path, and no other inherited fds.
+/// Returns only after the child has exec'd or failed to; a failure (unknown
+/// command, bad working_dir, unopenable log) is errc::spawn_failed with the
+/// errno text, and the failed child is already reaped.
+///
+/// The caller must reap the child (waitpid/waitid) once pidfd is readable.
+spawn_result spawn_process(const spawn_request& req);
+
+/// Resolves argv0 like execvp would, against `path_var` (a PATH value):
+/// the first executable candidate, else the first existing one (exec will
+/// then report EACCES), else the first candidate (ENOENT). argv0 with a '/'
+/// is returned unchanged.
+std::string resolve_command(const std::string& argv0, const std::string& path_var);
+
+} // namespace faultd::process
