@@ -178,7 +178,8 @@ struct config {
   const service_config* find_service(const std::string& name) const;
 };
 
-/// A config error: where and what. `to_string()` is "file:line: message".
+/// A config error: where and what. `to_string()` is "file:line: message"
+/// ("file: message" when the line is 0, e.g. "--listen: bad endpoint ...").
 struct config_error {
   std::string file;
   int line = 0;        ///< 1-based; 0 if unknown
@@ -216,7 +217,9 @@ struct config_overrides {
   std::optional<std::string> data_dir;
 };
 
-/// Applies overrides; an unparsable value gives an error naming the flag.
+/// Applies overrides; an unparsable value gives an error naming the flag
+/// (file = "--listen" etc., line 0) and leaves `cfg` unchanged. `seeds` ""
+/// clears the seed list.
 std::optional<config_error> apply_overrides(config& cfg, const config_overrides& o);
 
 } // namespace faultd

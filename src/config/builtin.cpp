@@ -1,0 +1,122 @@
+// The built-in recovery strategies (as the seed defines them) and the
+// embedded default config that `faultd` runs on without --config.
+
+#include "faultd/config.hpp"
+
+namespace faultd {
+
+namespace {
+
+recovery_action make_action(action_type type, std::string target,
+                            std::map<std::string, std::string> params, int64_t timeout_s,
+                            uint32_t retry_count, int64_t retry_delay_s) {
+  recovery_action a;
+  a.type = type;
+  a.target = std::move(target);
+  a.parameters = std::move(params);
+  a.timeout = seconds_d(timeout_s);
+  a.retry_count = retry_count;
+  a.retry_delay = seconds_d(retry_delay_s);
+  return a;
+}
+
+} // namespace
+
+std::map<std::string, recovery_strategy> builtin_strategies() {
+  std::map<std::string, recovery_strategy> out;
+
+  recovery_strategy net;
+  net.id = "network_timeout";
+  net.name = "Network Timeout Recovery";
+  net.description = "Handle network timeout faults";
+  net.fault_types = {fault_type::network_timeout};
+  net.severity_levels = {fault_severity::medium, fault_severity::high};
+  net.priority = 100;
+  net.timeout = seconds_d(120);
+  net.rollback_enabled = true;
+  net.actions = {
+    make_action(action_type::circuit_breaker, "network_service", {}, 30, 3, 5),
+    make_action(action_type::failover, "backup_endpoint", {}, 60, 1, 10),
+  };
+  out[net.id] = net;
+
+  recovery_strategy svc;
+  svc.id = "service_unavailable";
+  svc.name = "Service Unavailable Recovery";
+  svc.description = "Handle service unavailability";
+  svc.fault_types = {fault_type::service_unavailable};
+  svc.severity_levels = {fault_severity::high, fault_severity::critical};
+  svc.priority = 200;
+  svc.timeout = seconds_d(180);
+  svc.rollback_enabled = true;
+  svc.actions = {
+    make_action(action_type::restart_service, "service_name", {}, 60, 3, 10),
+    make_action(action_type::service_degradation, "service_name",
+                {{"degradation_level", "basic"}}, 30, 1, 5),
+  };
+  out[svc.id] = svc;
+
+  recovery_strategy res;
+  res.id = "resource_exhaustion";
+  res.name = "Resource Exhaustion Recovery";
+  res.description = "Handle resource exhaustion";
+  res.fault_types = {fault_type::resource_exhaustion};
+  res.severity_levels = {fault_severity::medium, fault_severity::high};
+  res.priority = 150;
+  res.timeout = seconds_d(120);
+  res.rollback_enabled = false;
+  res.actions = {
+    make_action(action_type::load_balancing, "overloaded_service",
+                {{"load_distribution", "round_robin"}}, 45, 2, 15),
+  };
+  out[res.id] = res;
+
+  return out;
+}
+
+const std::string& default_config_yaml() {
+  static const std::string text = R"yaml(# faultd embedded default configuration.
+#
+# This is what `faultd` runs on when started without --config: one node that
+# listens on loopback only, keeps its data under ./faultd-data and manages a
+# single demo service. Copy it to a file, edit it and start
+# `faultd --config FILE` to describe your own services; config/example.yaml
+# shows every section with comments.
+#
+# Durations are written as 250ms, 30s, 5m, 2h or a bare number of seconds.
+# Every key left out keeps its default; unknown keys are an error.
+
+node:
+  # Unique name of this node in the cluster (--node-id overrides it).
+  id: node-1
+  # Where this node listens for peers and for faultctl (--listen overrides it).
+  # Loopback only: nothing outside this machine can reach it.
+  listen: 127.0.0.1:7400
+  # Events, incidents, the recovery journal and replicated state live in
+  # <data_dir>/faultd.db (--data-dir overrides it).
+  data_dir: ./faultd-data
+
+cluster:
+  # Other nodes to join through, as HOST:PORT (--seeds H:P,H:P overrides it).
+  # None: this node runs alone.
+  seeds: []
+
+services:
+  # A managed service: faultd starts the command itself and learns at once
+  # when it dies. `/bin/sleep` stands in for a real gateway or mapper: find
+  # its pid with `faultctl services`, kill it with `kill -9 <pid>` and watch
+  # faultd start it again and record the incident (`faultctl incidents`).
+  - name: demo
+    command: ["/bin/sleep", "2147483647"]
+    # always | on-failure | never, or a map with policy, burst, period,
+    # backoff_initial, backoff_max, backoff_jitter and stop_grace.
+    restart: always
+
+# Recovery strategies: the built-in network_timeout, service_unavailable and
+# resource_exhaustion strategies apply. A `strategies:` section with the same
+# ids overrides them; new ids add strategies.
+)yaml";
+  return text;
+}
+
+} // namespace faultd

@@ -1,0 +1,196 @@
+// The small parts of faultd/config.hpp: enums, endpoints, config lookups,
+// error text, file loading and command-line overrides.
+
+#include "faultd/config.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "config/yaml_reader.hpp"
+#include "faultd/util.hpp"
+
+namespace faultd {
+
+std::string_view to_string(restart_policy p) {
+  switch (p) {
+    case restart_policy::always:
+      return "always";
+    case restart_policy::on_failure:
+      return "on-failure";
+    case restart_policy::never:
+      return "never";
+  }
+  return "?";
+}
+
+std::optional<restart_policy> parse_restart_policy(std::string_view s) {
+  for (auto p : {restart_policy::always, restart_policy::on_failure, restart_policy::never})
+    if (s == to_string(p))
+      return p;
+  return std::nullopt;
+}
+
+std::string_view to_string(check_kind k) {
+  switch (k) {
+    case check_kind::tcp:
+      return "tcp";
+    case check_kind::http:
+      return "http";
+    case check_kind::exec:
+      return "exec";
+  }
+  return "?";
+}
+
+std::optional<check_kind> parse_check_kind(std::string_view s) {
+  for (auto k : {check_kind::tcp, check_kind::http, check_kind::exec})
+    if (s == to_string(k))
+      return k;
+  return std::nullopt;
+}
+
+std::string endpoint::to_string() const {
+  auto p = std::to_string(port);
+  if (host.find(':') != std::string::npos)
+    return "[" + host + "]:" + p;
+  return host + ":" + p;
+}
+
+std::optional<endpoint> parse_endpoint(std::string_view s) {
+  std::string_view host;
+  std::string_view port;
+  if (!s.empty() && s.front() == '[') {
+    auto close = s.find(']');
+    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':')
+      return std::nullopt;
+    host = s.substr(1, close - 1);
+    port = s.substr(close + 2);
+    if (host.find(':') == std::string_view::npos) // brackets are for IPv6 only
+      return std::nullopt;
+  } else {
+    auto colon = s.rfind(':');
+    if (colon == std::string_view::npos)
+      return std::nullopt;
+    host = s.substr(0, colon);
+    port = s.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) // bare IPv6 needs brackets
+      return std::nullopt;
+  }
+  if (host.empty() || port.empty() || port.size() > 5)
+    return std::nullopt;
+  for (char c : host)
+    if (c == ' ' || c == '\t' || c == '/' || c == '[' || c == ']' || c == ',' ||
+        static_cast<unsigned char>(c) < 0x20)
+      return std::nullopt;
+  uint32_t p = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9')
+      return std::nullopt;
+    p = p * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (p > 65535)
+    return std::nullopt;
+  endpoint e;
+  e.host = std::string(host);
+  e.port = static_cast<uint16_t>(p);
+  return e;
+}
+
+std::string config::db_path() const {
+  if (!storage.path.empty())
+    return storage.path;
+  auto dir = node.data_dir;
+  while (dir.size() > 1 && dir.back() == '/')
+    dir.pop_back();
+  if (dir.empty())
+    return "faultd.db";
+  return dir == "/" ? "/faultd.db" : dir + "/faultd.db";
+}
+
+const service_config* config::find_service(const std::string& name) const {
+  for (const auto& s : services)
+    if (s.name == name)
+      return &s;
+  return nullptr;
+}
+
+std::string config_error::to_string() const {
+  if (line <= 0)
+    return file + ": " + message;
+  return file + ":" + std::to_string(line) + ": " + message;
+}
+
+config_result load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    int err = errno;
+    config_result r;
+    r.error = config_error{path, 0, "cannot read config file: " + errno_text(err)};
+    return r;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    int err = errno;
+    config_result r;
+    r.error = config_error{path, 0, "cannot read config file: " + errno_text(err)};
+    return r;
+  }
+  return parse_config(text.str(), path);
+}
+
+namespace {
+
+config_error override_error(const char* flag, const std::string& message) {
+  return config_error{flag, 0, message};
+}
+
+} // namespace
+
+std::optional<config_error> apply_overrides(config& cfg, const config_overrides& o) {
+  using config_detail::quoted;
+  // Validate everything first so that a bad flag leaves `cfg` untouched.
+  config next = cfg;
+  if (o.node_id) {
+    if (o.node_id->empty() || o.node_id->find_first_of(" \t\r\n") != std::string::npos)
+      return override_error("--node-id", "bad node id " + quoted(*o.node_id) +
+                                           " (expected a non-empty name without spaces)");
+    next.node.id = *o.node_id;
+  }
+  if (o.listen) {
+    auto e = parse_endpoint(*o.listen);
+    if (!e)
+      return override_error("--listen", "bad endpoint " + quoted(*o.listen) + " (expected HOST:PORT)");
+    next.node.listen = *e;
+  }
+  if (o.seeds) {
+    next.cluster.seeds.clear();
+    const auto& s = *o.seeds;
+    if (!s.empty()) {
+      size_t start = 0;
+      while (true) {
+        auto comma = s.find(',', start);
+        auto item = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        auto e = parse_endpoint(item);
+        if (!e)
+          return override_error("--seeds", "bad endpoint " + quoted(item) +
+                                             " (expected HOST:PORT,HOST:PORT,...)");
+        next.cluster.seeds.push_back(*e);
+        if (comma == std::string::npos)
+          break;
+        start = comma + 1;
+      }
+    }
+  }
+  if (o.data_dir) {
+    if (o.data_dir->empty())
+      return override_error("--data-dir", "must not be empty");
+    next.node.data_dir = *o.data_dir;
+  }
+  cfg = std::move(next);
+  return std::nullopt;
+}
+
+} // namespace faultd

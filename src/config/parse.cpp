@@ -1,0 +1,624 @@
+// parse_config(): YAML text -> faultd::config, validating every section.
+//
+// Sections are read in document order with config_detail's readers; the
+// first bad key or value unwinds as a parse_failure carrying the file, the
+// 1-based line and a message naming the key path and value. Checks that
+// need the whole document (depends_on targets, dependency cycles, action
+// timeouts that default to recovery.action_execution_timeout) run after.
+
+#include <algorithm>
+#include <functional>
+#include <sstream>
+
+#include "config/yaml_reader.hpp"
+#include "faultd/config.hpp"
+
+namespace faultd {
+
+namespace {
+
+using config_detail::child_path;
+using config_detail::describe;
+using config_detail::map_reader;
+using config_detail::quoted;
+using config_detail::value;
+
+template <class E>
+std::string join_names(const std::vector<E>& all) {
+  std::string out;
+  for (auto e : all) {
+    if (!out.empty())
+      out += ", ";
+    out += std::string(to_string(e));
+  }
+  return out;
+}
+
+const std::string& fault_type_names() {
+  static const std::string s = join_names(all_fault_types());
+  return s;
+}
+
+const std::string& severity_names() {
+  static const std::string s = join_names(all_fault_severities());
+  return s;
+}
+
+const std::string& action_type_names() {
+  static const std::string s = join_names(all_action_types());
+  return s;
+}
+
+const std::string restart_policy_names = "always, on-failure, never";
+const std::string check_kind_names = "tcp, http, exec";
+
+fault_type as_fault_type(const value& v) {
+  return v.as_enum<fault_type>(parse_fault_type, "fault type", fault_type_names());
+}
+
+fault_severity as_severity(const value& v) {
+  return v.as_enum<fault_severity>(parse_fault_severity, "severity", severity_names());
+}
+
+/// A name used as an identifier (service, node): non-empty, no whitespace.
+std::string as_name(const value& v) {
+  auto s = v.as_nonempty_string();
+  if (s.find_first_of(" \t\r\n") != std::string::npos)
+    v.fail("must not contain whitespace, got " + quoted(s));
+  return s;
+}
+
+uint32_t as_positive_u32(const value& v) {
+  auto n = v.as_u32();
+  if (n == 0)
+    v.fail("must be at least 1, got 0");
+  return n;
+}
+
+std::string as_http_url(const value& v) {
+  auto s = v.as_nonempty_string();
+  if (s.rfind("http://", 0) != 0 && s.rfind("https://", 0) != 0)
+    v.fail("expected an http:// or https:// URL, got " + quoted(s));
+  return s;
+}
+
+/// Fails unless `lo <= hi`; reported at `hi_value`.
+template <class T>
+void require_order(const value& at, const T& lo, const T& hi, const std::string& lo_name,
+                   const std::string& lo_text) {
+  if (hi < lo)
+    at.fail("must not be less than " + lo_name + " (" + lo_text + ")");
+}
+
+/// A value for order checks: the key if present, else the map itself.
+value at_or_self(const map_reader& m, const std::string& key) {
+  if (auto v = m.get(key))
+    return *v;
+  return m.self();
+}
+
+class parser {
+public:
+  explicit parser(const std::string& file) : file_(file) {
+  }
+
+  config run(const YAML::Node& doc) {
+    config cfg;
+    cfg.source = file_;
+    cfg.strategies = builtin_strategies();
+    map_reader top(config_detail::root_value(&file_, doc),
+                   {"node", "cluster", "services", "fault_detection", "recovery", "state_sync",
+                    "strategies", "alerting", "storage"});
+    for (const auto& [key, v] : top.entries()) {
+      const auto& name = key.node().Scalar();
+      if (name == "node")
+        parse_node(v, cfg.node);
+      else if (name == "cluster")
+        parse_cluster(v, cfg.cluster);
+      else if (name == "services")
+        parse_services(v, cfg.services);
+      else if (name == "fault_detection")
+        parse_fault_detection(v, cfg.fault_detection);
+      else if (name == "recovery")
+        parse_recovery(v, cfg.recovery);
+      else if (name == "state_sync")
+        parse_state_sync(v, cfg.state_sync);
+      else if (name == "strategies")
+        parse_strategies(v, cfg.strategies);
+      else if (name == "alerting")
+        parse_alerting(v, cfg.alerting);
+      else if (name == "storage")
+        parse_storage(v, cfg.storage);
+    }
+    check_dependencies(cfg.services);
+    for (const auto& [id, index] : actions_without_timeout_)
+      cfg.strategies[id].actions[index].timeout = cfg.recovery.action_execution_timeout;
+    return cfg;
+  }
+
+private:
+  // -- node, cluster ---------------------------------------------------------
+
+  void parse_node(const value& v, node_config& out) {
+    map_reader m(v, {"id", "listen", "data_dir"});
+    m.with("id", [&](const value& x) { out.id = as_name(x); });
+    m.with("listen", [&](const value& x) { out.listen = x.as_endpoint(); });
+    m.with("data_dir", [&](const value& x) { out.data_dir = x.as_nonempty_string(); });
+  }
+
+  void parse_cluster(const value& v, cluster_config& out) {
+    map_reader m(v, {"seeds", "heartbeat_interval", "phi_threshold", "suspect_timeout", "quorum"});
+    m.with("seeds", [&](const value& x) {
+      out.seeds.clear();
+      for (const auto& item : x.as_list())
+        out.seeds.push_back(item.as_endpoint());
+    });
+    m.with("heartbeat_interval",
+           [&](const value& x) { out.heartbeat_interval = x.as_positive_duration(); });
+    m.with("phi_threshold", [&](const value& x) {
+      out.phi_threshold = x.as_double();
+      if (out.phi_threshold <= 0)
+        x.fail("must be greater than 0, got " + x.node().Scalar());
+    });
+    m.with("suspect_timeout",
+           [&](const value& x) { out.suspect_timeout = x.as_positive_duration(); });
+    m.with("quorum", [&](const value& x) { out.quorum = x.as_u32(); });
+  }
+
+  // -- services --------------------------------------------------------------
+
+  void parse_services(const value& v, std::vector<service_config>& out) {
+    out.clear();
+    std::map<std::string, int> first_line;
+    for (const auto& item : v.as_list()) {
+      map_reader m(item, {"name", "command", "env", "working_dir", "restart", "checks",
+                          "depends_on", "backup_node", "degradation_levels"});
+      service_config s;
+      auto name = m.field("name");
+      if (name.is_null())
+        name.fail("required");
+      s.name = as_name(name);
+      auto [it, inserted] = first_line.emplace(s.name, name.line());
+      if (!inserted)
+        name.fail("duplicate service name " + quoted(s.name) + " (first at line " +
+                  std::to_string(it->second) + ")");
+      m.with("command", [&](const value& x) {
+        auto list = x.as_list();
+        for (const auto& arg : list)
+          s.command.push_back(arg.as_string());
+        if (!s.command.empty() && s.command.front().empty())
+          list.front().fail("the program must not be empty");
+      });
+      m.with("env", [&](const value& x) { s.env = x.as_string_map(); });
+      m.with("working_dir", [&](const value& x) { s.working_dir = x.as_string(); });
+      m.with("restart", [&](const value& x) { s.restart = parse_restart(x); });
+      m.with("checks", [&](const value& x) { s.checks = parse_checks(x); });
+      std::vector<value> deps;
+      m.with("depends_on", [&](const value& x) {
+        for (const auto& d : x.as_list()) {
+          s.depends_on.push_back(as_name(d));
+          deps.push_back(d);
+        }
+      });
+      m.with("backup_node", [&](const value& x) { s.backup_node = x.as_string(); });
+      m.with("degradation_levels", [&](const value& x) {
+        s.degradation_levels.clear();
+        auto list = x.as_list();
+        if (list.empty())
+          x.fail("must not be empty");
+        for (const auto& level : list) {
+          auto l = level.as_nonempty_string();
+          if (std::find(s.degradation_levels.begin(), s.degradation_levels.end(), l) !=
+              s.degradation_levels.end())
+            level.fail("duplicate degradation level " + quoted(l));
+          s.degradation_levels.push_back(l);
+        }
+      });
+      out.push_back(std::move(s));
+      dependency_values_.push_back(std::move(deps));
+    }
+  }
+
+  restart_config parse_restart(const value& v) {
+    restart_config r;
+    if (v.node().IsScalar()) {
+      r.policy = v.as_enum<restart_policy>(parse_restart_policy, "restart policy",
+                                           restart_policy_names);
+      return r;
+    }
+    if (!v.node().IsMap())
+      v.fail("expected a policy name (" + restart_policy_names + ") or a map, got " +
+             describe(v.node()));
+    map_reader m(v, {"policy", "burst", "period", "backoff_initial", "backoff_max",
+                     "backoff_jitter", "stop_grace"});
+    m.with("policy", [&](const value& x) {
+      r.policy = x.as_enum<restart_policy>(parse_restart_policy, "restart policy",
+                                           restart_policy_names);
+    });
+    m.with("burst", [&](const value& x) { r.burst = as_positive_u32(x); });
+    m.with("period", [&](const value& x) { r.period = x.as_positive_duration(); });
+    m.with("backoff_initial", [&](const value& x) { r.backoff_initial = x.as_duration(); });
+    m.with("backoff_max", [&](const value& x) { r.backoff_max = x.as_duration(); });
+    m.with("backoff_jitter", [&](const value& x) {
+      r.backoff_jitter = x.as_double();
+      if (r.backoff_jitter < 0 || r.backoff_jitter > 1)
+        x.fail("must be between 0 and 1, got " + x.node().Scalar());
+    });
+    m.with("stop_grace", [&](const value& x) { r.stop_grace = x.as_duration(); });
+    require_order(at_or_self(m, "backoff_max"), r.backoff_initial, r.backoff_max,
+                  "backoff_initial", format_duration(r.backoff_initial));
+    return r;
+  }
+
+  std::vector<check_config> parse_checks(const value& v) {
+    std::vector<check_config> out;
+    std::map<std::string, int> first_line;
+    for (const auto& item : v.as_list()) {
+      map_reader m(item, {"type", "name", "host", "port", "url", "expected_status", "command",
+                          "interval", "timeout", "failure_threshold", "success_threshold",
+                          "fault", "severity"});
+      check_config c;
+      auto type = m.field("type");
+      if (type.is_null())
+        type.fail("required (" + check_kind_names + ")");
+      c.kind = type.as_enum<check_kind>(parse_check_kind, "check type", check_kind_names);
+      auto kind_name = std::string(to_string(c.kind));
+
+      // Keys that belong to another kind of check are a mistake, not noise.
+      const std::map<std::string, check_kind> kind_of_key = {
+        {"host", check_kind::tcp},  {"port", check_kind::tcp},
+        {"url", check_kind::http},  {"expected_status", check_kind::http},
+        {"command", check_kind::exec},
+      };
+      for (const auto& [key, kind] : kind_of_key)
+        if (kind != c.kind)
+          m.with(key, [&, k = kind](const value& x) {
+            x.fail("not valid for a " + kind_name + " check (only for " +
+                   std::string(to_string(k)) + " checks)");
+          });
+
+      auto name = m.field("name");
+      c.name = name.is_null() ? kind_name : as_name(name);
+      auto [it, inserted] = first_line.emplace(c.name, name.line());
+      if (!inserted)
+        name.fail("duplicate check name " + quoted(c.name) + " (first at line " +
+                  std::to_string(it->second) + "; give each check a distinct name)");
+
+      switch (c.kind) {
+        case check_kind::tcp: {
+          m.with("host", [&](const value& x) { c.host = x.as_nonempty_string(); });
+          auto port = m.field("port");
+          if (port.is_null())
+            port.fail("required for tcp checks");
+          auto p = port.as_int(0, 65535);
+          if (p == 0)
+            port.fail("must be between 1 and 65535, got 0");
+          c.port = static_cast<uint16_t>(p);
+          break;
+        }
+        case check_kind::http: {
+          auto url = m.field("url");
+          if (url.is_null())
+            url.fail("required for http checks");
+          c.url = as_http_url(url);
+          m.with("expected_status", [&](const value& x) {
+            c.expected_status = static_cast<int>(x.as_int(100, 599));
+          });
+          break;
+        }
+        case check_kind::exec: {
+          auto cmd = m.field("command");
+          if (cmd.is_null())
+            cmd.fail("required for exec checks");
+          auto list = cmd.as_list();
+          for (const auto& arg : list)
+            c.command.push_back(arg.as_string());
+          if (c.command.empty())
+            cmd.fail("must not be empty");
+          if (c.command.front().empty())
+            list.front().fail("the program must not be empty");
+          break;
+        }
+      }
+      m.with("interval", [&](const value& x) { c.interval = x.as_positive_duration(); });
+      m.with("timeout", [&](const value& x) { c.timeout = x.as_positive_duration(); });
+      m.with("failure_threshold", [&](const value& x) { c.failure_threshold = as_positive_u32(x); });
+      m.with("success_threshold", [&](const value& x) { c.success_threshold = as_positive_u32(x); });
+      m.with("fault", [&](const value& x) { c.fault = as_fault_type(x); });
+      m.with("severity", [&](const value& x) { c.severity = as_severity(x); });
+      out.push_back(std::move(c));
+    }
+    return out;
+  }
+
+  /// depends_on names known services, no service depends on itself, no cycles.
+  void check_dependencies(const std::vector<service_config>& services) {
+    std::map<std::string, size_t> index;
+    for (size_t i = 0; i < services.size(); ++i)
+      index[services[i].name] = i;
+    for (size_t i = 0; i < services.size(); ++i)
+      for (size_t j = 0; j < services[i].depends_on.size(); ++j) {
+        const auto& dep = services[i].depends_on[j];
+        const auto& at = dependency_values_[i][j];
+        if (!index.count(dep))
+          at.fail("unknown service " + quoted(dep));
+        if (dep == services[i].name)
+          at.fail("service " + quoted(dep) + " cannot depend on itself");
+      }
+    // Depth-first search; a back edge closes a cycle.
+    enum class mark { none, active, done };
+    std::vector<mark> marks(services.size(), mark::none);
+    std::vector<std::string> stack;
+    std::function<void(size_t)> visit = [&](size_t i) {
+      marks[i] = mark::active;
+      stack.push_back(services[i].name);
+      for (size_t j = 0; j < services[i].depends_on.size(); ++j) {
+        auto k = index[services[i].depends_on[j]];
+        if (marks[k] == mark::active) {
+          std::string cycle;
+          auto from = std::find(stack.begin(), stack.end(), services[k].name);
+          for (auto it = from; it != stack.end(); ++it)
+            cycle += *it + " -> ";
+          cycle += services[k].name;
+          dependency_values_[i][j].fail("dependency cycle: " + cycle);
+        }
+        if (marks[k] == mark::none)
+          visit(k);
+      }
+      stack.pop_back();
+      marks[i] = mark::done;
+    };
+    for (size_t i = 0; i < services.size(); ++i)
+      if (marks[i] == mark::none)
+        visit(i);
+  }
+
+  // -- fault detection -------------------------------------------------------
+
+  void parse_fault_detection(const value& v, fault_detection_config& out) {
+    map_reader m(v, {"detection_interval", "event_retention_hours", "alert_threshold",
+                     "dedup_window", "flap_threshold", "flap_window", "auto_close_after",
+                     "resources", "security"});
+    m.with("detection_interval",
+           [&](const value& x) { out.detection_interval = x.as_positive_duration(); });
+    m.with("event_retention_hours",
+           [&](const value& x) { out.event_retention_hours = x.as_u32(); });
+    m.with("alert_threshold", [&](const value& x) { out.alert_threshold = as_positive_u32(x); });
+    m.with("dedup_window", [&](const value& x) { out.dedup_window = x.as_duration(); });
+    m.with("flap_threshold", [&](const value& x) { out.flap_threshold = as_positive_u32(x); });
+    m.with("flap_window", [&](const value& x) { out.flap_window = x.as_positive_duration(); });
+    m.with("auto_close_after",
+           [&](const value& x) { out.auto_close_after = x.as_positive_duration(); });
+    m.with("resources", [&](const value& x) { parse_resources(x, out.resources); });
+    m.with("security", [&](const value& x) { parse_security(x, out.security); });
+  }
+
+  void parse_resources(const value& v, resources_config& out) {
+    map_reader m(v, {"enabled", "interval", "cpu", "memory", "disk", "load", "fds", "disk_paths"});
+    m.with("enabled", [&](const value& x) { out.enabled = x.as_bool(); });
+    m.with("interval", [&](const value& x) { out.interval = x.as_positive_duration(); });
+    m.with("cpu", [&](const value& x) { parse_threshold(x, out.cpu); });
+    m.with("memory", [&](const value& x) { parse_threshold(x, out.memory); });
+    m.with("disk", [&](const value& x) { parse_threshold(x, out.disk); });
+    m.with("load", [&](const value& x) { parse_threshold(x, out.load); });
+    m.with("fds", [&](const value& x) { parse_threshold(x, out.fds); });
+    m.with("disk_paths", [&](const value& x) {
+      out.disk_paths.clear();
+      for (const auto& p : x.as_list())
+        out.disk_paths.push_back(p.as_nonempty_string());
+    });
+  }
+
+  void parse_threshold(const value& v, resource_threshold& out) {
+    map_reader m(v, {"warning", "critical", "failure_threshold", "success_threshold", "enabled"});
+    auto non_negative = [](const value& x) {
+      auto d = x.as_double();
+      if (d < 0)
+        x.fail("must not be negative, got " + x.node().Scalar());
+      return d;
+    };
+    m.with("warning", [&](const value& x) { out.warning = non_negative(x); });
+    m.with("critical", [&](const value& x) { out.critical = non_negative(x); });
+    m.with("failure_threshold", [&](const value& x) { out.failure_threshold = as_positive_u32(x); });
+    m.with("success_threshold", [&](const value& x) { out.success_threshold = as_positive_u32(x); });
+    m.with("enabled", [&](const value& x) { out.enabled = x.as_bool(); });
+    if (out.critical < out.warning) {
+      std::ostringstream w;
+      w << out.warning;
+      at_or_self(m, "critical").fail("must not be less than warning (" + w.str() + ")");
+    }
+  }
+
+  void parse_security(const value& v, security_config& out) {
+    map_reader m(v, {"enabled", "interval", "watch_files", "certificates", "cert_warning",
+                     "cert_critical"});
+    m.with("enabled", [&](const value& x) { out.enabled = x.as_bool(); });
+    m.with("interval", [&](const value& x) { out.interval = x.as_positive_duration(); });
+    auto paths = [](const value& x) {
+      std::vector<std::string> out;
+      for (const auto& p : x.as_list())
+        out.push_back(p.as_nonempty_string());
+      return out;
+    };
+    m.with("watch_files", [&](const value& x) { out.watch_files = paths(x); });
+    m.with("certificates", [&](const value& x) { out.certificates = paths(x); });
+    m.with("cert_warning", [&](const value& x) { out.cert_warning = x.as_duration(); });
+    m.with("cert_critical", [&](const value& x) { out.cert_critical = x.as_duration(); });
+    require_order(at_or_self(m, "cert_warning"), out.cert_critical, out.cert_warning,
+                  "cert_critical", format_duration(out.cert_critical));
+  }
+
+  // -- recovery, state sync, alerting, storage -------------------------------
+
+  void parse_recovery(const value& v, recovery_config& out) {
+    map_reader m(v, {"max_recovery_time", "strategy_selection_timeout",
+                     "action_execution_timeout", "rollback_enabled"});
+    m.with("max_recovery_time",
+           [&](const value& x) { out.max_recovery_time = x.as_positive_duration(); });
+    m.with("strategy_selection_timeout",
+           [&](const value& x) { out.strategy_selection_timeout = x.as_positive_duration(); });
+    m.with("action_execution_timeout",
+           [&](const value& x) { out.action_execution_timeout = x.as_positive_duration(); });
+    m.with("rollback_enabled", [&](const value& x) { out.rollback_enabled = x.as_bool(); });
+  }
+
+  void parse_state_sync(const value& v, state_sync_config& out) {
+    map_reader m(v, {"sync_interval", "max_message_size", "retry_count", "timeout", "fanout"});
+    m.with("sync_interval", [&](const value& x) { out.sync_interval = x.as_positive_duration(); });
+    m.with("max_message_size", [&](const value& x) {
+      out.max_message_size = x.as_u64();
+      if (out.max_message_size < 1024)
+        x.fail("must be at least 1024 bytes, got " + x.node().Scalar());
+    });
+    m.with("retry_count", [&](const value& x) { out.retry_count = x.as_u32(); });
+    m.with("timeout", [&](const value& x) { out.timeout = x.as_positive_duration(); });
+    m.with("fanout", [&](const value& x) { out.fanout = as_positive_u32(x); });
+  }
+
+  void parse_alerting(const value& v, alerting_config& out) {
+    map_reader m(v, {"log", "min_severity", "webhooks", "alertmanager_url", "mqtt_broker",
+                     "mqtt_topic"});
+    m.with("log", [&](const value& x) { out.log = x.as_bool(); });
+    m.with("min_severity", [&](const value& x) { out.min_severity = as_severity(x); });
+    m.with("webhooks", [&](const value& x) {
+      out.webhooks.clear();
+      for (const auto& url : x.as_list())
+        out.webhooks.push_back(as_http_url(url));
+    });
+    m.with("alertmanager_url", [&](const value& x) {
+      out.alertmanager_url = x.as_string().empty() ? "" : as_http_url(x);
+    });
+    m.with("mqtt_broker", [&](const value& x) {
+      out.mqtt_broker = x.as_string().empty() ? "" : x.as_endpoint().to_string();
+    });
+    m.with("mqtt_topic", [&](const value& x) {
+      out.mqtt_topic = x.as_nonempty_string();
+      if (out.mqtt_topic.find_first_of("+#") != std::string::npos)
+        x.fail("a topic to publish to must not contain wildcards, got " + quoted(out.mqtt_topic));
+    });
+  }
+
+  void parse_storage(const value& v, storage_config& out) {
+    map_reader m(v, {"path", "busy_timeout"});
+    m.with("path", [&](const value& x) { out.path = x.as_string(); });
+    m.with("busy_timeout", [&](const value& x) { out.busy_timeout = x.as_duration(); });
+  }
+
+  // -- strategies ------------------------------------------------------------
+
+  void parse_strategies(const value& v, std::map<std::string, recovery_strategy>& out) {
+    map_reader m(v, {});
+    const auto builtins = builtin_strategies();
+    for (const auto& [id_value, body] : m.entries()) {
+      auto id = as_name(id_value);
+      auto b = builtins.find(id);
+      recovery_strategy s = b != builtins.end() ? b->second : recovery_strategy{};
+      s.id = id;
+      parse_strategy(id_value, body, b != builtins.end(), s);
+      out[id] = std::move(s);
+    }
+  }
+
+  void parse_strategy(const value& id_value, const value& v, bool builtin, recovery_strategy& s) {
+    map_reader m(v, {"name", "description", "fault_types", "severity_levels", "component",
+                     "priority", "timeout", "rollback_enabled", "actions"});
+    // Errors about absent keys of a strategy given as `id:` alone point at the id.
+    auto missing = [&](const std::string& key) {
+      return value(&file_, YAML::Node(YAML::NodeType::Null), child_path(v.path(), key),
+                   v.is_null() ? id_value.line() : v.line());
+    };
+    m.with("name", [&](const value& x) { s.name = x.as_nonempty_string(); });
+    if (!builtin && !m.has("name"))
+      s.name = s.id;
+    m.with("description", [&](const value& x) { s.description = x.as_string(); });
+    if (auto x = m.get("fault_types")) {
+      s.fault_types.clear();
+      for (const auto& t : x->as_list()) {
+        auto ft = as_fault_type(t);
+        if (std::find(s.fault_types.begin(), s.fault_types.end(), ft) == s.fault_types.end())
+          s.fault_types.push_back(ft);
+      }
+      if (s.fault_types.empty())
+        x->fail("must not be empty");
+    } else if (!builtin) {
+      auto ft = parse_fault_type(s.id);
+      if (!ft)
+        missing("fault_types").fail("required (the id " + quoted(s.id) +
+                                    " is not a fault type; expected a list of " +
+                                    fault_type_names() + ")");
+      s.fault_types = {*ft};
+    }
+    if (auto x = m.get("severity_levels")) {
+      s.severity_levels.clear();
+      for (const auto& t : x->as_list()) {
+        auto sev = as_severity(t);
+        if (std::find(s.severity_levels.begin(), s.severity_levels.end(), sev) ==
+            s.severity_levels.end())
+          s.severity_levels.push_back(sev);
+      }
+      if (s.severity_levels.empty())
+        x->fail("must not be empty");
+    } else if (!builtin) {
+      s.severity_levels = all_fault_severities();
+    }
+    m.with("component", [&](const value& x) { s.component_pattern = x.as_string(); });
+    m.with("priority", [&](const value& x) { s.priority = x.as_u32(); });
+    m.with("timeout", [&](const value& x) { s.timeout = x.as_positive_duration(); });
+    m.with("rollback_enabled", [&](const value& x) { s.rollback_enabled = x.as_bool(); });
+    if (auto x = m.get("actions")) {
+      s.actions.clear();
+      for (const auto& a : x->as_list()) {
+        bool has_timeout = false;
+        s.actions.push_back(parse_action(a, has_timeout));
+        if (!has_timeout)
+          actions_without_timeout_.emplace_back(s.id, s.actions.size() - 1);
+      }
+      if (s.actions.empty())
+        x->fail("must not be empty (a strategy needs at least one action)");
+    } else if (!builtin) {
+      missing("actions").fail("required (a strategy needs at least one action)");
+    }
+  }
+
+  recovery_action parse_action(const value& v, bool& has_timeout) {
+    map_reader m(v, {"type", "target", "parameters", "timeout", "retry_count", "retry_delay"});
+    recovery_action a;
+    auto type = m.field("type");
+    if (type.is_null())
+      type.fail("required (" + action_type_names() + ")");
+    a.type = type.as_enum<action_type>(parse_action_type, "action type", action_type_names());
+    m.with("target", [&](const value& x) { a.target = x.as_string(); });
+    m.with("parameters", [&](const value& x) { a.parameters = x.as_string_map(); });
+    has_timeout = m.has("timeout");
+    m.with("timeout", [&](const value& x) { a.timeout = x.as_positive_duration(); });
+    m.with("retry_count", [&](const value& x) { a.retry_count = x.as_u32(); });
+    m.with("retry_delay", [&](const value& x) { a.retry_delay = x.as_duration(); });
+    return a;
+  }
+
+  const std::string& file_;
+  /// services[i].depends_on[j] as read, for errors found after all services.
+  std::vector<std::vector<value>> dependency_values_;
+  /// (strategy id, action index) whose timeout defaults to
+  /// recovery.action_execution_timeout, which may come later in the file.
+  std::vector<std::pair<std::string, size_t>> actions_without_timeout_;
+};
+
+} // namespace
+
+config_result parse_config(const std::string& yaml, const std::string& file) {
+  config_result r;
+  try {
+    YAML::Node doc = YAML::Load(yaml);
+    r.value = parser(file).run(doc);
+  } catch (const config_detail::parse_failure& f) {
+    r.error = f.error;
+  } catch (const YAML::Exception& e) {
+    // Syntax errors (and anything else yaml-cpp rejects) at its position.
+    int line = e.mark.is_null() ? 0 : e.mark.line + 1;
+    r.error = config_error{file, line, "invalid YAML: " + e.msg};
+  }
+  return r;
+}
+
+} // namespace faultd

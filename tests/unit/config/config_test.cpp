@@ -1,0 +1,722 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "faultd/config.hpp"
+#include "support/support.hpp"
+
+using namespace faultd;
+
+namespace {
+
+/// Parses `yaml` that must be valid; fails the test with the error otherwise.
+config parse_ok(const std::string& yaml) {
+  auto r = parse_config(yaml, "test.yaml");
+  if (!r) {
+    FAIL("unexpected config error: " << r.error->to_string());
+  }
+  return *r.value;
+}
+
+/// Parses `yaml` that must be invalid and returns the error.
+config_error parse_bad(const std::string& yaml) {
+  auto r = parse_config(yaml, "test.yaml");
+  REQUIRE_MESSAGE(!r, "config unexpectedly valid");
+  REQUIRE(r.error.has_value());
+  CHECK(r.error->file == "test.yaml");
+  return *r.error;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+#define CHECK_ERROR(e, line_no, substr)                                                           \
+  do {                                                                                            \
+    CHECK_MESSAGE((e).line == (line_no), (e).to_string());                                        \
+    CHECK_MESSAGE(contains((e).message, substr), (e).to_string());                                \
+  } while (false)
+
+} // namespace
+
+// -- the seed's file, the default, the example -------------------------------
+
+TEST_CASE("the seed's fault_recovery.yaml loads unchanged with the seed's values") {
+  auto path = test::source_dir() + "/config/fault_recovery.yaml";
+  auto r = load_config_file(path);
+  REQUIRE_MESSAGE(r, (r.error ? r.error->to_string() : ""));
+  const auto& c = *r.value;
+  CHECK(c.source == path);
+  CHECK(c.fault_detection.detection_interval == seconds_d(30));
+  CHECK(c.fault_detection.event_retention_hours == 24);
+  CHECK(c.fault_detection.alert_threshold == 5);
+  CHECK(c.recovery.max_recovery_time == seconds_d(300));
+  CHECK(c.recovery.strategy_selection_timeout == seconds_d(30));
+  CHECK(c.recovery.action_execution_timeout == seconds_d(60));
+  CHECK(c.recovery.rollback_enabled);
+  CHECK(c.state_sync.sync_interval == seconds_d(10));
+  CHECK(c.state_sync.max_message_size == 1048576);
+  CHECK(c.state_sync.retry_count == 3);
+  CHECK(c.state_sync.timeout == seconds_d(30));
+
+  REQUIRE(c.strategies.size() == 3); // two from the file over three built-ins
+  const auto& su = c.strategies.at("service_unavailable");
+  CHECK(su.id == "service_unavailable");
+  CHECK(su.name == "Service Unavailable Recovery");
+  CHECK(su.priority == 200);
+  CHECK(su.timeout == seconds_d(180));
+  CHECK(su.rollback_enabled);
+  CHECK(su.fault_types == std::vector<fault_type>{fault_type::service_unavailable});
+  CHECK(su.severity_levels ==
+        std::vector<fault_severity>{fault_severity::high, fault_severity::critical});
+  REQUIRE(su.actions.size() == 2);
+  CHECK(su.actions[0].type == action_type::restart_service);
+  CHECK(su.actions[0].target == "service_name");
+  CHECK(su.actions[0].timeout == seconds_d(60));
+  CHECK(su.actions[0].retry_count == 3);
+  CHECK(su.actions[0].retry_delay == seconds_d(10));
+  CHECK(su.actions[1].type == action_type::service_degradation);
+  CHECK(su.actions[1].parameters == std::map<std::string, std::string>{{"degradation_level", "basic"}});
+  CHECK(su.actions[1].timeout == seconds_d(30));
+  CHECK(su.actions[1].retry_count == 1);
+  CHECK(su.actions[1].retry_delay == seconds_d(5));
+
+  const auto& nt = c.strategies.at("network_timeout");
+  CHECK(nt.priority == 100);
+  CHECK(nt.severity_levels ==
+        std::vector<fault_severity>{fault_severity::medium, fault_severity::high});
+  REQUIRE(nt.actions.size() == 2);
+  CHECK(nt.actions[0].type == action_type::circuit_breaker);
+  CHECK(nt.actions[0].target == "network_service");
+  CHECK(nt.actions[1].type == action_type::failover);
+  CHECK(nt.actions[1].target == "backup_endpoint");
+  CHECK(nt.actions[1].retry_delay == seconds_d(10));
+
+  // Not in the file: the built-in stays.
+  CHECK(c.strategies.at("resource_exhaustion") == builtin_strategies().at("resource_exhaustion"));
+  // The sections the seed lacks keep their defaults.
+  CHECK(c.node.id == "node-1");
+  CHECK(c.services.empty());
+}
+
+TEST_CASE("the seed's strategies equal the built-ins they override") {
+  auto r = load_config_file(test::source_dir() + "/config/fault_recovery.yaml");
+  REQUIRE(r);
+  auto b = builtin_strategies();
+  CHECK(r.value->strategies.at("network_timeout") == b.at("network_timeout"));
+  CHECK(r.value->strategies.at("service_unavailable") == b.at("service_unavailable"));
+}
+
+TEST_CASE("built-in strategies are the seed's three") {
+  auto b = builtin_strategies();
+  REQUIRE(b.size() == 3);
+  const auto& re = b.at("resource_exhaustion");
+  CHECK(re.name == "Resource Exhaustion Recovery");
+  CHECK(re.priority == 150);
+  CHECK_FALSE(re.rollback_enabled);
+  REQUIRE(re.actions.size() == 1);
+  CHECK(re.actions[0].type == action_type::load_balancing);
+  CHECK(re.actions[0].target == "overloaded_service");
+  CHECK(re.actions[0].parameters.at("load_distribution") == "round_robin");
+  CHECK(re.actions[0].timeout == seconds_d(45));
+  CHECK(re.actions[0].retry_count == 2);
+  CHECK(re.actions[0].retry_delay == seconds_d(15));
+  CHECK(b.at("network_timeout").name == "Network Timeout Recovery");
+  CHECK(b.at("network_timeout").timeout == seconds_d(120));
+  CHECK(b.at("service_unavailable").timeout == seconds_d(180));
+}
+
+TEST_CASE("the embedded default config parses and manages the demo service") {
+  auto r = parse_config(default_config_yaml(), "<embedded default>");
+  REQUIRE_MESSAGE(r, (r.error ? r.error->to_string() : ""));
+  const auto& c = *r.value;
+  CHECK(c.source == "<embedded default>");
+  CHECK(c.node.id == "node-1");
+  CHECK(c.node.listen.host == "127.0.0.1");
+  CHECK(c.node.listen.port == 7400);
+  CHECK(c.node.data_dir == "./faultd-data");
+  CHECK(c.db_path() == "./faultd-data/faultd.db");
+  CHECK(c.cluster.seeds.empty());
+  REQUIRE(c.services.size() == 1);
+  const auto* demo = c.find_service("demo");
+  REQUIRE(demo != nullptr);
+  CHECK(demo->command == std::vector<std::string>{"/bin/sleep", "2147483647"});
+  CHECK(demo->restart.policy == restart_policy::always);
+  CHECK(c.find_service("nope") == nullptr);
+  CHECK(c.strategies == builtin_strategies());
+  CHECK(contains(default_config_yaml(), "#")); // commented for users
+}
+
+TEST_CASE("config/example.yaml loads and describes the IoT platform") {
+  auto r = load_config_file(test::source_dir() + "/config/example.yaml");
+  REQUIRE_MESSAGE(r, (r.error ? r.error->to_string() : ""));
+  const auto& c = *r.value;
+  CHECK(c.node.id == "edge-1");
+  CHECK(c.cluster.seeds.size() == 2);
+  const auto* gw = c.find_service("mqtt-gateway");
+  const auto* mapper = c.find_service("semantic-mapper");
+  REQUIRE(gw != nullptr);
+  REQUIRE(mapper != nullptr);
+  REQUIRE(gw->checks.size() == 1);
+  CHECK(gw->checks[0].kind == check_kind::tcp);
+  CHECK(gw->checks[0].port == 1883);
+  CHECK(mapper->depends_on == std::vector<std::string>{"mqtt-gateway"});
+  REQUIRE(mapper->checks.size() == 2);
+  CHECK(mapper->checks[0].kind == check_kind::http);
+  CHECK(mapper->checks[1].kind == check_kind::exec);
+  CHECK(mapper->restart.policy == restart_policy::on_failure);
+  CHECK(c.strategies.count("gateway_failover") == 1);
+  CHECK(c.strategies.at("gateway_failover").component_pattern == "mqtt-*");
+  // An action without a timeout takes recovery.action_execution_timeout.
+  CHECK(c.strategies.at("gateway_failover").actions[1].timeout == seconds_d(60));
+  CHECK(c.strategies.at("mapper_backlog").actions[0].parameters.at("max_weight") == "10");
+  CHECK(c.db_path() == "./faultd-data/edge-1/faultd.db");
+}
+
+TEST_CASE("an empty document gives every default") {
+  auto c = parse_ok("");
+  CHECK(c.node.id == "node-1");
+  CHECK(c.node.listen.port == 7400);
+  CHECK(c.services.empty());
+  CHECK(c.strategies == builtin_strategies());
+  CHECK(c.fault_detection.resources.cpu.warning == 90);
+}
+
+// -- values -------------------------------------------------------------------
+
+TEST_CASE("durations accept milliseconds, seconds, minutes and bare seconds") {
+  auto c = parse_ok(R"(cluster:
+  heartbeat_interval: 250ms
+  suspect_timeout: 30s
+recovery:
+  max_recovery_time: 5m
+  strategy_selection_timeout: 45
+)");
+  CHECK(c.cluster.heartbeat_interval == millis_d(250));
+  CHECK(c.cluster.suspect_timeout == seconds_d(30));
+  CHECK(c.recovery.max_recovery_time == seconds_d(300));
+  CHECK(c.recovery.strategy_selection_timeout == seconds_d(45));
+}
+
+TEST_CASE("restart given as a bare policy name") {
+  auto c = parse_ok(R"(services:
+  - name: a
+    restart: on-failure
+  - name: b
+    restart: never
+)");
+  CHECK(c.services[0].restart.policy == restart_policy::on_failure);
+  CHECK(c.services[0].restart.burst == restart_config{}.burst); // rest at defaults
+  CHECK(c.services[1].restart.policy == restart_policy::never);
+}
+
+TEST_CASE("restart given as a map") {
+  auto c = parse_ok(R"(services:
+  - name: a
+    command: [/bin/true]
+    restart:
+      policy: on-failure
+      burst: 3
+      period: 10s
+      backoff_initial: 100ms
+      backoff_max: 2s
+      backoff_jitter: 0.1
+      stop_grace: 1s
+)");
+  const auto& r = c.services[0].restart;
+  CHECK(r.policy == restart_policy::on_failure);
+  CHECK(r.burst == 3);
+  CHECK(r.period == seconds_d(10));
+  CHECK(r.backoff_initial == millis_d(100));
+  CHECK(r.backoff_max == seconds_d(2));
+  CHECK(r.backoff_jitter == doctest::Approx(0.1));
+  CHECK(r.stop_grace == seconds_d(1));
+}
+
+TEST_CASE("restart policies and check kinds round-trip through their spelling") {
+  for (auto p : {restart_policy::always, restart_policy::on_failure, restart_policy::never})
+    CHECK(parse_restart_policy(to_string(p)) == p);
+  CHECK(to_string(restart_policy::on_failure) == "on-failure");
+  CHECK_FALSE(parse_restart_policy("on_failure"));
+  for (auto k : {check_kind::tcp, check_kind::http, check_kind::exec})
+    CHECK(parse_check_kind(to_string(k)) == k);
+  CHECK_FALSE(parse_check_kind("grpc"));
+}
+
+TEST_CASE("checks get their kind's fields and default names") {
+  auto c = parse_ok(R"(services:
+  - name: gw
+    checks:
+      - type: tcp
+        port: 1883
+      - type: http
+        url: http://127.0.0.1:8080/health
+        expected_status: 204
+        interval: 500ms
+        failure_threshold: 2
+        fault: network_timeout
+        severity: critical
+      - type: exec
+        command: [/usr/lib/nagios/plugins/check_load, -w, "5"]
+)");
+  const auto& checks = c.services[0].checks;
+  REQUIRE(checks.size() == 3);
+  CHECK(checks[0].name == "tcp");
+  CHECK(checks[0].host == "127.0.0.1");
+  CHECK(checks[0].port == 1883);
+  CHECK(checks[1].name == "http");
+  CHECK(checks[1].expected_status == 204);
+  CHECK(checks[1].interval == millis_d(500));
+  CHECK(checks[1].failure_threshold == 2);
+  CHECK(checks[1].fault == fault_type::network_timeout);
+  CHECK(checks[1].severity == fault_severity::critical);
+  CHECK(checks[2].command ==
+        std::vector<std::string>{"/usr/lib/nagios/plugins/check_load", "-w", "5"});
+}
+
+TEST_CASE("a new strategy named after a fault type defaults its fault types, severities and name") {
+  auto c = parse_ok(R"(strategies:
+  data_inconsistency:
+    priority: 50
+    actions:
+      - type: state_sync
+        parameters: {full: true, rounds: 3, ratio: 0.5}
+)");
+  const auto& s = c.strategies.at("data_inconsistency");
+  CHECK(s.name == "data_inconsistency");
+  CHECK(s.fault_types == std::vector<fault_type>{fault_type::data_inconsistency});
+  CHECK(s.severity_levels == all_fault_severities());
+  CHECK(s.priority == 50);
+  CHECK(s.actions[0].parameters ==
+        std::map<std::string, std::string>{{"full", "true"}, {"rounds", "3"}, {"ratio", "0.5"}});
+  CHECK(s.actions[0].timeout == c.recovery.action_execution_timeout);
+  CHECK(c.strategies.size() == 4);
+}
+
+TEST_CASE("a file's strategy changes only the keys it names of a built-in") {
+  auto c = parse_ok(R"(strategies:
+  resource_exhaustion:
+    priority: 999
+    component: "gw-*"
+)");
+  const auto& s = c.strategies.at("resource_exhaustion");
+  CHECK(s.priority == 999);
+  CHECK(s.component_pattern == "gw-*");
+  CHECK(s.name == "Resource Exhaustion Recovery");
+  CHECK(s.actions == builtin_strategies().at("resource_exhaustion").actions);
+}
+
+TEST_CASE("an action's absent timeout takes recovery.action_execution_timeout even if given later") {
+  auto c = parse_ok(R"(strategies:
+  custom:
+    fault_types: [software_error]
+    actions:
+      - type: restart_service
+recovery:
+  action_execution_timeout: 7s
+)");
+  CHECK(c.strategies.at("custom").actions[0].timeout == seconds_d(7));
+  CHECK(c.strategies.at("custom").actions[0].retry_count == 0);
+}
+
+// -- errors: one case per kind ------------------------------------------------
+
+TEST_CASE("an unknown key is an error at its line, with a suggestion") {
+  auto e = parse_bad(R"(fault_detection:
+  alert_threshold: 5
+  detction_interval: 30
+)");
+  CHECK_ERROR(e, 3, "fault_detection.detction_interval: unknown key");
+  CHECK(contains(e.message, "did you mean detection_interval?"));
+  CHECK(e.to_string() == "test.yaml:3: " + e.message);
+}
+
+TEST_CASE("an unknown top-level section is an error") {
+  auto e = parse_bad("node:\n  id: a\nnodes:\n  id: b\n");
+  CHECK_ERROR(e, 3, "nodes: unknown key");
+}
+
+TEST_CASE("an unknown key deep inside a service is an error naming the full path") {
+  auto e = parse_bad(R"(services:
+  - name: a
+    checks:
+      - type: tcp
+        port: 80
+        retries: 3
+)");
+  CHECK_ERROR(e, 6, "services[0].checks[0].retries: unknown key");
+}
+
+TEST_CASE("an unknown restart policy is an error listing the valid ones") {
+  auto e = parse_bad(R"(services:
+  - name: gw
+    restart: sometimes
+)");
+  CHECK_ERROR(e, 3,
+              "services[0].restart: unknown restart policy \"sometimes\" (expected always, "
+              "on-failure, never)");
+}
+
+TEST_CASE("an unknown restart policy inside a restart map is an error") {
+  auto e = parse_bad(R"(services:
+  - name: gw
+    restart:
+      burst: 2
+      policy: on_failure
+)");
+  CHECK_ERROR(e, 5, "services[0].restart.policy: unknown restart policy \"on_failure\"");
+}
+
+TEST_CASE("an unknown check type is an error") {
+  auto e = parse_bad(R"(services:
+  - name: gw
+    checks:
+      - type: grpc
+)");
+  CHECK_ERROR(e, 4, "services[0].checks[0].type: unknown check type \"grpc\" (expected tcp, http, exec)");
+}
+
+TEST_CASE("an unknown fault type, severity or action type is an error") {
+  auto e = parse_bad(R"(strategies:
+  custom:
+    fault_types: [network_timeout, disk_on_fire]
+)");
+  CHECK_ERROR(e, 3, "strategies.custom.fault_types[1]: unknown fault type \"disk_on_fire\"");
+  auto e2 = parse_bad("alerting:\n  min_severity: urgent\n");
+  CHECK_ERROR(e2, 2, "alerting.min_severity: unknown severity \"urgent\" (expected low, medium, high, critical)");
+  auto e3 = parse_bad(R"(strategies:
+  network_timeout:
+    actions:
+      - type: reboot_universe
+)");
+  CHECK_ERROR(e3, 4, "strategies.network_timeout.actions[0].type: unknown action type \"reboot_universe\"");
+}
+
+TEST_CASE("a map where a list is expected is an error") {
+  auto e = parse_bad(R"(node:
+  id: a
+services:
+  name: gw
+)");
+  CHECK_ERROR(e, 4, "services: expected a list, got a map");
+}
+
+TEST_CASE("a word where an integer is expected is an error") {
+  auto e = parse_bad(R"(state_sync:
+  retry_count: abc
+)");
+  CHECK_ERROR(e, 2, "state_sync.retry_count: expected an integer, got \"abc\"");
+}
+
+TEST_CASE("a list where a string is expected is an error") {
+  auto e = parse_bad(R"(services:
+  - name: [a, b]
+)");
+  CHECK_ERROR(e, 2, "services[0].name: expected a string, got a list");
+}
+
+TEST_CASE("a non-boolean where a boolean is expected is an error") {
+  auto e = parse_bad("recovery:\n  rollback_enabled: perhaps\n");
+  CHECK_ERROR(e, 2, "recovery.rollback_enabled: expected true or false, got \"perhaps\"");
+}
+
+TEST_CASE("a parameter value that is a map is an error") {
+  auto e = parse_bad(R"(strategies:
+  network_timeout:
+    actions:
+      - type: failover
+        parameters:
+          nested: {a: 1}
+)");
+  CHECK_ERROR(e, 6, "strategies.network_timeout.actions[0].parameters.nested: expected a string, got a map");
+}
+
+TEST_CASE("a negative count is an error") {
+  auto e = parse_bad(R"(strategies:
+  network_timeout:
+    actions:
+      - type: failover
+        retry_count: -1
+)");
+  CHECK_ERROR(e, 5, "strategies.network_timeout.actions[0].retry_count: must not be negative, got -1");
+}
+
+TEST_CASE("a count too large for its field is an error") {
+  auto e = parse_bad("fault_detection:\n  alert_threshold: 99999999999\n");
+  CHECK_ERROR(e, 2, "fault_detection.alert_threshold: out of range");
+}
+
+TEST_CASE("a bad duration is an error naming the value") {
+  auto e = parse_bad(R"(recovery:
+  max_recovery_time: 5 minutes
+)");
+  CHECK_ERROR(e, 2, "recovery.max_recovery_time: bad duration \"5 minutes\"");
+  auto e2 = parse_bad("cluster:\n  heartbeat_interval: -100ms\n");
+  CHECK_ERROR(e2, 2, "cluster.heartbeat_interval: bad duration \"-100ms\"");
+  auto e3 = parse_bad("cluster:\n\n  heartbeat_interval: 0ms\n");
+  CHECK_ERROR(e3, 3, "cluster.heartbeat_interval: must be greater than 0");
+}
+
+TEST_CASE("a bad endpoint is an error naming the value") {
+  auto e = parse_bad(R"(node:
+  listen: localhost
+)");
+  CHECK_ERROR(e, 2, "node.listen: bad endpoint \"localhost\" (expected HOST:PORT)");
+  auto e2 = parse_bad(R"(cluster:
+  seeds:
+    - 127.0.0.1:7401
+    - 127.0.0.1:99999
+)");
+  CHECK_ERROR(e2, 4, "cluster.seeds[1]: bad endpoint \"127.0.0.1:99999\"");
+}
+
+TEST_CASE("a duplicate service name is an error at the second one") {
+  auto e = parse_bad(R"(services:
+  - name: gw
+  - name: mapper
+  - name: gw
+)");
+  CHECK_ERROR(e, 4, "services[2].name: duplicate service name \"gw\" (first at line 2)");
+}
+
+TEST_CASE("depends_on naming an unknown service is an error") {
+  auto e = parse_bad(R"(services:
+  - name: gw
+  - name: mapper
+    depends_on:
+      - gw
+      - broker
+)");
+  CHECK_ERROR(e, 6, "services[1].depends_on[1]: unknown service \"broker\"");
+}
+
+TEST_CASE("a dependency cycle is an error") {
+  auto e = parse_bad(R"(services:
+  - name: a
+    depends_on: [b]
+  - name: b
+    depends_on: [a]
+)");
+  CHECK_ERROR(e, 5, "services[1].depends_on[0]: dependency cycle: a -> b -> a");
+}
+
+TEST_CASE("invalid YAML syntax is an error at the parser's position") {
+  auto e = parse_bad("node:\n  id: a\n  seeds: [1, 2\nstorage:\n  path: x\n");
+  CHECK(e.line >= 3);
+  CHECK(contains(e.message, "invalid YAML"));
+  auto e2 = parse_bad("node:\n  id: a\n listen: 1\n");
+  CHECK_ERROR(e2, 3, "invalid YAML");
+}
+
+TEST_CASE("a new strategy whose id is not a fault type needs fault_types") {
+  auto e = parse_bad(R"(strategies:
+  gateway_failover:
+    priority: 300
+    actions:
+      - type: failover
+)");
+  CHECK_ERROR(e, 3, "strategies.gateway_failover.fault_types: required");
+}
+
+TEST_CASE("a new strategy without actions is an error") {
+  auto e = parse_bad(R"(strategies:
+  software_error:
+    priority: 10
+)");
+  CHECK_ERROR(e, 3, "strategies.software_error.actions: required");
+}
+
+TEST_CASE("a tcp check without a port and an http check without a url are errors") {
+  auto e = parse_bad(R"(services:
+  - name: gw
+    checks:
+      - type: tcp
+        host: 127.0.0.1
+)");
+  CHECK_ERROR(e, 4, "services[0].checks[0].port: required for tcp checks");
+  auto e2 = parse_bad(R"(services:
+  - name: gw
+    checks:
+      - type: tcp
+        port: 0
+)");
+  CHECK_ERROR(e2, 5, "services[0].checks[0].port: must be between 1 and 65535");
+  auto e3 = parse_bad(R"(services:
+  - name: gw
+    checks:
+      - name: web
+        type: http
+)");
+  CHECK_ERROR(e3, 4, "services[0].checks[0].url: required for http checks");
+  auto e4 = parse_bad(R"(services:
+  - name: gw
+    checks:
+      - type: exec
+        command: []
+)");
+  CHECK_ERROR(e4, 5, "services[0].checks[0].command: must not be empty");
+}
+
+TEST_CASE("a field of another kind of check is an error") {
+  auto e = parse_bad(R"(services:
+  - name: gw
+    checks:
+      - type: tcp
+        port: 1883
+        url: http://x/
+)");
+  CHECK_ERROR(e, 6, "services[0].checks[0].url: not valid for a tcp check");
+}
+
+TEST_CASE("two checks of one service with the same name are an error") {
+  auto e = parse_bad(R"(services:
+  - name: gw
+    checks:
+      - type: tcp
+        port: 1883
+      - type: tcp
+        port: 8883
+)");
+  CHECK_ERROR(e, 6, "services[0].checks[1].name: duplicate check name \"tcp\" (first at line 4");
+}
+
+TEST_CASE("a service without a name is an error") {
+  auto e = parse_bad(R"(services:
+  - command: [/bin/true]
+)");
+  CHECK_ERROR(e, 2, "services[0].name: required");
+}
+
+TEST_CASE("a duplicate key in one map is an error") {
+  auto e = parse_bad("node:\n  id: a\n  id: b\n");
+  CHECK_ERROR(e, 3, "node.id: duplicate key (first at line 2)");
+}
+
+TEST_CASE("a key with no value where a string is expected is an error at the key") {
+  auto e = parse_bad("node:\n  id:\n  data_dir: x\n");
+  CHECK_ERROR(e, 2, "node.id: expected a string, got null");
+}
+
+TEST_CASE("inconsistent thresholds are an error") {
+  auto e = parse_bad(R"(fault_detection:
+  resources:
+    cpu:
+      warning: 95
+      critical: 80
+)");
+  CHECK_ERROR(e, 5, "fault_detection.resources.cpu.critical: must not be less than warning (95)");
+  auto e2 = parse_bad(R"(services:
+  - name: a
+    restart: {backoff_initial: 10s, backoff_max: 1s}
+)");
+  CHECK_ERROR(e2, 3, "services[0].restart.backoff_max: must not be less than backoff_initial (10s)");
+}
+
+TEST_CASE("a document that is not a map is an error") {
+  auto e = parse_bad("- a\n- b\n");
+  CHECK_ERROR(e, 1, "top level: expected a map, got a list");
+}
+
+TEST_CASE("an unreadable file is an error at line 0") {
+  test::temp_dir dir;
+  auto r = load_config_file(dir.file("missing.yaml"));
+  REQUIRE_FALSE(r);
+  CHECK(r.error->file == dir.file("missing.yaml"));
+  CHECK(r.error->line == 0);
+  CHECK(contains(r.error->message, "No such file"));
+}
+
+TEST_CASE("an error in a file names the file") {
+  test::temp_dir dir;
+  test::write_file(dir.file("bad.yaml"), "storage:\n  busy_timeout: soon\n");
+  auto r = load_config_file(dir.file("bad.yaml"));
+  REQUIRE_FALSE(r);
+  CHECK(r.error->to_string() ==
+        dir.file("bad.yaml") + ":2: storage.busy_timeout: bad duration \"soon\" (expected e.g. "
+                               "250ms, 30s, 5m or a number of seconds)");
+}
+
+// -- endpoints, paths, overrides -----------------------------------------------
+
+TEST_CASE("endpoints parse host:port and bracketed IPv6, and print back") {
+  auto e = parse_endpoint("10.0.0.5:7400");
+  REQUIRE(e);
+  CHECK(e->host == "10.0.0.5");
+  CHECK(e->port == 7400);
+  CHECK(e->to_string() == "10.0.0.5:7400");
+  auto v6 = parse_endpoint("[::1]:80");
+  REQUIRE(v6);
+  CHECK(v6->host == "::1");
+  CHECK(v6->to_string() == "[::1]:80");
+  CHECK(parse_endpoint("localhost:0"));
+  CHECK_FALSE(parse_endpoint("localhost"));
+  CHECK_FALSE(parse_endpoint(":80"));
+  CHECK_FALSE(parse_endpoint("host:"));
+  CHECK_FALSE(parse_endpoint("host:65536"));
+  CHECK_FALSE(parse_endpoint("host:8o"));
+  CHECK_FALSE(parse_endpoint("::1:80"));
+  CHECK_FALSE(parse_endpoint("[::1]80"));
+  CHECK_FALSE(parse_endpoint("a b:80"));
+}
+
+TEST_CASE("db_path is storage.path or data_dir/faultd.db") {
+  config c;
+  c.node.data_dir = "/var/lib/faultd/";
+  CHECK(c.db_path() == "/var/lib/faultd/faultd.db");
+  c.storage.path = "/tmp/x.db";
+  CHECK(c.db_path() == "/tmp/x.db");
+}
+
+TEST_CASE("overrides replace node id, listen address, seeds and data dir") {
+  auto c = parse_ok("");
+  config_overrides o;
+  o.node_id = "edge-7";
+  o.listen = "0.0.0.0:7500";
+  o.seeds = "10.0.0.1:7400,10.0.0.2:7401";
+  o.data_dir = "/srv/faultd";
+  auto err = apply_overrides(c, o);
+  REQUIRE_FALSE(err);
+  CHECK(c.node.id == "edge-7");
+  CHECK(c.node.listen.to_string() == "0.0.0.0:7500");
+  REQUIRE(c.cluster.seeds.size() == 2);
+  CHECK(c.cluster.seeds[1].to_string() == "10.0.0.2:7401");
+  CHECK(c.node.data_dir == "/srv/faultd");
+  CHECK(c.db_path() == "/srv/faultd/faultd.db");
+
+  config_overrides none;
+  REQUIRE_FALSE(apply_overrides(c, none));
+  CHECK(c.node.id == "edge-7");
+}
+
+TEST_CASE("a bad override names its flag and leaves the config unchanged") {
+  auto c = parse_ok("");
+  config_overrides o;
+  o.node_id = "edge-7";
+  o.listen = "nowhere";
+  auto err = apply_overrides(c, o);
+  REQUIRE(err);
+  CHECK(err->file == "--listen");
+  CHECK(err->line == 0);
+  CHECK(contains(err->message, "\"nowhere\""));
+  CHECK(err->to_string() == "--listen: " + err->message);
+  CHECK(c.node.id == "node-1");
+
+  config_overrides s;
+  s.seeds = "10.0.0.1:7400,,10.0.0.2:7401";
+  auto err2 = apply_overrides(c, s);
+  REQUIRE(err2);
+  CHECK(err2->file == "--seeds");
+  CHECK(contains(err2->message, "bad endpoint \"\""));
+
+  config_overrides id;
+  id.node_id = "";
+  auto err3 = apply_overrides(c, id);
+  REQUIRE(err3);
+  CHECK(err3->file == "--node-id");
+
+  config_overrides dir;
+  dir.data_dir = "";
+  auto err4 = apply_overrides(c, dir);
+  REQUIRE(err4);
+  CHECK(err4->file == "--data-dir");
+}
