@@ -1,1 +1,70 @@
 #pragma once
+
+// The one list of faultd's message vocabulary: atoms, and the local-only
+// message types.
+//
+// Rule: what crosses a node boundary is an atom plus std::string carrying
+// serialized protobuf (proto/faultd/v1/*.proto) — CAF's built-in types only,
+// so nodes of different versions interoperate and nothing needs CAF type
+// registration on the wire. The remote signatures are listed under "remote";
+// tests/actors/wire_test.cpp sends every one over a real loopback connection.
+//
+// Domain structs travel between actors of ONE node only; they are marked
+// with CAF_ALLOW_UNSAFE_MESSAGE_TYPE below (CAF refuses to serialize them,
+// so a mistake shows up as an error rather than as silent corruption).
+
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+
+#include "faultd/domain.hpp"
+#include "faultd/status.hpp"
+#include "process/supervisor.hpp"
+
+namespace faultd {
+
+// -- remote (serialized protobuf in a std::string) ----------------------------
+/// (ctl_atom, std::string ControlRequest) -> std::string ControlResponse
+using ctl_atom = caf::atom_constant<caf::atom("ctl")>;
+
+// -- local ---------------------------------------------------------------------
+/// (event_atom, fault_event): a detector reports a fault (or its clearing).
+using event_atom = caf::atom_constant<caf::atom("event")>;
+/// (inject_atom, fault_event) -> (std::string event_id, std::string incident_id)
+/// after the event is stored.
+using inject_atom = caf::atom_constant<caf::atom("inject")>;
+/// (tick_atom): a periodic timer fired.
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+/// (health_atom, std::string service, check_status): a check's health changed.
+using health_atom = caf::atom_constant<caf::atom("health")>;
+/// (services_atom) -> std::vector<service_status>
+using services_atom = caf::atom_constant<caf::atom("services")>;
+/// (proc_atom, process event): the process supervisor thread reports.
+using proc_atom = caf::atom_constant<caf::atom("proc")>;
+/// (persist_atom, ...) -> bool: write to sqlite; reply once committed.
+using persist_atom = caf::atom_constant<caf::atom("persist")>;
+/// (query_atom, ...) -> rows: read from sqlite.
+using query_atom = caf::atom_constant<caf::atom("query")>;
+/// (incident_atom, std::string id) -> incident
+using incident_atom = caf::atom_constant<caf::atom("incident")>;
+/// (faults_atom, int64_t since_ns, uint32_t limit) -> std::vector<fault_event>
+using faults_atom = caf::atom_constant<caf::atom("faults")>;
+/// (incidents_atom, uint32_t limit, bool open_only) -> std::vector<incident>
+using incidents_atom = caf::atom_constant<caf::atom("incidents")>;
+/// (alert_atom, alert): raise an alert.
+using alert_atom = caf::atom_constant<caf::atom("alert")>;
+
+} // namespace faultd
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::fault_event)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::process::event)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::incident)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::alert)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::check_status)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::service_status)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<faultd::fault_event>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<faultd::incident>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<faultd::alert>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<faultd::service_status>)

@@ -253,7 +253,7 @@ void analyzer::raise(entry& x, alert_kind kind, const std::string& detail, times
   a.component = x.inc.component;
   a.summary = std::string{to_string(x.inc.type)} + " on " + x.inc.component + " ("
               + std::string{to_string(x.inc.severity)} + "): " + detail;
-  log_->info("alert-raised incident={} alert={} summary={}", x.inc.id, a.id, a.summary);
+  log_->debug("alert-decided incident={} alert={} summary={}", x.inc.id, a.id, a.summary);
   r.alerts.push_back(std::move(a));
 }
 

@@ -1,0 +1,153 @@
+#include "actors/storage/storage_actor.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/type_ids.hpp"
+#include "faultd/log.hpp"
+#include "faultd/util.hpp"
+#include "storage/store.hpp"
+
+namespace faultd {
+
+namespace {
+
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+
+constexpr auto purge_interval = std::chrono::minutes(10);
+
+struct storage_state {
+  std::shared_ptr<storage::store> db; ///< opened before spawn; only this actor uses it
+  uint32_t retention_hours = 24;
+  // The pending batch and the requests waiting for its commit.
+  std::vector<fault_event> events;
+  std::vector<incident> incidents;
+  std::vector<alert> alerts;
+  std::vector<caf::response_promise> waiting;
+  bool flush_queued = false;
+  uint64_t write_failures = 0;
+  std::shared_ptr<spdlog::logger> log = log::get("storage");
+  static inline const char* name = "storage";
+};
+
+using self_ptr = caf::stateful_actor<storage_state>*;
+
+void queue_flush(self_ptr self) {
+  if (!self->state.flush_queued) {
+    self->state.flush_queued = true;
+    self->send(self, flush_atom::value); // lands behind everything already queued
+  }
+}
+
+void flush(self_ptr self) {
+  auto& st = self->state;
+  st.flush_queued = false;
+  if (st.events.empty() && st.incidents.empty() && st.alerts.empty() && st.waiting.empty())
+    return;
+  auto res = st.db->write_batch(st.events, st.incidents, st.alerts);
+  if (!res.ok()) {
+    ++st.write_failures;
+    st.log->error("storage-batch-failed events={} incidents={} alerts={} failures={} error={}",
+                  st.events.size(), st.incidents.size(), st.alerts.size(), st.write_failures,
+                  res.to_string());
+  }
+  st.events.clear();
+  st.incidents.clear();
+  st.alerts.clear();
+  auto waiting = std::move(st.waiting);
+  st.waiting.clear();
+  for (auto& rp : waiting) {
+    if (res.ok())
+      rp.deliver(true);
+    else
+      rp.deliver(caf::make_error(caf::sec::runtime_error, res.to_string()));
+  }
+}
+
+/// Queues a flush; a request gets its answer after the commit, a plain send
+/// (fire and forget) gets none.
+caf::result<bool> enqueue(self_ptr self) {
+  queue_flush(self);
+  if (!self->current_message_id().is_request())
+    return caf::delegated<bool>{};
+  self->state.waiting.push_back(self->make_response_promise());
+  return self->state.waiting.back();
+}
+
+caf::behavior storage_actor(self_ptr self, std::shared_ptr<storage::store> db, uint32_t retention) {
+  auto& st = self->state;
+  st.db = std::move(db);
+  st.retention_hours = retention;
+  self->send(self, tick_atom::value);
+  self->attach_functor([self](const caf::error&) { flush(self); });
+  self->set_error_handler([self](caf::error& err) {
+    self->state.log->warn("storage-unexpected-error error={}", self->system().render(err));
+  });
+  return {
+    [=](persist_atom, std::vector<fault_event>& events, std::vector<incident>& incidents)
+      -> caf::result<bool> {
+      auto& s = self->state;
+      s.events.insert(s.events.end(), std::make_move_iterator(events.begin()),
+                      std::make_move_iterator(events.end()));
+      s.incidents.insert(s.incidents.end(), std::make_move_iterator(incidents.begin()),
+                         std::make_move_iterator(incidents.end()));
+      return enqueue(self);
+    },
+    [=](persist_atom, const alert& a) -> caf::result<bool> {
+      self->state.alerts.push_back(a);
+      return enqueue(self);
+    },
+    [=](flush_atom) { flush(self); },
+    [=](faults_atom, int64_t since_ns, uint32_t limit) -> caf::result<std::vector<fault_event>> {
+      flush(self); // read your own writes
+      std::vector<fault_event> out;
+      if (auto res = self->state.db->events_since(from_unix_nanos(since_ns), limit, out); !res.ok())
+        return caf::make_error(caf::sec::runtime_error, res.to_string());
+      return out;
+    },
+    [=](incidents_atom, uint32_t limit, bool open_only) -> caf::result<std::vector<incident>> {
+      flush(self);
+      std::vector<incident> out;
+      if (auto res = self->state.db->incidents(limit, open_only, out); !res.ok())
+        return caf::make_error(caf::sec::runtime_error, res.to_string());
+      return out;
+    },
+    [=](incident_atom, const std::string& id) -> caf::result<std::vector<incident>> {
+      flush(self);
+      incident x;
+      auto res = self->state.db->find_incident(id, x);
+      if (res.code() == errc::not_found)
+        return std::vector<incident>{};
+      if (!res.ok())
+        return caf::make_error(caf::sec::runtime_error, res.to_string());
+      return std::vector<incident>{std::move(x)};
+    },
+    [=](tick_atom) {
+      auto& s = self->state;
+      flush(self);
+      auto cutoff = system_clock_source().now() - std::chrono::hours(s.retention_hours);
+      uint64_t deleted = 0;
+      if (auto res = s.db->purge_before(cutoff, deleted); !res.ok())
+        s.log->error("retention-purge-failed error={}", res.to_string());
+      else if (deleted > 0)
+        s.log->info("retention-purged rows={} older_than_hours={}", deleted, s.retention_hours);
+      self->delayed_send(self, purge_interval, tick_atom::value);
+    },
+  };
+}
+
+} // namespace
+
+status spawn_storage_actor(caf::actor_system& sys, const config& cfg, caf::actor& out) {
+  auto path = cfg.db_path();
+  auto slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0)
+    if (auto err = make_dirs(path.substr(0, slash)); !err.empty())
+      return {errc::storage_open_failed, err};
+  auto db = std::make_shared<storage::store>(cfg.storage.busy_timeout);
+  if (auto st = db->open(path); !st.ok())
+    return st;
+  out = sys.spawn<caf::detached>(storage_actor, db, cfg.fault_detection.event_retention_hours);
+  return {};
+}
+
+} // namespace faultd

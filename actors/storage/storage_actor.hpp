@@ -1,0 +1,38 @@
+#pragma once
+
+// The storage actor: the only owner of the node's sqlite database
+// (src/storage/store.hpp). It runs detached (its own thread), so sqlite's
+// blocking I/O never stalls CAF's scheduler threads.
+//
+// Writes are batched: every persist message is buffered and a flush message
+// to itself is queued behind them, so all writes that arrived together are
+// committed by one flush; replies to persist requests are sent only after
+// the commit ("acknowledged" means "on disk, survives kill -9").
+//
+// Interface:
+//   (persist_atom, std::vector<fault_event>, std::vector<incident>) -> bool
+//   (persist_atom, alert) -> bool
+//   (faults_atom, int64_t since_ns, uint32_t limit) -> std::vector<fault_event>
+//   (incidents_atom, uint32_t limit, bool open_only) -> std::vector<incident>
+//   (incident_atom, std::string id) -> std::vector<incident>   (empty: unknown id)
+//   (tick_atom) -> void   internal: retention purge, hourly
+
+#include <memory>
+#include <string>
+
+#include <caf/fwd.hpp>
+
+#include "faultd/config.hpp"
+#include "faultd/error.hpp"
+
+namespace faultd {
+
+namespace storage {
+class store;
+}
+
+/// Opens the database (creating or migrating it) and spawns the actor that
+/// owns it. Fails with the store's status if the database cannot be opened.
+status spawn_storage_actor(caf::actor_system& sys, const config& cfg, caf::actor& out);
+
+} // namespace faultd

@@ -1,1 +1,0 @@
-#include "actors/type_ids.hpp"

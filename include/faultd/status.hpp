@@ -1,0 +1,46 @@
+#pragma once
+
+// What a node reports about its managed services: the data behind
+// `faultctl status` / `faultctl services`, also readable by an embedding
+// application (degradation level and circuit state of each service).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "faultd/time.hpp"
+
+namespace faultd {
+
+/// Health of one check of a service.
+struct check_status {
+  std::string name;
+  std::string kind;                  ///< tcp | http | exec
+  std::string health = "unknown";    ///< healthy | unhealthy | unknown
+  uint32_t consecutive_failures = 0;
+  std::string last_error;
+};
+
+/// State of one configured service on this node.
+struct service_status {
+  std::string name;
+  std::string state = "stopped";     ///< starting | running | backoff | stopped | exited | failed | unmanaged
+  int pid = 0;                       ///< 0 when not running
+  uint32_t restarts = 0;
+  std::string health = "unknown";    ///< worst of its checks; "healthy" with no checks while running
+  std::string degradation = "full";  ///< full | reduced | basic | minimal | ...
+  std::string circuit = "closed";    ///< closed | open | half_open
+  std::vector<std::string> command;
+  std::vector<std::string> depends_on;
+  std::vector<check_status> checks;
+  std::string last_exit;             ///< "exit 1", "signal 9", ""
+};
+
+/// A member of the cluster as this node sees it.
+struct member_status {
+  std::string id;
+  std::string address;
+  std::string state = "alive";       ///< alive | suspect | dead
+};
+
+} // namespace faultd

@@ -1,0 +1,428 @@
+#include "control/codec.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "faultd/v1/control.pb.h"
+#include "storage/proto_convert.hpp"
+
+namespace faultd::control {
+
+namespace {
+
+std::string str(std::string_view s) { return std::string{s}; }
+
+std::string time_or_empty(const std::optional<timestamp>& t) {
+  return t ? format_timestamp(*t) : std::string{};
+}
+
+std::string finish(v1::ControlResponse& resp) {
+  resp.set_ok(true);
+  return resp.SerializeAsString();
+}
+
+void fill(v1::ServiceInfo& out, const service_status& s) {
+  out.set_name(s.name);
+  out.set_state(s.state);
+  out.set_pid(s.pid);
+  out.set_restarts(s.restarts);
+  out.set_health(s.health);
+  out.set_degradation(s.degradation);
+  out.set_circuit(s.circuit);
+  for (auto& c : s.command)
+    out.add_command(c);
+  for (auto& d : s.depends_on)
+    out.add_depends_on(d);
+  for (auto& c : s.checks) {
+    auto* ci = out.add_checks();
+    ci->set_name(c.name);
+    ci->set_kind(c.kind);
+    ci->set_health(c.health);
+    ci->set_consecutive_failures(c.consecutive_failures);
+    ci->set_last_error(c.last_error);
+  }
+  out.set_last_exit(s.last_exit);
+}
+
+void fill(v1::IncidentInfo& out, const incident& x) {
+  out.set_id(x.id);
+  out.set_component(x.component);
+  out.set_fault_type(str(to_string(x.type)));
+  out.set_severity(str(to_string(x.severity)));
+  out.set_status(str(to_string(x.status)));
+  out.set_strategy(x.strategy);
+  out.set_opened_at(format_timestamp(x.opened_at));
+  out.set_closed_at(time_or_empty(x.closed_at));
+  for (auto& a : x.actions) {
+    auto* ai = out.add_actions();
+    ai->set_type(str(to_string(a.action.type)));
+    ai->set_target(a.action.target);
+    ai->set_status(str(to_string(a.status)));
+    ai->set_attempts(a.attempts);
+    ai->set_error(a.error);
+  }
+  out.set_count(static_cast<uint32_t>(std::min<uint64_t>(x.event_count, UINT32_MAX)));
+  out.set_node(x.node);
+  out.set_root_cause(x.root_cause);
+  for (auto& i : x.impacted)
+    out.add_impacted(i);
+  out.set_flapping(x.flapping);
+  out.set_close_reason(x.close_reason);
+  out.set_last_seen_at(format_timestamp(x.last_seen_at));
+}
+
+// -- rendering ---------------------------------------------------------------
+
+/// A text table with left-aligned columns.
+class table {
+public:
+  explicit table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
+  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  std::string render() const {
+    std::vector<size_t> width;
+    for (auto& r : rows_)
+      for (size_t i = 0; i < r.size(); ++i) {
+        if (width.size() <= i)
+          width.push_back(0);
+        width[i] = std::max(width[i], r[i].size());
+      }
+    std::ostringstream out;
+    for (auto& r : rows_) {
+      for (size_t i = 0; i < r.size(); ++i) {
+        out << r[i];
+        if (i + 1 < r.size())
+          out << std::string(width[i] - r[i].size() + 2, ' ');
+      }
+      out << '\n';
+    }
+    return out.str();
+  }
+
+private:
+  std::vector<std::vector<std::string>> rows_;
+};
+
+std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
+
+std::string join(const google::protobuf::RepeatedPtrField<std::string>& xs, const char* sep) {
+  std::string out;
+  for (auto& x : xs) {
+    if (!out.empty())
+      out += sep;
+    out += x;
+  }
+  return out;
+}
+
+std::string render_services(const google::protobuf::RepeatedPtrField<v1::ServiceInfo>& xs) {
+  table t{{"SERVICE", "STATE", "PID", "RESTARTS", "HEALTH", "DEGRADATION", "CIRCUIT", "LAST EXIT"}};
+  for (auto& s : xs)
+    t.add({s.name(), s.state(), s.pid() > 0 ? std::to_string(s.pid()) : "-",
+           std::to_string(s.restarts()), s.health(), s.degradation(), s.circuit(),
+           or_dash(s.last_exit())});
+  return t.render();
+}
+
+std::string render_incidents(const google::protobuf::RepeatedPtrField<v1::IncidentInfo>& xs) {
+  table t{{"ID", "COMPONENT", "TYPE", "SEVERITY", "STATUS", "COUNT", "OPENED", "CLOSED",
+           "STRATEGY", "ROOT CAUSE"}};
+  for (auto& x : xs)
+    t.add({x.id(), x.component(), x.fault_type(), x.severity(),
+           x.status() + (x.flapping() ? " (flapping)" : ""), std::to_string(x.count()),
+           x.opened_at(), or_dash(x.closed_at()), or_dash(x.strategy()), or_dash(x.root_cause())});
+  return t.render();
+}
+
+std::string render_incident(const v1::IncidentInfo& x) {
+  std::ostringstream out;
+  out << "incident   " << x.id() << '\n'
+      << "component  " << x.component() << " (node " << or_dash(x.node()) << ")\n"
+      << "fault      " << x.fault_type() << ", " << x.severity() << '\n'
+      << "status     " << x.status() << (x.flapping() ? " (flapping)" : "") << '\n'
+      << "events     " << x.count() << '\n'
+      << "opened     " << x.opened_at() << '\n'
+      << "last seen  " << x.last_seen_at() << '\n'
+      << "closed     " << or_dash(x.closed_at())
+      << (x.close_reason().empty() ? "" : " (" + x.close_reason() + ")") << '\n'
+      << "root cause " << or_dash(x.root_cause()) << '\n'
+      << "impacted   " << or_dash(join(x.impacted(), ", ")) << '\n'
+      << "strategy   " << or_dash(x.strategy()) << '\n';
+  if (x.actions_size() > 0) {
+    table t{{"ACTION", "TARGET", "STATUS", "ATTEMPTS", "ERROR"}};
+    for (auto& a : x.actions())
+      t.add({a.type(), a.target(), a.status(), std::to_string(a.attempts()), or_dash(a.error())});
+    out << '\n' << t.render();
+  }
+  return out.str();
+}
+
+std::string render(const v1::ControlResponse& r) {
+  switch (r.body_case()) {
+    case v1::ControlResponse::kStatus: {
+      auto& s = r.status();
+      std::ostringstream out;
+      out << "node " << s.node().id() << " at " << s.node().address() << ", up "
+          << s.node().uptime_s() << "s\n\n";
+      table m{{"MEMBER", "ADDRESS", "STATE"}};
+      for (auto& x : s.members())
+        m.add({x.id(), x.address(), x.state()});
+      out << m.render() << '\n' << render_services(s.services());
+      return out.str();
+    }
+    case v1::ControlResponse::kFaults: {
+      table t{{"TIME", "TYPE", "SEVERITY", "COMPONENT", "NODE", "SOURCE", "DETAILS"}};
+      for (auto& f : r.faults().faults()) {
+        std::string details;
+        std::vector<std::pair<std::string, std::string>> kv(f.details().begin(),
+                                                             f.details().end());
+        std::sort(kv.begin(), kv.end());
+        for (auto& [k, v] : kv)
+          details += (details.empty() ? "" : " ") + k + "=" + v;
+        t.add({f.time(), f.type() + (f.clears() ? " (cleared)" : ""), f.severity(),
+               f.component(), f.node(), f.source(), or_dash(details)});
+      }
+      return t.render();
+    }
+    case v1::ControlResponse::kIncidents:
+      return render_incidents(r.incidents().incidents());
+    case v1::ControlResponse::kIncident:
+      return render_incident(r.incident());
+    case v1::ControlResponse::kInject:
+      return "injected event " + r.inject().event_id() + " -> incident "
+             + or_dash(r.inject().incident_id()) + "\n";
+    case v1::ControlResponse::kStrategies: {
+      table t{{"ID", "PRIORITY", "FAULT TYPES", "SEVERITIES", "TIMEOUT", "ROLLBACK", "ACTIONS"}};
+      for (auto& s : r.strategies().strategies()) {
+        std::string actions;
+        for (auto& a : s.actions())
+          actions += (actions.empty() ? "" : " -> ") + a.type() + "(" + a.target() + ")";
+        t.add({s.id(), std::to_string(s.priority()), join(s.fault_types(), ","),
+               join(s.severity_levels(), ","), s.timeout(), s.rollback_enabled() ? "yes" : "no",
+               actions});
+      }
+      return t.render();
+    }
+    case v1::ControlResponse::kServices:
+      return render_services(r.services().services());
+    case v1::ControlResponse::BODY_NOT_SET:
+      break;
+  }
+  return {};
+}
+
+std::string to_json(const google::protobuf::Message& m) {
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.preserve_proto_field_names = true;
+  opts.always_print_primitive_fields = true;
+  std::string out;
+  auto st = google::protobuf::util::MessageToJsonString(m, &out, opts);
+  if (!st.ok())
+    return "{\"error\":\"cannot render reply as JSON\"}";
+  return out;
+}
+
+const google::protobuf::Message* body_of(const v1::ControlResponse& r) {
+  switch (r.body_case()) {
+    case v1::ControlResponse::kStatus: return &r.status();
+    case v1::ControlResponse::kFaults: return &r.faults();
+    case v1::ControlResponse::kIncidents: return &r.incidents();
+    case v1::ControlResponse::kIncident: return &r.incident();
+    case v1::ControlResponse::kInject: return &r.inject();
+    case v1::ControlResponse::kStrategies: return &r.strategies();
+    case v1::ControlResponse::kServices: return &r.services();
+    case v1::ControlResponse::BODY_NOT_SET: break;
+  }
+  return nullptr;
+}
+
+} // namespace
+
+std::string encode_request(const request& r) {
+  v1::ControlRequest req;
+  switch (r.cmd) {
+    case command::status: req.mutable_status(); break;
+    case command::faults:
+      req.mutable_faults()->set_since_ns(r.since_ns);
+      req.mutable_faults()->set_limit(r.limit);
+      break;
+    case command::incidents:
+      req.mutable_incidents()->set_limit(r.limit);
+      req.mutable_incidents()->set_open_only(r.open_only);
+      break;
+    case command::incident: req.mutable_incident()->set_id(r.id); break;
+    case command::inject: *req.mutable_inject()->mutable_event() = storage::to_proto(r.event); break;
+    case command::strategies: req.mutable_strategies(); break;
+    case command::services: req.mutable_services(); break;
+  }
+  return req.SerializeAsString();
+}
+
+status decode_request(std::string_view bytes, request& out) {
+  v1::ControlRequest req;
+  if (!req.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return {errc::malformed_payload, "control request does not decode"};
+  out = request{};
+  switch (req.body_case()) {
+    case v1::ControlRequest::kStatus: out.cmd = command::status; break;
+    case v1::ControlRequest::kFaults:
+      out.cmd = command::faults;
+      out.since_ns = req.faults().since_ns();
+      out.limit = req.faults().limit();
+      break;
+    case v1::ControlRequest::kIncidents:
+      out.cmd = command::incidents;
+      out.limit = req.incidents().limit();
+      out.open_only = req.incidents().open_only();
+      break;
+    case v1::ControlRequest::kIncident:
+      out.cmd = command::incident;
+      out.id = req.incident().id();
+      if (out.id.empty())
+        return {errc::bad_request, "incident id is empty"};
+      break;
+    case v1::ControlRequest::kInject: {
+      out.cmd = command::inject;
+      if (!req.inject().has_event())
+        return {errc::bad_request, "inject request carries no event"};
+      if (auto st = storage::from_proto(req.inject().event(), out.event); !st.ok())
+        return {errc::bad_request, "inject: " + st.message()};
+      if (out.event.component.empty())
+        return {errc::bad_request, "inject: component is empty"};
+      break;
+    }
+    case v1::ControlRequest::kStrategies: out.cmd = command::strategies; break;
+    case v1::ControlRequest::kServices: out.cmd = command::services; break;
+    case v1::ControlRequest::BODY_NOT_SET:
+      return {errc::malformed_payload, "control request names no command"};
+  }
+  return {};
+}
+
+std::string encode_error(errc code, const std::string& message) {
+  v1::ControlResponse resp;
+  resp.set_ok(false);
+  resp.set_error(message);
+  resp.set_error_code(static_cast<uint32_t>(code));
+  return resp.SerializeAsString();
+}
+
+std::string encode_status(const node_info& node, const std::vector<member_status>& members,
+                          const std::vector<service_status>& services) {
+  v1::ControlResponse resp;
+  auto* s = resp.mutable_status();
+  s->mutable_node()->set_id(node.id);
+  s->mutable_node()->set_address(node.address);
+  s->mutable_node()->set_uptime_s(node.uptime_s);
+  for (auto& m : members) {
+    auto* mi = s->add_members();
+    mi->set_id(m.id);
+    mi->set_address(m.address);
+    mi->set_state(m.state);
+  }
+  for (auto& x : services)
+    fill(*s->add_services(), x);
+  return finish(resp);
+}
+
+std::string encode_faults(const std::vector<fault_event>& events) {
+  v1::ControlResponse resp;
+  auto* fr = resp.mutable_faults();
+  for (auto& e : events) {
+    auto* f = fr->add_faults();
+    f->set_id(e.id);
+    f->set_time(format_timestamp(e.time));
+    f->set_type(str(to_string(e.type)));
+    f->set_severity(str(to_string(e.severity)));
+    f->set_component(e.component);
+    f->set_node(e.node);
+    f->set_source(e.source);
+    for (auto& [k, v] : e.details)
+      (*f->mutable_details())[k] = v;
+    for (auto& [k, v] : e.metrics)
+      (*f->mutable_metrics())[k] = v;
+    f->set_clears(e.clears);
+  }
+  return finish(resp);
+}
+
+std::string encode_incidents(const std::vector<incident>& incidents) {
+  v1::ControlResponse resp;
+  auto* body = resp.mutable_incidents(); // set even when empty
+  for (auto& x : incidents)
+    fill(*body->add_incidents(), x);
+  return finish(resp);
+}
+
+std::string encode_incident(const incident& x) {
+  v1::ControlResponse resp;
+  fill(*resp.mutable_incident(), x);
+  return finish(resp);
+}
+
+std::string encode_inject(const std::string& event_id, const std::string& incident_id) {
+  v1::ControlResponse resp;
+  resp.mutable_inject()->set_event_id(event_id);
+  resp.mutable_inject()->set_incident_id(incident_id);
+  return finish(resp);
+}
+
+std::string encode_strategies(const std::map<std::string, recovery_strategy>& strategies) {
+  v1::ControlResponse resp;
+  auto* body = resp.mutable_strategies(); // set even when empty
+  for (auto& [id, s] : strategies) {
+    auto* si = body->add_strategies();
+    si->set_id(id);
+    si->set_name(s.name);
+    for (auto t : s.fault_types)
+      si->add_fault_types(str(to_string(t)));
+    for (auto v : s.severity_levels)
+      si->add_severity_levels(str(to_string(v)));
+    si->set_priority(s.priority);
+    si->set_timeout(format_duration(s.timeout));
+    si->set_rollback_enabled(s.rollback_enabled);
+    si->set_component_pattern(s.component_pattern);
+    for (auto& a : s.actions) {
+      auto* ai = si->add_actions();
+      ai->set_type(str(to_string(a.type)));
+      ai->set_target(a.target);
+      for (auto& [k, v] : a.parameters)
+        (*ai->mutable_parameters())[k] = v;
+      ai->set_timeout(format_duration(a.timeout));
+      ai->set_retry_count(a.retry_count);
+      ai->set_retry_delay(format_duration(a.retry_delay));
+    }
+  }
+  return finish(resp);
+}
+
+std::string encode_services(const std::vector<service_status>& services) {
+  v1::ControlResponse resp;
+  auto* body = resp.mutable_services(); // set even when empty
+  for (auto& x : services)
+    fill(*body->add_services(), x);
+  return finish(resp);
+}
+
+status decode_reply(std::string_view bytes, reply& out) {
+  v1::ControlResponse resp;
+  if (!resp.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return {errc::malformed_payload, "control reply does not decode"};
+  out = reply{};
+  out.ok = resp.ok();
+  if (!out.ok) {
+    out.code = static_cast<errc>(resp.error_code());
+    out.error = resp.error();
+    return {};
+  }
+  if (auto* body = body_of(resp))
+    out.json = to_json(*body);
+  else
+    return {errc::malformed_payload, "control reply carries no body"};
+  out.text = render(resp);
+  return {};
+}
+
+} // namespace faultd::control

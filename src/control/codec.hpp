@@ -1,0 +1,72 @@
+#pragma once
+
+// The control protocol (proto/faultd/v1/control.proto) behind a protobuf-free
+// interface: the control actor and faultctl include this header only, so no
+// CAF-heavy translation unit pulls in protobuf.
+//
+// A request is a serialized ControlRequest; a reply a serialized
+// ControlResponse. faultctl renders a reply as JSON (`--json`, the public
+// contract) or as a readable table.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "faultd/domain.hpp"
+#include "faultd/error.hpp"
+#include "faultd/status.hpp"
+
+namespace faultd::control {
+
+enum class command : uint8_t { status, faults, incidents, incident, inject, strategies, services };
+
+/// A decoded control request. Only the fields of `cmd` are meaningful.
+struct request {
+  command cmd = command::status;
+  int64_t since_ns = 0;   ///< faults: lower bound (0 = none)
+  uint32_t limit = 0;     ///< faults, incidents: 0 = default
+  bool open_only = false; ///< incidents
+  std::string id;         ///< incident
+  fault_event event;      ///< inject
+};
+
+/// Serializes a request (faultctl side).
+std::string encode_request(const request& r);
+
+/// Parses request bytes; errc::malformed_payload for bytes that do not
+/// decode or carry no command, errc::bad_request for bad field values.
+status decode_request(std::string_view bytes, request& out);
+
+/// What the node says about itself in `status`.
+struct node_info {
+  std::string id;
+  std::string address;
+  uint32_t uptime_s = 0;
+};
+
+// Reply encoders (node side). Each returns a serialized ControlResponse.
+std::string encode_error(errc code, const std::string& message);
+std::string encode_status(const node_info& node, const std::vector<member_status>& members,
+                          const std::vector<service_status>& services);
+std::string encode_faults(const std::vector<fault_event>& events);
+std::string encode_incidents(const std::vector<incident>& incidents);
+std::string encode_incident(const incident& x);
+std::string encode_inject(const std::string& event_id, const std::string& incident_id);
+std::string encode_strategies(const std::map<std::string, recovery_strategy>& strategies);
+std::string encode_services(const std::vector<service_status>& services);
+
+/// A decoded reply, rendered for printing (faultctl side).
+struct reply {
+  bool ok = false;
+  errc code = errc::ok;
+  std::string error; ///< one line, when !ok
+  std::string json;  ///< the reply body as one JSON document
+  std::string text;  ///< the reply body as readable tables
+};
+
+/// Parses reply bytes; errc::malformed_payload if they do not decode.
+status decode_reply(std::string_view bytes, reply& out);
+
+} // namespace faultd::control

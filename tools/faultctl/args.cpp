@@ -1,0 +1,246 @@
+#include "args.hpp"
+
+#include <cstdlib>
+
+#include "faultd/config.hpp"
+#include "faultd/util.hpp"
+
+namespace faultctl {
+
+using namespace faultd;
+
+const char* usage() {
+  return R"(usage: faultctl [--node HOST:PORT] [--json] [--timeout DUR] COMMAND [ARGS]
+
+Talks to the control port of a faultd node (default 127.0.0.1:7400, or
+$FAULTD_NODE).
+
+commands:
+  status                         node, members and services
+  services                       the managed services
+  faults [--since DUR] [--limit N]
+                                 recent fault events, newest first
+  incidents [--limit N] [--open] incidents, newest first
+  incident ID                    one incident with its actions
+  inject --type T --component C [--severity S] [--node ID]
+         [--detail K=V]... [--metric K=NUM]...
+                                 injects a fault; it takes the same path as a
+                                 detected one (analyzer, storage, alerts)
+  strategies                     the recovery strategies
+  help                           this text
+
+fault types: network_timeout service_unavailable data_inconsistency
+  resource_exhaustion security_violation hardware_failure software_error
+severities: low medium high critical
+
+--json prints one JSON document. Exit status: 0 ok, 1 the request failed
+(node unreachable, unknown id, refused), 2 bad usage.
+)";
+}
+
+namespace {
+
+bool parse_uint(const std::string& s, uint32_t& out) {
+  if (s.empty() || s.size() > 9)
+    return false;
+  for (char c : s)
+    if (c < '0' || c > '9')
+      return false;
+  out = static_cast<uint32_t>(std::stoul(s));
+  return true;
+}
+
+bool split_kv(const std::string& s, std::string& k, std::string& v) {
+  auto pos = s.find('=');
+  if (pos == std::string::npos || pos == 0)
+    return false;
+  k = s.substr(0, pos);
+  v = s.substr(pos + 1);
+  return true;
+}
+
+} // namespace
+
+std::optional<options> parse_args(const std::vector<std::string>& args, std::string& error) {
+  options o;
+  if (const char* env = std::getenv("FAULTD_NODE"); env && *env) {
+    auto ep = parse_endpoint(env);
+    if (!ep) {
+      error = "FAULTD_NODE: expected HOST:PORT, got \"" + std::string{env} + "\"";
+      return std::nullopt;
+    }
+    o.host = ep->host;
+    o.port = ep->port;
+  }
+  size_t i = 0;
+  auto value = [&](const std::string& flag) -> std::optional<std::string> {
+    if (i + 1 >= args.size()) {
+      error = flag + " needs a value";
+      return std::nullopt;
+    }
+    return args[++i];
+  };
+  // Global options come before the command.
+  for (; i < args.size(); ++i) {
+    auto& a = args[i];
+    if (a == "--node") {
+      auto v = value(a);
+      if (!v)
+        return std::nullopt;
+      auto ep = parse_endpoint(*v);
+      if (!ep || ep->port == 0) {
+        error = "--node: expected HOST:PORT, got \"" + *v + "\"";
+        return std::nullopt;
+      }
+      o.host = ep->host;
+      o.port = ep->port;
+    } else if (a == "--json") {
+      o.json = true;
+    } else if (a == "--timeout") {
+      auto v = value(a);
+      if (!v)
+        return std::nullopt;
+      auto d = parse_duration(*v);
+      if (!d || d->count() == 0) {
+        error = "--timeout: expected a duration like 5s or 500ms, got \"" + *v + "\"";
+        return std::nullopt;
+      }
+      o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+    } else if (a == "--help" || a == "-h" || a == "help") {
+      o.help = true;
+      return o;
+    } else if (!a.empty() && a[0] == '-') {
+      error = "unknown option " + a;
+      return std::nullopt;
+    } else {
+      break;
+    }
+  }
+  if (i >= args.size()) {
+    error = "missing command (try faultctl help)";
+    return std::nullopt;
+  }
+  auto cmd = args[i++];
+  auto& r = o.req;
+  auto no_more = [&]() -> bool {
+    if (i < args.size()) {
+      error = cmd + ": unexpected argument " + args[i];
+      return false;
+    }
+    return true;
+  };
+  if (cmd == "status" || cmd == "services" || cmd == "strategies") {
+    r.cmd = cmd == "status"     ? control::command::status
+            : cmd == "services" ? control::command::services
+                                : control::command::strategies;
+    if (!no_more())
+      return std::nullopt;
+    return o;
+  }
+  if (cmd == "incident") {
+    r.cmd = control::command::incident;
+    if (i >= args.size() || args[i].empty() || args[i][0] == '-') {
+      error = "incident: missing ID";
+      return std::nullopt;
+    }
+    r.id = args[i++];
+    if (!no_more())
+      return std::nullopt;
+    return o;
+  }
+  if (cmd == "faults" || cmd == "incidents") {
+    r.cmd = cmd == "faults" ? control::command::faults : control::command::incidents;
+    for (; i < args.size(); ++i) {
+      auto& a = args[i];
+      if (a == "--limit") {
+        auto v = value(cmd + " --limit");
+        if (!v)
+          return std::nullopt;
+        if (!parse_uint(*v, r.limit) || r.limit == 0) {
+          error = cmd + " --limit: expected a positive integer, got \"" + *v + "\"";
+          return std::nullopt;
+        }
+      } else if (a == "--since" && cmd == "faults") {
+        auto v = value("faults --since");
+        if (!v)
+          return std::nullopt;
+        auto d = parse_duration(*v);
+        if (!d) {
+          error = "faults --since: expected a duration like 10m, got \"" + *v + "\"";
+          return std::nullopt;
+        }
+        r.since_ns = to_unix_nanos(system_clock_source().now() - *d);
+      } else if (a == "--open" && cmd == "incidents") {
+        r.open_only = true;
+      } else {
+        error = cmd + ": unknown argument " + a;
+        return std::nullopt;
+      }
+    }
+    return o;
+  }
+  if (cmd == "inject") {
+    r.cmd = control::command::inject;
+    auto& e = r.event;
+    e.severity = fault_severity::high;
+    e.source = "inject";
+    bool have_type = false;
+    for (; i < args.size(); ++i) {
+      auto& a = args[i];
+      auto v = value("inject " + a);
+      if (!v)
+        return std::nullopt;
+      if (a == "--type") {
+        auto t = parse_fault_type(*v);
+        if (!t) {
+          error = "inject --type: unknown fault type \"" + *v + "\"";
+          return std::nullopt;
+        }
+        e.type = *t;
+        have_type = true;
+      } else if (a == "--component") {
+        e.component = *v;
+      } else if (a == "--severity") {
+        auto s = parse_fault_severity(*v);
+        if (!s) {
+          error = "inject --severity: unknown severity \"" + *v
+                  + "\" (expected low, medium, high, critical)";
+          return std::nullopt;
+        }
+        e.severity = *s;
+      } else if (a == "--node") {
+        e.node = *v;
+      } else if (a == "--detail") {
+        std::string k, val;
+        if (!split_kv(*v, k, val)) {
+          error = "inject --detail: expected K=V, got \"" + *v + "\"";
+          return std::nullopt;
+        }
+        e.details[k] = val;
+      } else if (a == "--metric") {
+        std::string k, val;
+        char* end = nullptr;
+        double num = 0;
+        if (split_kv(*v, k, val))
+          num = std::strtod(val.c_str(), &end);
+        if (k.empty() || val.empty() || end == nullptr || *end != '\0') {
+          error = "inject --metric: expected K=NUMBER, got \"" + *v + "\"";
+          return std::nullopt;
+        }
+        e.metrics[k] = num;
+      } else {
+        error = "inject: unknown argument " + a;
+        return std::nullopt;
+      }
+    }
+    if (!have_type || e.component.empty()) {
+      error = "inject: --type and --component are required";
+      return std::nullopt;
+    }
+    return o;
+  }
+  error = "unknown command \"" + cmd + "\" (try faultctl help)";
+  return std::nullopt;
+}
+
+} // namespace faultctl
