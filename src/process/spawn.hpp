@@ -1,8 +1,10 @@
 #pragma once
 
-// Starting one managed process: fork + exec with only async-signal-safe calls
-// in the child, and exec failures reported to the parent as errno through a
-// close-on-exec pipe (so "command not found" is an error, not an exit 127).
+// Starting one managed process: clone(CLONE_VM | CLONE_VFORK) + exec (the
+// posix_spawn technique: no page-table copy, so starting is cheap even from
+// a big daemon) with only async-signal-safe calls in the child, and exec
+// failures reported to the parent as errno through a close-on-exec pipe (so
+// "command not found" is an error, not an exit 127).
 
 #include <map>
 #include <string>
@@ -30,7 +32,7 @@ struct spawn_result {
 /// Starts `req` as a child of the calling thread.
 ///
 /// The child gets its own process group (pgid = pid), SIGTERM when the
-/// calling *thread* exits (PR_SET_PDEATHSIG follows the forking thread, so
+/// calling *thread* exits (PR_SET_PDEATHSIG follows the creating thread, so
 /// call it from a thread that lives as long as the process must), default
 /// signal dispositions and an empty signal mask, stdin from /dev/null,
 /// stdout and stderr appended to log_path, and no other inherited fds.
