@@ -1,0 +1,145 @@
+#include "state/registry.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+#include "faultd/log.hpp"
+#include "faultd/util.hpp"
+
+namespace faultd::state {
+
+namespace fs = std::filesystem;
+
+bool registry::valid_key(const std::string& key) {
+  if (key.empty() || key.front() == '/' || key.back() == '/')
+    return false;
+  std::string seg;
+  auto seg_ok = [](const std::string& s) { return !s.empty() && s != "." && s != ".."; };
+  for (char c : key) {
+    if (c == '/') {
+      if (!seg_ok(seg))
+        return false;
+      seg.clear();
+      continue;
+    }
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+              || c == '_' || c == '.' || c == ':' || c == '-';
+    if (!ok)
+      return false;
+    seg.push_back(c);
+  }
+  return seg_ok(seg);
+}
+
+registry::registry(std::string dir) : dir_(std::move(dir)) {
+  if (auto err = make_dirs(dir_); !err.empty()) {
+    init_ = {errc::io, err};
+    return;
+  }
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir_, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (!it->is_regular_file())
+      continue;
+    auto rel = fs::relative(it->path(), dir_, ec).generic_string();
+    if (ec || !valid_key(rel))
+      continue; // temporary files (".tmp-*" are invalid keys) and strays
+    std::ifstream in{it->path(), std::ios::binary};
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    values_[rel] = ss.str();
+  }
+  if (ec)
+    init_ = {errc::io, "cannot read registry " + dir_ + ": " + ec.message()};
+}
+
+status registry::put(const std::string& key, const std::string& value) {
+  if (!valid_key(key))
+    return {errc::bad_request, "invalid registry key \"" + key + "\""};
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto path = dir_ + "/" + key;
+  auto slash = path.rfind('/');
+  if (auto err = make_dirs(path.substr(0, slash)); !err.empty())
+    return {errc::io, err};
+  auto tmp = path.substr(0, slash) + "/.tmp-" + path.substr(slash + 1);
+  FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (f == nullptr)
+    return {errc::io, "cannot write " + tmp + ": " + errno_text(errno)};
+  bool ok = std::fwrite(value.data(), 1, value.size(), f) == value.size();
+  ok = std::fflush(f) == 0 && ok;
+  ok = ::fsync(fileno(f)) == 0 && ok;
+  ok = std::fclose(f) == 0 && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    auto err = errno_text(errno);
+    std::remove(tmp.c_str());
+    return {errc::io, "cannot write " + path + ": " + err};
+  }
+  values_[key] = value;
+  return {};
+}
+
+std::optional<std::string> registry::get(const std::string& key) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = values_.find(key);
+  if (i == values_.end())
+    return std::nullopt;
+  return i->second;
+}
+
+status registry::erase(const std::string& key) {
+  if (!valid_key(key))
+    return {errc::bad_request, "invalid registry key \"" + key + "\""};
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto path = dir_ + "/" + key;
+  if (std::remove(path.c_str()) != 0 && errno != ENOENT)
+    return {errc::io, "cannot remove " + path + ": " + errno_text(errno)};
+  values_.erase(key);
+  return {};
+}
+
+std::map<std::string, std::string> registry::list(const std::string& prefix) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::map<std::string, std::string> out;
+  for (auto i = values_.lower_bound(prefix); i != values_.end(); ++i) {
+    if (i->first.compare(0, prefix.size(), prefix) != 0)
+      break;
+    out.insert(*i);
+  }
+  return out;
+}
+
+std::optional<std::map<std::string, int>> parse_weights(const std::string& s) {
+  std::map<std::string, int> out;
+  std::stringstream ss{s};
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 >= item.size())
+      return std::nullopt;
+    auto name = item.substr(0, eq);
+    auto num = item.substr(eq + 1);
+    if (num.size() > 6 || num.find_first_not_of("0123456789") != std::string::npos)
+      return std::nullopt;
+    if (!out.emplace(name, std::stoi(num)).second)
+      return std::nullopt;
+  }
+  if (out.empty())
+    return std::nullopt;
+  return out;
+}
+
+std::string format_weights(const std::map<std::string, int>& w) {
+  std::string out;
+  for (auto& [k, v] : w) {
+    if (!out.empty())
+      out += ',';
+    out += k + "=" + std::to_string(v);
+  }
+  return out;
+}
+
+} // namespace faultd::state
