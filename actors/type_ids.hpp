@@ -55,6 +55,8 @@ using faults_atom = caf::atom_constant<caf::atom("faults")>;
 using incidents_atom = caf::atom_constant<caf::atom("incidents")>;
 /// (alert_atom, alert): raise an alert.
 using alert_atom = caf::atom_constant<caf::atom("alert")>;
+/// (children_atom) -> std::vector<std::string>: a supervisor's children, in start order.
+using children_atom = caf::atom_constant<caf::atom("children")>;
 
 } // namespace faultd
 
