@@ -1,0 +1,64 @@
+#include "actions/executor.hpp"
+
+#include "faultd/time.hpp"
+
+namespace faultd::actions {
+
+action_executor::~action_executor() = default;
+
+void executor_registry::add(action_type type, std::shared_ptr<action_executor> ex) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = executors_.find(type);
+  if (i != executors_.end()) {
+    retired_.push_back(std::move(i->second));
+    executors_.erase(i);
+  }
+  if (ex)
+    executors_.emplace(type, std::move(ex));
+}
+
+action_executor* executor_registry::find(action_type type) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = executors_.find(type);
+  return i == executors_.end() ? nullptr : i->second.get();
+}
+
+std::shared_ptr<action_executor> executor_registry::get(action_type type) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = executors_.find(type);
+  return i == executors_.end() ? nullptr : i->second;
+}
+
+std::string resolve_target(const recovery_action& a, const action_context& ctx) {
+  static const char* const placeholders[] = {"",
+                                             "${component}",
+                                             "service_name",
+                                             "overloaded_service",
+                                             "network_service",
+                                             "backup_endpoint"};
+  for (const char* p : placeholders)
+    if (a.target == p)
+      return ctx.component;
+  return a.target;
+}
+
+std::chrono::nanoseconds time_left(const action_context& ctx) {
+  auto left = ctx.deadline - std::chrono::steady_clock::now();
+  return left.count() > 0 ? std::chrono::duration_cast<std::chrono::nanoseconds>(left)
+                          : std::chrono::nanoseconds{0};
+}
+
+std::string describe_duration(std::chrono::nanoseconds d) {
+  using namespace std::chrono;
+  auto ms = duration_cast<milliseconds>(d + microseconds(500)).count();
+  if (ms >= 1000)
+    ms = (ms + 50) / 100 * 100;
+  return format_duration(milliseconds(ms));
+}
+
+std::string parameter(const recovery_action& a, const std::string& key) {
+  auto i = a.parameters.find(key);
+  return i == a.parameters.end() ? std::string{} : i->second;
+}
+
+} // namespace faultd::actions

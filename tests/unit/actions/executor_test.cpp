@@ -1,0 +1,105 @@
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <string>
+
+#include "actions/executor.hpp"
+#include "actions/unavailable.hpp"
+
+using namespace faultd;
+using namespace faultd::actions;
+
+namespace {
+
+/// An application's own executor: counts its calls.
+class counting_executor final : public action_executor {
+public:
+  action_result execute(const recovery_action&, const action_context&) override {
+    ++executed;
+    action_result r;
+    r.note = "custom";
+    return r;
+  }
+  status rollback(const recovery_action&, const action_context&, const std::string&) override {
+    ++rolled_back;
+    return {};
+  }
+  int executed = 0;
+  int rolled_back = 0;
+};
+
+recovery_action action_on(const std::string& target) {
+  recovery_action a;
+  a.target = target;
+  return a;
+}
+
+action_context ctx_for(const std::string& component) {
+  action_context ctx;
+  ctx.component = component;
+  ctx.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  return ctx;
+}
+
+} // namespace
+
+TEST_CASE("an executor registered for a type replaces the one registered before") {
+  executor_registry reg;
+  CHECK(reg.find(action_type::restart_service) == nullptr);
+  auto builtin = std::make_shared<counting_executor>();
+  auto custom = std::make_shared<counting_executor>();
+  reg.add(action_type::restart_service, builtin);
+  CHECK(reg.find(action_type::restart_service) == builtin.get());
+  auto* old = reg.find(action_type::restart_service);
+
+  reg.add(action_type::restart_service, custom);
+  auto* found = reg.find(action_type::restart_service);
+  REQUIRE(found == custom.get());
+  auto r = found->execute(action_on("x"), ctx_for("x"));
+  CHECK(r.note == "custom");
+  CHECK(custom->executed == 1);
+  CHECK(builtin->executed == 0);
+  CHECK(reg.get(action_type::restart_service).get() == custom.get());
+  CHECK(reg.find(action_type::failover) == nullptr);
+
+  // A pointer found before the replacement still works.
+  builtin.reset();
+  CHECK(old->rollback(action_on("x"), ctx_for("x"), "").ok());
+
+  reg.add(action_type::restart_service, nullptr);
+  CHECK(reg.find(action_type::restart_service) == nullptr);
+}
+
+TEST_CASE("placeholder targets resolve to the incident's component, others are literal") {
+  auto ctx = ctx_for("gw-mqtt");
+  for (const char* t : {"", "${component}", "service_name", "overloaded_service",
+                        "network_service", "backup_endpoint"})
+    CHECK(resolve_target(action_on(t), ctx) == "gw-mqtt");
+  CHECK(resolve_target(action_on("timeseries-db"), ctx) == "timeseries-db");
+  CHECK(resolve_target(action_on("Service_Name"), ctx) == "Service_Name");
+  CHECK(resolve_target(action_on("${component}-backup"), ctx) == "${component}-backup");
+}
+
+TEST_CASE("state_sync and data_restore fail as unavailable instead of pretending success") {
+  unavailable_executor sync{action_type::state_sync,
+                            "state synchronisation is not implemented on this node yet"};
+  auto r = sync.execute(action_on("gw"), ctx_for("gw"));
+  CHECK(r.st.code() == errc::unavailable);
+  CHECK(r.st.message()
+        == "state_sync is not available: state synchronisation is not implemented on this node yet");
+  CHECK(sync.rollback(action_on("gw"), ctx_for("gw"), r.rollback_data).ok());
+
+  unavailable_executor restore{action_type::data_restore, "no snapshots on this node yet"};
+  r = restore.execute(action_on("gw"), ctx_for("gw"));
+  CHECK(r.st.code() == errc::unavailable);
+  CHECK(r.st.message().rfind("data_restore is not available: ", 0) == 0);
+}
+
+TEST_CASE("durations in messages are rounded for people") {
+  using std::chrono::milliseconds;
+  using std::chrono::microseconds;
+  CHECK(describe_duration(milliseconds(250)) == "250ms");
+  CHECK(describe_duration(microseconds(299'800)) == "300ms");
+  CHECK(describe_duration(milliseconds(1'999)) == "2s");
+  CHECK(describe_duration(milliseconds(1'520)) == "1500ms");
+}
