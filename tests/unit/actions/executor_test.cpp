@@ -4,7 +4,9 @@
 #include <string>
 
 #include "actions/executor.hpp"
+#include "actions/builtin.hpp"
 #include "actions/unavailable.hpp"
+#include "support/support.hpp"
 
 using namespace faultd;
 using namespace faultd::actions;
@@ -102,4 +104,32 @@ TEST_CASE("durations in messages are rounded for people") {
   CHECK(describe_duration(microseconds(299'800)) == "300ms");
   CHECK(describe_duration(milliseconds(1'999)) == "2s");
   CHECK(describe_duration(milliseconds(1'520)) == "1500ms");
+}
+
+TEST_CASE("the built-in executors cover every action type") {
+  faultd::test::temp_dir dir;
+  config cfg;
+  process::supervisor sup;
+  state::registry reg{dir.path()};
+  state::health_board health;
+  circuit_board circuits{&reg};
+  executor_registry executors;
+  builtin_deps deps;
+  deps.cfg = &cfg;
+  deps.supervisor = &sup;
+  deps.registry = &reg;
+  deps.health = &health;
+  deps.circuits = &circuits;
+  register_builtin_executors(executors, deps);
+  for (auto t : all_action_types())
+    CHECK_MESSAGE(executors.find(t) != nullptr, to_string(t));
+  auto r = executors.find(action_type::state_sync)->execute(action_on("gw"), ctx_for("gw"));
+  CHECK(r.st.code() == errc::unavailable);
+
+  // Without a supervisor there is no restart executor, and no pretending.
+  executor_registry partial;
+  deps.supervisor = nullptr;
+  register_builtin_executors(partial, deps);
+  CHECK(partial.find(action_type::restart_service) == nullptr);
+  CHECK(partial.find(action_type::load_balancing) != nullptr);
 }
