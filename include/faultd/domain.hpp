@@ -45,8 +45,9 @@ enum class action_type : uint8_t {
 /// Status of a whole recovery execution.
 enum class execution_status : uint8_t { pending, running, completed, failed, rolled_back };
 
-/// Status of one action inside an execution.
-enum class action_status : uint8_t { pending, running, completed, failed, skipped };
+/// Status of one action inside an execution. `rolled_back`: the action had
+/// completed and was undone because a later action failed.
+enum class action_status : uint8_t { pending, running, completed, failed, skipped, rolled_back };
 
 /// Status of an incident.
 enum class incident_status : uint8_t { open, closed };

@@ -30,8 +30,8 @@ constexpr std::array<std::string_view, 7> action_type_names{
   "service_degradation", "circuit_breaker", "state_sync"};
 constexpr std::array<std::string_view, 5> execution_status_names{
   "pending", "running", "completed", "failed", "rolled_back"};
-constexpr std::array<std::string_view, 5> action_status_names{
-  "pending", "running", "completed", "failed", "skipped"};
+constexpr std::array<std::string_view, 6> action_status_names{
+  "pending", "running", "completed", "failed", "skipped", "rolled_back"};
 constexpr std::array<std::string_view, 2> incident_status_names{"open", "closed"};
 
 template <class E, size_t N>

@@ -83,7 +83,7 @@ constexpr int n_fault_types = 7;
 constexpr int n_severities = 4;
 constexpr int n_action_types = 7;
 constexpr int n_execution_statuses = 5;
-constexpr int n_action_statuses = 5;
+constexpr int n_action_statuses = 6;
 constexpr int n_incident_statuses = 2;
 
 #define FAULTD_TRY(expr)                                                                            \

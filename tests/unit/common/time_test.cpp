@@ -84,6 +84,8 @@ TEST_CASE("every enum value round-trips through its name") {
     CHECK(parse_action_type(to_string(a)) == a);
   CHECK(parse_execution_status("rolled_back") == execution_status::rolled_back);
   CHECK(parse_action_status("skipped") == action_status::skipped);
+  CHECK(parse_action_status("rolled_back") == action_status::rolled_back);
+  CHECK(to_string(action_status::rolled_back) == "rolled_back");
   CHECK_FALSE(parse_fault_type("NetworkTimeout"));
   CHECK_FALSE(parse_fault_severity("fatal"));
 }

@@ -138,7 +138,7 @@ TEST_CASE("recovery actions and strategies round-trip for every action type") {
 
 TEST_CASE("action executions round-trip for every status with times set and unset") {
   for (auto s : {action_status::pending, action_status::running, action_status::completed,
-                 action_status::failed, action_status::skipped})
+                 action_status::failed, action_status::skipped, action_status::rolled_back})
     for (bool times : {true, false}) {
       auto x = make_action_execution(s, times);
       action_execution back = make_action_execution(action_status::pending, !times);
@@ -259,7 +259,7 @@ TEST_CASE("enum numbers the domain does not know are rejected") {
   }
   SUBCASE("action status inside an execution") {
     auto m = to_proto(make_execution(execution_status::running, false));
-    m.mutable_actions(1)->set_status(static_cast<v1::ActionStatus>(5));
+    m.mutable_actions(1)->set_status(static_cast<v1::ActionStatus>(6));
     recovery_execution x;
     CHECK(parse(m.SerializeAsString(), x).code() == errc::malformed_payload);
   }
