@@ -55,6 +55,23 @@ using faults_atom = caf::atom_constant<caf::atom("faults")>;
 using incidents_atom = caf::atom_constant<caf::atom("incidents")>;
 /// (alert_atom, alert): raise an alert.
 using alert_atom = caf::atom_constant<caf::atom("alert")>;
+/// (opened_atom, incident): analyzer -> recovery: a root incident opened.
+using opened_atom = caf::atom_constant<caf::atom("opened")>;
+/// (closed_atom, incident): analyzer -> recovery: an incident closed.
+using closed_atom = caf::atom_constant<caf::atom("closed")>;
+/// (recovery_atom, std::string incident_id, std::string strategy,
+///  std::vector<action_execution>): recovery -> analyzer: record progress.
+using recovery_atom = caf::atom_constant<caf::atom("recovery")>;
+/// (execution_atom, recovery_execution) -> bool: journal an execution step.
+using execution_atom = caf::atom_constant<caf::atom("execution")>;
+/// (unfinished_atom) -> std::vector<recovery_execution>: journal at start.
+using unfinished_atom = caf::atom_constant<caf::atom("unfinished")>;
+/// (done_atom, recovery_execution): incident supervisor -> recovery manager.
+using done_atom = caf::atom_constant<caf::atom("done")>;
+/// (restore_atom): internal: an actor loads its state from storage at start.
+using restore_atom = caf::atom_constant<caf::atom("restore")>;
+/// (recheck_atom): a check actor runs its check now (after a restart).
+using recheck_atom = caf::atom_constant<caf::atom("recheck")>;
 /// (children_atom) -> std::vector<std::string>: a supervisor's children, in start order.
 using children_atom = caf::atom_constant<caf::atom("children")>;
 
@@ -64,6 +81,10 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::fault_event)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::process::event)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::incident)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::alert)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::recovery_execution)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::recovery_action)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<faultd::action_execution>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<faultd::recovery_execution>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::check_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::service_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<faultd::fault_event>)

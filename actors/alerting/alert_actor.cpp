@@ -10,17 +10,15 @@ namespace faultd {
 namespace {
 
 struct alert_state {
-  caf::actor storage;
+  std::shared_ptr<node_context> ctx;
   uint64_t raised = 0;
   std::shared_ptr<spdlog::logger> log = log::get("alerting");
   static inline const char* name = "alerting";
 };
 
-caf::behavior alert_actor(caf::stateful_actor<alert_state>* self, caf::actor storage) {
-  self->state.storage = std::move(storage);
-  self->set_error_handler([self](caf::error& err) {
-    self->state.log->warn("alerting-unexpected-error error={}", self->system().render(err));
-  });
+caf::behavior alert_actor(caf::stateful_actor<alert_state>* self,
+                          std::shared_ptr<node_context> ctx) {
+  self->state.ctx = std::move(ctx);
   return {
     [=](alert_atom, const alert& a) {
       auto& st = self->state;
@@ -28,15 +26,16 @@ caf::behavior alert_actor(caf::stateful_actor<alert_state>* self, caf::actor sto
       auto level = a.severity == fault_severity::critical ? spdlog::level::err : spdlog::level::warn;
       st.log->log(level, "alert-raised id={} incident={} severity={} component={} summary=\"{}\"",
                   a.id, a.incident_id, to_string(a.severity), a.component, a.summary);
-      self->send(st.storage, persist_atom::value, a);
+      if (!st.ctx->send_to("storage", persist_atom::value, a))
+        st.log->error("alert-not-stored id={} reason=\"storage is not running\"", a.id);
     },
   };
 }
 
 } // namespace
 
-caf::actor spawn_alert_actor(caf::actor_system& sys, caf::actor storage) {
-  return sys.spawn(alert_actor, std::move(storage));
+caf::actor spawn_alert_actor(caf::actor_system& sys, std::shared_ptr<node_context> ctx) {
+  return sys.spawn(alert_actor, std::move(ctx));
 }
 
 } // namespace faultd

@@ -1,17 +1,20 @@
 #pragma once
 
-// The alerting actor (the seed's Alert Service). For now its sinks are the
-// log (warn for high, error for critical, event id "alert-raised") and sqlite
-// (through the storage actor); Alertmanager, MQTT and webhooks join it later.
+// The alerting actor (the seed's Alert Service). Its sinks are the log (warn
+// for high, error for critical, event id "alert-raised") and sqlite (through
+// "storage"); Alertmanager, MQTT and webhooks join it later.
 //
 // Interface:
 //   (alert_atom, alert) -> void      raise one alert
 
+#include <memory>
+
 #include <caf/fwd.hpp>
+
+#include "actors/node/context.hpp"
 
 namespace faultd {
 
-/// Spawns the alerting actor; alerts are persisted through `storage`.
-caf::actor spawn_alert_actor(caf::actor_system& sys, caf::actor storage);
+caf::actor spawn_alert_actor(caf::actor_system& sys, std::shared_ptr<node_context> ctx);
 
 } // namespace faultd

@@ -15,9 +15,8 @@ namespace {
 constexpr auto tick_interval = std::chrono::seconds(1);
 
 struct analyzer_state {
+  std::shared_ptr<node_context> ctx;
   std::unique_ptr<analysis::analyzer> an;
-  caf::actor storage;
-  caf::actor alerting;
   uint64_t events = 0;
   std::shared_ptr<spdlog::logger> log = log::get("analyzer");
   static inline const char* name = "analyzer";
@@ -25,77 +24,116 @@ struct analyzer_state {
 
 using self_ptr = caf::stateful_actor<analyzer_state>*;
 
-void log_changes(self_ptr self, const analysis::result& r) {
-  for (auto& x : r.changed) {
-    if (x.status == incident_status::closed)
-      self->state.log->info("incident-closed id={} component={} type={} reason=\"{}\"", x.id,
-                            x.component, to_string(x.type), x.close_reason);
-  }
-  if (r.opened || r.reopened)
-    for (auto& x : r.changed)
-      if (x.id == r.incident_id)
-        self->state.log->info("incident-{} id={} component={} type={} severity={} root_cause={}",
-                              r.opened ? "opened" : "reopened", x.id, x.component,
-                              to_string(x.type), to_string(x.severity),
-                              x.root_cause.empty() ? "-" : x.root_cause);
-}
-
-/// Hands what changed to storage and alerting; returns the persist request's
-/// message so a caller may wait for it.
-void publish(self_ptr self, std::vector<fault_event> events, const analysis::result& r) {
-  log_changes(self, r);
-  for (auto& a : r.alerts)
-    self->send(self->state.alerting, alert_atom::value, a);
-  if (!events.empty() || !r.changed.empty())
-    self->send(self->state.storage, persist_atom::value, std::move(events), r.changed);
-}
-
-caf::behavior analyzer_actor(self_ptr self, config cfg, caf::actor storage, caf::actor alerting) {
+/// Logs what changed and tells alerting and recovery about it.
+void announce(self_ptr self, const analysis::result& r) {
   auto& st = self->state;
-  st.an = std::make_unique<analysis::analyzer>(analysis::make_settings(cfg),
-                                               analysis::make_dependency_graph(cfg.services),
+  for (auto& x : r.changed) {
+    if (x.status == incident_status::closed) {
+      st.log->info("incident-closed id={} component={} type={} reason=\"{}\"", x.id, x.component,
+                   to_string(x.type), x.close_reason);
+      st.ctx->send_to("recovery", closed_atom::value, x);
+    } else if ((r.opened || r.reopened) && x.id == r.incident_id) {
+      st.log->info("incident-{} id={} component={} type={} severity={} root_cause={}",
+                   r.opened ? "opened" : "reopened", x.id, x.component, to_string(x.type),
+                   to_string(x.severity), x.root_cause.empty() ? "-" : x.root_cause);
+      if (x.root_cause.empty()) // symptoms recover with their root
+        st.ctx->send_to("recovery", opened_atom::value, x);
+    }
+  }
+  for (auto& a : r.alerts)
+    st.ctx->send_to("alerting", alert_atom::value, a);
+}
+
+caf::behavior running(self_ptr self);
+
+void persist(self_ptr self, std::vector<fault_event> events, const analysis::result& r) {
+  if (!events.empty() || !r.changed.empty())
+    self->state.ctx->send_to("storage", persist_atom::value, std::move(events), r.changed);
+}
+
+caf::behavior analyzer_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
+  auto& st = self->state;
+  st.ctx = std::move(ctx);
+  st.an = std::make_unique<analysis::analyzer>(analysis::make_settings(st.ctx->cfg),
+                                               analysis::make_dependency_graph(st.ctx->cfg.services),
                                                system_clock_source());
-  st.storage = std::move(storage);
-  st.alerting = std::move(alerting);
   self->set_error_handler([self](caf::error& err) {
     self->state.log->warn("analyzer-unexpected-error error={}", self->system().render(err));
   });
-  // Restore open incidents before handling anything else.
-  self->request(st.storage, caf::infinite, incidents_atom::value, uint32_t{100000}, true)
-    .await(
-      [=](const std::vector<incident>& open) {
-        self->state.an->restore(open);
-        if (!open.empty())
-          self->state.log->info("incidents-restored open={}", open.size());
-      },
-      [=](const caf::error& err) {
-        self->state.log->error("incidents-restore-failed error={}", self->system().render(err));
-      });
   self->delayed_send(self, tick_interval, tick_atom::value);
+  // Until the open incidents are restored from storage, every other message
+  // waits in the mailbox (skip), so nothing is folded into a fresh incident
+  // that should have gone to a restored one.
+  self->set_default_handler(caf::skip);
+  self->send(self, restore_atom::value);
+  return {
+    [=](restore_atom) {
+      auto storage = self->state.ctx->lookup("storage");
+      if (!storage) { // still starting: storage's subtree comes up concurrently
+        self->delayed_send(self, std::chrono::milliseconds(2), restore_atom::value);
+        return;
+      }
+      self->request(storage, std::chrono::seconds(30), incidents_atom::value, uint32_t{100000},
+                    true)
+        .then(
+          [=](const std::vector<incident>& open) {
+            self->state.an->restore(open);
+            if (!open.empty())
+              self->state.log->info("incidents-restored open={}", open.size());
+            self->become(running(self));
+          },
+          [=](const caf::error& err) {
+            self->state.log->error("incidents-restore-failed error={}",
+                                   self->system().render(err));
+            self->become(running(self));
+          });
+    },
+  };
+}
+
+caf::behavior running(self_ptr self) {
+  self->set_default_handler(caf::print_and_drop);
   return {
     [=](event_atom, const fault_event& e) {
       ++self->state.events;
       auto r = self->state.an->on_event(e);
-      publish(self, {e}, r);
+      persist(self, {e}, r); // before recovery journals anything for it
+      announce(self, r);
     },
     [=](inject_atom, const fault_event& e) -> caf::result<std::string, std::string> {
       ++self->state.events;
       auto r = self->state.an->on_event(e);
-      log_changes(self, r);
-      for (auto& a : r.alerts)
-        self->send(self->state.alerting, alert_atom::value, a);
       auto rp = self->make_response_promise<std::string, std::string>();
+      auto storage = self->state.ctx->lookup("storage");
+      if (!storage) {
+        rp.deliver(caf::make_error(caf::sec::runtime_error, "storage is not running"));
+        return rp;
+      }
       auto event_id = e.id;
       auto incident_id = r.incident_id;
-      self->request(self->state.storage, caf::infinite, persist_atom::value,
-                    std::vector<fault_event>{e}, r.changed)
-        .then([=](bool) mutable { rp.deliver(event_id, incident_id); },
-              [=](const caf::error& err) mutable { rp.deliver(err); });
+      // Reply once stored (acknowledged = survives kill -9), then let
+      // recovery start: its journal entry must come after the incident row.
+      self->request(storage, caf::infinite, persist_atom::value, std::vector<fault_event>{e},
+                    r.changed)
+        .then(
+          [=](bool) mutable {
+            rp.deliver(event_id, incident_id);
+            announce(self, r);
+          },
+          [=](const caf::error& err) mutable {
+            rp.deliver(err);
+            announce(self, r);
+          });
       return rp;
+    },
+    [=](recovery_atom, const std::string& id, const std::string& strategy,
+        const std::vector<action_execution>& actions) {
+      persist(self, {}, self->state.an->set_recovery(id, strategy, actions));
     },
     [=](tick_atom) {
       auto r = self->state.an->tick();
-      publish(self, {}, r);
+      persist(self, {}, r);
+      announce(self, r);
       self->delayed_send(self, tick_interval, tick_atom::value);
     },
   };
@@ -103,9 +141,8 @@ caf::behavior analyzer_actor(self_ptr self, config cfg, caf::actor storage, caf:
 
 } // namespace
 
-caf::actor spawn_analyzer_actor(caf::actor_system& sys, const config& cfg, caf::actor storage,
-                                caf::actor alerting) {
-  return sys.spawn(analyzer_actor, cfg, std::move(storage), std::move(alerting));
+caf::actor spawn_analyzer_actor(caf::actor_system& sys, std::shared_ptr<node_context> ctx) {
+  return sys.spawn(analyzer_actor, std::move(ctx));
 }
 
 } // namespace faultd

@@ -2,6 +2,8 @@
 
 #include <caf/all.hpp>
 
+#include "actors/detectors/service_actor.hpp"
+#include "actors/supervision/supervisor_actor.hpp"
 #include "actors/type_ids.hpp"
 #include "control/codec.hpp"
 #include "faultd/log.hpp"
@@ -14,10 +16,7 @@ namespace {
 constexpr auto request_timeout = std::chrono::seconds(10);
 
 struct control_state {
-  config cfg;
-  caf::actor services;
-  caf::actor storage;
-  caf::actor analyzer;
+  std::shared_ptr<node_context> ctx;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   uint64_t malformed_dropped = 0;
   uint64_t requests = 0;
@@ -27,9 +26,45 @@ struct control_state {
 
 using self_ptr = caf::stateful_actor<control_state>*;
 
-std::string unavailable(const char* what, const caf::error& err, self_ptr self) {
-  return control::encode_error(errc::unavailable, std::string{what} + " did not answer: "
-                                                    + self->system().render(err));
+std::string unavailable(const std::string& what, const caf::error& err, self_ptr self) {
+  return control::encode_error(errc::unavailable,
+                               what + " did not answer: " + self->system().render(err));
+}
+
+/// Sends a request to the current incarnation of `name`; a missing actor
+/// answers `rp` with an error at once.
+template <class RP, class OnOk, class... Ts>
+void ask(self_ptr self, const std::string& name, RP rp, OnOk on_ok, Ts&&... xs) {
+  auto who = self->state.ctx->lookup(name);
+  if (!who) {
+    rp.deliver(control::encode_error(errc::unavailable, name + " is not running"));
+    return;
+  }
+  self->request(who, request_timeout, std::forward<Ts>(xs)...)
+    .then(on_ok, [=](const caf::error& err) mutable { rp.deliver(unavailable(name, err, self)); });
+}
+
+std::string chaos_list(self_ptr self) {
+  std::vector<control::actor_info> out;
+  for (auto& e : self->state.ctx->dir->list())
+    out.push_back({e.name, e.supervisor, e.restarts});
+  return control::encode_actors(out);
+}
+
+std::string chaos_crash(self_ptr self, const std::string& name) {
+  auto& st = self->state;
+  for (auto& e : st.ctx->dir->list()) {
+    if (e.name != name)
+      continue;
+    auto target = st.ctx->lookup(name);
+    if (!target)
+      return control::encode_error(errc::unavailable, "actor " + name + " is restarting");
+    st.log->warn("chaos-crash-actor name={} supervisor={}", name, e.supervisor);
+    crash_actor(target);
+    return control::encode_crash(name, e.supervisor);
+  }
+  return control::encode_error(errc::not_found, "no supervised actor named " + name
+                                                  + " (see faultctl chaos list-actors)");
 }
 
 caf::result<std::string> handle(self_ptr self, const std::string& bytes) {
@@ -44,53 +79,50 @@ caf::result<std::string> handle(self_ptr self, const std::string& bytes) {
     }
     return control::encode_error(s.code(), s.message());
   }
+  switch (req.cmd) {
+    case control::command::status: {
+      auto& cfg = st.ctx->cfg;
+      control::node_info node{cfg.node.id, cfg.node.listen.to_string(),
+                              static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                                      std::chrono::steady_clock::now() - st.started)
+                                                      .count())};
+      std::vector<member_status> members{{cfg.node.id, node.address, "alive"}};
+      return control::encode_status(node, members, collect_service_status(*st.ctx));
+    }
+    case control::command::services:
+      return control::encode_services(collect_service_status(*st.ctx));
+    case control::command::strategies:
+      return control::encode_strategies(st.ctx->cfg.strategies);
+    case control::command::chaos_list_actors:
+      return chaos_list(self);
+    case control::command::chaos_crash_actor:
+      return chaos_crash(self, req.id);
+    default:
+      break;
+  }
   auto rp = self->make_response_promise<std::string>();
   switch (req.cmd) {
-    case control::command::status:
-    case control::command::services: {
-      bool full = req.cmd == control::command::status;
-      self->request(st.services, request_timeout, services_atom::value)
-        .then(
-          [=](const std::vector<service_status>& svcs) mutable {
-            auto& s = self->state;
-            if (!full) {
-              rp.deliver(control::encode_services(svcs));
-              return;
-            }
-            control::node_info node{s.cfg.node.id, s.cfg.node.listen.to_string(),
-                                    static_cast<uint32_t>(
-                                      std::chrono::duration_cast<std::chrono::seconds>(
-                                        std::chrono::steady_clock::now() - s.started)
-                                        .count())};
-            std::vector<member_status> members{{s.cfg.node.id, node.address, "alive"}};
-            rp.deliver(control::encode_status(node, members, svcs));
-          },
-          [=](const caf::error& err) mutable { rp.deliver(unavailable("services", err, self)); });
-      break;
-    }
     case control::command::faults:
-      self->request(st.storage, request_timeout, faults_atom::value, req.since_ns,
-                    req.limit == 0 ? uint32_t{100} : req.limit)
-        .then([=](const std::vector<fault_event>& xs) mutable { rp.deliver(control::encode_faults(xs)); },
-              [=](const caf::error& err) mutable { rp.deliver(unavailable("storage", err, self)); });
+      ask(self, "storage", rp,
+          [=](const std::vector<fault_event>& xs) mutable { rp.deliver(control::encode_faults(xs)); },
+          faults_atom::value, req.since_ns, req.limit == 0 ? uint32_t{100} : req.limit);
       break;
     case control::command::incidents:
-      self->request(st.storage, request_timeout, incidents_atom::value,
-                    req.limit == 0 ? uint32_t{50} : req.limit, req.open_only)
-        .then([=](const std::vector<incident>& xs) mutable { rp.deliver(control::encode_incidents(xs)); },
-              [=](const caf::error& err) mutable { rp.deliver(unavailable("storage", err, self)); });
+      ask(self, "storage", rp,
+          [=](const std::vector<incident>& xs) mutable { rp.deliver(control::encode_incidents(xs)); },
+          incidents_atom::value, req.limit == 0 ? uint32_t{50} : req.limit, req.open_only);
       break;
     case control::command::incident: {
       auto id = req.id;
-      self->request(st.storage, request_timeout, incident_atom::value, id)
-        .then(
-          [=](const std::vector<incident>& xs) mutable {
-            if (xs.empty())
-              rp.deliver(control::encode_error(errc::not_found, "no incident with id " + id));
-            else
-              rp.deliver(control::encode_incident(xs.front()));
-          },
-          [=](const caf::error& err) mutable { rp.deliver(unavailable("storage", err, self)); });
+      ask(
+        self, "storage", rp,
+        [=](const std::vector<incident>& xs) mutable {
+          if (xs.empty())
+            rp.deliver(control::encode_error(errc::not_found, "no incident with id " + id));
+          else
+            rp.deliver(control::encode_incident(xs.front()));
+        },
+        incident_atom::value, id);
       break;
     }
     case control::command::inject: {
@@ -98,52 +130,83 @@ caf::result<std::string> handle(self_ptr self, const std::string& bytes) {
       ev.id = make_uuid();
       ev.time = system_clock_source().now();
       if (ev.node.empty())
-        ev.node = st.cfg.node.id;
+        ev.node = st.ctx->cfg.node.id;
       if (ev.source.empty())
         ev.source = "inject";
       st.log->info("fault-injected id={} type={} component={} severity={}", ev.id,
                    to_string(ev.type), ev.component, to_string(ev.severity));
-      self->request(st.analyzer, request_timeout, inject_atom::value, ev)
-        .then(
-          [=](const std::string& event_id, const std::string& incident_id) mutable {
-            rp.deliver(control::encode_inject(event_id, incident_id));
-          },
-          [=](const caf::error& err) mutable { rp.deliver(unavailable("analyzer", err, self)); });
+      ask(
+        self, "analyzer", rp,
+        [=](const std::string& event_id, const std::string& incident_id) mutable {
+          rp.deliver(control::encode_inject(event_id, incident_id));
+        },
+        inject_atom::value, ev);
       break;
     }
-    case control::command::strategies:
-      rp.deliver(control::encode_strategies(st.cfg.strategies));
+    default:
+      rp.deliver(control::encode_error(errc::internal, "unhandled command"));
       break;
   }
   return rp;
 }
 
-caf::behavior control_actor(self_ptr self, config cfg, caf::actor services, caf::actor storage,
-                            caf::actor analyzer) {
-  auto& st = self->state;
-  st.cfg = std::move(cfg);
-  st.services = std::move(services);
-  st.storage = std::move(storage);
-  st.analyzer = std::move(analyzer);
+caf::behavior control_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
+  self->state.ctx = std::move(ctx);
+  return {
+    [=](ctl_atom, const std::string& bytes) -> caf::result<std::string> {
+      return handle(self, bytes);
+    },
+  };
+}
+
+struct front_state {
+  std::shared_ptr<node_context> ctx;
+  uint64_t dropped = 0;
+  std::shared_ptr<spdlog::logger> log = log::get("control");
+  static inline const char* name = "control-front";
+};
+
+caf::behavior control_front(caf::stateful_actor<front_state>* self,
+                            std::shared_ptr<node_context> ctx) {
+  self->state.ctx = std::move(ctx);
   // Messages of any other shape: drop, count, log; never crash.
-  self->set_default_handler([](caf::scheduled_actor* ptr, caf::message_view& x) -> caf::result<caf::message> {
-    auto* me = static_cast<self_ptr>(ptr);
-    ++me->state.malformed_dropped;
-    me->state.log->warn("control-unexpected-message dropped_total={} content={}",
-                        me->state.malformed_dropped, to_string(x.copy_content_to_message()));
-    return caf::sec::unexpected_message;
+  self->set_default_handler(
+    [](caf::scheduled_actor* ptr, caf::message_view& x) -> caf::result<caf::message> {
+      auto* me = static_cast<caf::stateful_actor<front_state>*>(ptr);
+      ++me->state.dropped;
+      me->state.log->warn("control-unexpected-message dropped_total={} content={}",
+                          me->state.dropped, to_string(x.copy_content_to_message()));
+      return caf::sec::unexpected_message;
+    });
+  self->set_error_handler([self](caf::error& err) {
+    self->state.log->warn("control-front-error error={}", self->system().render(err));
   });
   return {
-    [=](ctl_atom, const std::string& bytes) -> caf::result<std::string> { return handle(self, bytes); },
+    [=](ctl_atom, const std::string& bytes) -> caf::result<std::string> {
+      auto target = self->state.ctx->lookup("control");
+      if (!target)
+        return control::encode_error(errc::unavailable,
+                                     "the control actor is restarting; try again");
+      auto rp = self->make_response_promise<std::string>();
+      self->request(target, request_timeout, ctl_atom::value, bytes)
+        .then([=](const std::string& reply) mutable { rp.deliver(reply); },
+              [=](const caf::error& err) mutable {
+                rp.deliver(control::encode_error(
+                  errc::unavailable, "control did not answer: " + self->system().render(err)));
+              });
+      return rp;
+    },
   };
 }
 
 } // namespace
 
-caf::actor spawn_control_actor(caf::actor_system& sys, const config& cfg, caf::actor services,
-                               caf::actor storage, caf::actor analyzer) {
-  return sys.spawn(control_actor, cfg, std::move(services), std::move(storage),
-                   std::move(analyzer));
+caf::actor spawn_control_actor(caf::actor_system& sys, std::shared_ptr<node_context> ctx) {
+  return sys.spawn(control_actor, std::move(ctx));
+}
+
+caf::actor spawn_control_front(caf::actor_system& sys, std::shared_ptr<node_context> ctx) {
+  return sys.spawn(control_front, std::move(ctx));
 }
 
 } // namespace faultd

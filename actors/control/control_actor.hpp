@@ -8,22 +8,31 @@
 // Anything else that arrives (a message of another shape, bytes that do not
 // decode) is dropped, counted in malformed_dropped and logged; the node goes on.
 //
-// It answers from the actors that own the data: services (service_actor),
-// faults/incidents (storage_actor), inject (analyzer_actor), strategies
-// (the config).
+// It answers from what owns the data: services from the node context
+// (process supervisor, health board, registry, circuit board),
+// faults/incidents from "storage", inject through "analyzer", strategies
+// from the config, chaos from the actor directory.
+//
+// The node publishes a tiny front actor (spawn_control_front), not this one:
+// the front forwards every request to the current incarnation of
+// "control", so the port keeps working when the control actor is crashed
+// and restarted by its supervisor.
 
-#include <map>
+#include <memory>
 #include <string>
 
 #include <caf/fwd.hpp>
 
-#include "faultd/config.hpp"
+#include "actors/node/context.hpp"
 
 namespace faultd {
 
+/// Spawns the control actor.
+caf::actor spawn_control_actor(caf::actor_system& sys, std::shared_ptr<node_context> ctx);
 
-/// Spawns the control actor. `cfg` is copied (node id, address, strategies).
-caf::actor spawn_control_actor(caf::actor_system& sys, const config& cfg, caf::actor services,
-                               caf::actor storage, caf::actor analyzer);
+/// Spawns the front actor that is published on the control port: it
+/// forwards (ctl_atom, bytes) to the current "control" and answers
+/// anything else with an error (dropped and counted).
+caf::actor spawn_control_front(caf::actor_system& sys, std::shared_ptr<node_context> ctx);
 
 } // namespace faultd

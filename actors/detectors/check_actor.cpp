@@ -5,18 +5,18 @@
 #include "actors/type_ids.hpp"
 #include "checks/health_tracker.hpp"
 #include "faultd/log.hpp"
+#include "state/health.hpp"
 
 namespace faultd {
 
 namespace {
 
 struct check_state {
-  std::string node_id;
+  std::shared_ptr<node_context> ctx;
   std::string service;
   check_config check;
-  caf::actor services;
-  caf::actor analyzer;
   std::unique_ptr<checks::health_tracker> tracker;
+  uint64_t generation = 0;
   std::shared_ptr<spdlog::logger> log = log::get("checks");
   static inline const char* name = "check";
 };
@@ -25,6 +25,11 @@ using self_ptr = caf::stateful_actor<check_state>*;
 
 void run_once(self_ptr self) {
   auto& st = self->state;
+  auto gen = st.ctx->health->generation(st.service);
+  if (gen != st.generation) { // the service was restarted: start over
+    st.generation = gen;
+    st.tracker = std::make_unique<checks::health_tracker>(st.check);
+  }
   auto res = checks::run_check(st.check);
   auto transition = st.tracker->record(res.outcome);
   check_status cs;
@@ -33,26 +38,28 @@ void run_once(self_ptr self) {
   cs.health = std::string{checks::to_string(st.tracker->state())};
   cs.consecutive_failures = st.tracker->consecutive_failures();
   cs.last_error = res.ok() ? std::string{} : res.message;
-  self->send(st.services, health_atom::value, st.service, std::move(cs));
+  st.ctx->health->update(st.service, cs, gen);
+  st.ctx->check_result(st.service, res.ok());
   if (!transition)
     return;
   st.log->info("check-transition service={} check={} from={} to={} message=\"{}\"", st.service,
                st.check.name, checks::to_string(transition->from),
                checks::to_string(transition->to), res.message);
-  if (auto ev = checks::make_check_event(st.service, st.check, *transition, res, st.node_id,
-                                         system_clock_source()))
-    self->send(st.analyzer, event_atom::value, std::move(*ev));
+  if (auto ev = checks::make_check_event(st.service, st.check, *transition, res,
+                                         st.ctx->cfg.node.id, system_clock_source()))
+    st.ctx->send_to("analyzer", event_atom::value, std::move(*ev));
 }
 
-caf::behavior check_actor(self_ptr self, std::string node_id, std::string service,
-                          check_config check, caf::actor services, caf::actor analyzer) {
+caf::behavior check_actor(self_ptr self, std::shared_ptr<node_context> ctx, std::string service,
+                          check_config check) {
   auto& st = self->state;
-  st.node_id = std::move(node_id);
+  st.ctx = std::move(ctx);
   st.service = std::move(service);
   st.check = std::move(check);
-  st.services = std::move(services);
-  st.analyzer = std::move(analyzer);
   st.tracker = std::make_unique<checks::health_tracker>(st.check);
+  st.generation = st.ctx->health->generation(st.service);
+  auto me = caf::actor_cast<caf::actor>(self);
+  st.ctx->health->on_reset(st.service, [me] { caf::anon_send(me, recheck_atom::value); });
   self->send(self, tick_atom::value);
   return {
     [=](tick_atom) {
@@ -64,16 +71,15 @@ caf::behavior check_actor(self_ptr self, std::string node_id, std::string servic
                                                      : duration{0};
       self->delayed_send(self, wait, tick_atom::value);
     },
+    [=](recheck_atom) { run_once(self); },
   };
 }
 
 } // namespace
 
-caf::actor spawn_check_actor(caf::actor_system& sys, const std::string& node_id,
-                             const std::string& service, const check_config& check,
-                             caf::actor services, caf::actor analyzer) {
-  return sys.spawn<caf::detached>(check_actor, node_id, service, check, std::move(services),
-                                  std::move(analyzer));
+caf::actor spawn_check_actor(caf::actor_system& sys, std::shared_ptr<node_context> ctx,
+                             const std::string& service, const check_config& check) {
+  return sys.spawn<caf::detached>(check_actor, std::move(ctx), service, check);
 }
 
 } // namespace faultd

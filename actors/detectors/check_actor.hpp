@@ -6,22 +6,26 @@
 // only transitions become fault events (unhealthy -> the check's fault type
 // and severity; healthy again -> the same fault cleared).
 //
+// Each result goes to the node's health board (state/health.hpp). When the
+// board's generation for the service changes (a restart reset it), the
+// actor forgets its hysteresis and checks again at once.
+//
 // Interface:
-//   (tick_atom) -> void   internal timer
-// Sends:
-//   (health_atom, service, check_status) to the service actor after each run
-//   (event_atom, fault_event) to the analyzer on each transition
+//   (tick_atom) -> void      internal timer
+//   (recheck_atom) -> void   run once now (after a reset)
+// Sends (event_atom, fault_event) to the analyzer on each transition.
 
+#include <memory>
 #include <string>
 
 #include <caf/fwd.hpp>
 
+#include "actors/node/context.hpp"
 #include "faultd/config.hpp"
 
 namespace faultd {
 
-caf::actor spawn_check_actor(caf::actor_system& sys, const std::string& node_id,
-                             const std::string& service, const check_config& check,
-                             caf::actor services, caf::actor analyzer);
+caf::actor spawn_check_actor(caf::actor_system& sys, std::shared_ptr<node_context> ctx,
+                             const std::string& service, const check_config& check);
 
 } // namespace faultd

@@ -14,16 +14,17 @@ struct resource_state {
   duration interval{0};
   std::unique_ptr<checks::resource_sampler> sampler;
   std::unique_ptr<checks::resource_monitor> monitor;
-  caf::actor analyzer;
+  std::shared_ptr<node_context> ctx;
   std::shared_ptr<spdlog::logger> log = log::get("resources");
   static inline const char* name = "resources";
 };
 
-caf::behavior resource_actor(caf::stateful_actor<resource_state>* self, config cfg,
-                             caf::actor analyzer) {
+caf::behavior resource_actor(caf::stateful_actor<resource_state>* self,
+                             std::shared_ptr<node_context> ctx) {
+  auto& cfg = ctx->cfg;
   auto& st = self->state;
   auto& rc = cfg.fault_detection.resources;
-  st.analyzer = std::move(analyzer);
+  st.ctx = ctx;
   st.interval = rc.interval;
   if (!rc.enabled)
     return {[](tick_atom) {}};
@@ -40,7 +41,7 @@ caf::behavior resource_actor(caf::stateful_actor<resource_state>* self, config c
       for (auto& ev : s.monitor->observe(sample)) {
         s.log->info("resource-{} component={} severity={}", ev.clears ? "recovered" : "exhausted",
                     ev.component, to_string(ev.severity));
-        self->send(s.analyzer, event_atom::value, std::move(ev));
+        s.ctx->send_to("analyzer", event_atom::value, std::move(ev));
       }
       self->delayed_send(self, s.interval, tick_atom::value);
     },
@@ -49,8 +50,8 @@ caf::behavior resource_actor(caf::stateful_actor<resource_state>* self, config c
 
 } // namespace
 
-caf::actor spawn_resource_actor(caf::actor_system& sys, const config& cfg, caf::actor analyzer) {
-  return sys.spawn<caf::detached>(resource_actor, cfg, std::move(analyzer));
+caf::actor spawn_resource_actor(caf::actor_system& sys, std::shared_ptr<node_context> ctx) {
+  return sys.spawn<caf::detached>(resource_actor, std::move(ctx));
 }
 
 } // namespace faultd

@@ -10,12 +10,14 @@
 // Sends (event_atom, fault_event) to the analyzer.
 // When resources are disabled in the config the actor idles.
 
+#include <memory>
+
 #include <caf/fwd.hpp>
 
-#include "faultd/config.hpp"
+#include "actors/node/context.hpp"
 
 namespace faultd {
 
-caf::actor spawn_resource_actor(caf::actor_system& sys, const config& cfg, caf::actor analyzer);
+caf::actor spawn_resource_actor(caf::actor_system& sys, std::shared_ptr<node_context> ctx);
 
 } // namespace faultd

@@ -14,7 +14,7 @@ struct security_state {
   duration interval{0};
   std::unique_ptr<checks::file_watcher> files;
   std::unique_ptr<checks::cert_monitor> certs;
-  caf::actor analyzer;
+  std::shared_ptr<node_context> ctx;
   std::shared_ptr<spdlog::logger> log = log::get("security");
   static inline const char* name = "security";
 };
@@ -26,14 +26,15 @@ void report(self_ptr self, std::vector<fault_event> events) {
     self->state.log->warn("security-{} component={} severity={}",
                           ev.clears ? "recovered" : "violation", ev.component,
                           to_string(ev.severity));
-    self->send(self->state.analyzer, event_atom::value, std::move(ev));
+    self->state.ctx->send_to("analyzer", event_atom::value, std::move(ev));
   }
 }
 
-caf::behavior security_actor(self_ptr self, config cfg, caf::actor analyzer) {
+caf::behavior security_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
+  auto& cfg = ctx->cfg;
   auto& st = self->state;
   auto& sc = cfg.fault_detection.security;
-  st.analyzer = std::move(analyzer);
+  st.ctx = ctx;
   st.interval = sc.interval;
   if (!sc.enabled || (sc.watch_files.empty() && sc.certificates.empty()))
     return {[](tick_atom) {}};
@@ -53,8 +54,8 @@ caf::behavior security_actor(self_ptr self, config cfg, caf::actor analyzer) {
 
 } // namespace
 
-caf::actor spawn_security_actor(caf::actor_system& sys, const config& cfg, caf::actor analyzer) {
-  return sys.spawn<caf::detached>(security_actor, cfg, std::move(analyzer));
+caf::actor spawn_security_actor(caf::actor_system& sys, std::shared_ptr<node_context> ctx) {
+  return sys.spawn<caf::detached>(security_actor, std::move(ctx));
 }
 
 } // namespace faultd

@@ -9,12 +9,14 @@
 //   (tick_atom) -> void   internal timer
 // Sends (event_atom, fault_event) to the analyzer.
 
+#include <memory>
+
 #include <caf/fwd.hpp>
 
-#include "faultd/config.hpp"
+#include "actors/node/context.hpp"
 
 namespace faultd {
 
-caf::actor spawn_security_actor(caf::actor_system& sys, const config& cfg, caf::actor analyzer);
+caf::actor spawn_security_actor(caf::actor_system& sys, std::shared_ptr<node_context> ctx);
 
 } // namespace faultd

@@ -3,39 +3,100 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "actions/circuit_board.hpp"
+#include "actions/executor.hpp"
+#include "actions/builtin.hpp"
 #include "actors/alerting/alert_actor.hpp"
 #include "actors/analyzer/analyzer_actor.hpp"
 #include "actors/control/control_actor.hpp"
+#include "actors/detectors/check_actor.hpp"
 #include "actors/detectors/resource_actor.hpp"
 #include "actors/detectors/security_actor.hpp"
 #include "actors/detectors/service_actor.hpp"
+#include "actors/recovery/recovery_actor.hpp"
 #include "actors/storage/storage_actor.hpp"
+#include "actors/supervision/supervisor_actor.hpp"
 #include "actors/type_ids.hpp"
 #include "faultd/log.hpp"
+#include "process/supervisor.hpp"
+#include "state/health.hpp"
+#include "state/registry.hpp"
+#include "storage/store.hpp"
 
 namespace faultd {
 
-namespace {
-
-/// Watches the node's actors and logs any that dies unexpectedly.
-caf::behavior node_monitor(caf::event_based_actor* self, std::vector<caf::actor> watched) {
-  for (auto& a : watched)
-    self->monitor(a);
-  self->set_down_handler([](const caf::down_msg& dm) {
-    if (dm.reason && dm.reason != caf::exit_reason::user_shutdown)
-      log::get("node")->error("actor-down source={} reason={}", caf::to_string(dm.source),
-                              caf::to_string(dm.reason));
-  });
-  return {[](tick_atom) {}};
+void node_context::check_result(const std::string& service, bool ok) const {
+  if (circuits)
+    circuits->record(service, ok);
 }
 
-std::vector<caf::actor> all_of(const node_runtime& n) {
-  std::vector<caf::actor> xs;
-  for (auto* a : {&n.control, &n.resources, &n.security, &n.services, &n.analyzer, &n.alerting,
-                  &n.storage})
-    if (*a)
-      xs.push_back(*a);
-  return xs;
+namespace {
+
+using factory = std::function<caf::actor(caf::actor_system&)>;
+
+child_spec worker(std::string name, factory f) {
+  child_spec c;
+  c.name = std::move(name);
+  c.start = std::move(f);
+  return c;
+}
+
+supervisor_spec subtree(const std::shared_ptr<node_context>& ctx, std::string name,
+                        std::vector<child_spec> children) {
+  supervisor_spec s;
+  s.name = std::move(name);
+  s.strategy = supervision::strategy::one_for_one;
+  s.max_restarts = 5;
+  s.period = seconds_d(30);
+  s.children = std::move(children);
+  s.directory = ctx->dir;
+  return s;
+}
+
+supervisor_spec node_tree(const std::shared_ptr<node_context>& ctx,
+                          const std::shared_ptr<storage::store>& db) {
+  auto retention = ctx->cfg.fault_detection.event_retention_hours;
+  std::vector<child_spec> detectors{
+    worker("services", [ctx](caf::actor_system& sys) { return spawn_service_actor(sys, ctx); }),
+    worker("resources", [ctx](caf::actor_system& sys) { return spawn_resource_actor(sys, ctx); }),
+    worker("security", [ctx](caf::actor_system& sys) { return spawn_security_actor(sys, ctx); }),
+  };
+  for (auto& svc : ctx->cfg.services)
+    for (auto& chk : svc.checks)
+      detectors.push_back(
+        worker("check:" + svc.name + ":" + chk.name,
+               [ctx, name = svc.name, chk](caf::actor_system& sys) {
+                 return spawn_check_actor(sys, ctx, name, chk);
+               }));
+  auto root = subtree(
+    ctx, "sup:node",
+    {
+      supervisor_child(subtree(ctx, "sup:storage",
+                               {worker("storage",
+                                       [db, retention](caf::actor_system& sys) {
+                                         return spawn_storage_actor(sys, db, retention);
+                                       })})),
+      supervisor_child(subtree(ctx, "sup:alerting",
+                               {worker("alerting", [ctx](caf::actor_system& sys) {
+                                 return spawn_alert_actor(sys, ctx);
+                               })})),
+      supervisor_child(subtree(ctx, "sup:analysis",
+                               {worker("analyzer", [ctx](caf::actor_system& sys) {
+                                 return spawn_analyzer_actor(sys, ctx);
+                               })})),
+      supervisor_child(subtree(ctx, "sup:recovery",
+                               {worker("recovery", [ctx](caf::actor_system& sys) {
+                                 return spawn_recovery_actor(sys, ctx);
+                               })})),
+      supervisor_child(subtree(ctx, "sup:detectors", std::move(detectors))),
+      supervisor_child(subtree(ctx, "sup:control",
+                               {worker("control", [ctx](caf::actor_system& sys) {
+                                 return spawn_control_actor(sys, ctx);
+                               })})),
+    });
+  root.max_restarts = 3;
+  root.period = seconds_d(60);
+  return root;
 }
 
 } // namespace
@@ -43,17 +104,52 @@ std::vector<caf::actor> all_of(const node_runtime& n) {
 status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out) {
   auto log = log::get("node");
   node_runtime n;
-  if (auto st = spawn_storage_actor(sys, cfg, n.storage); !st.ok())
+  if (auto st = open_store(cfg, n.db); !st.ok())
     return st;
-  n.alerting = spawn_alert_actor(sys, n.storage);
-  n.analyzer = spawn_analyzer_actor(sys, cfg, n.storage, n.alerting);
-  n.services = spawn_service_actor(sys, cfg, n.analyzer);
-  n.resources = spawn_resource_actor(sys, cfg, n.analyzer);
-  n.security = spawn_security_actor(sys, cfg, n.analyzer);
-  n.control = spawn_control_actor(sys, cfg, n.services, n.storage, n.analyzer);
-  n.monitor = sys.spawn(node_monitor, all_of(n));
+  auto ctx = std::make_shared<node_context>();
+  ctx->cfg = cfg;
+  ctx->dir = std::make_shared<actor_directory>();
+  ctx->health = std::make_shared<state::health_board>();
+  ctx->registry = std::make_shared<state::registry>(cfg.node.data_dir + "/registry");
+  if (!ctx->registry->init_status().ok())
+    return ctx->registry->init_status();
+  ctx->circuits = std::make_shared<actions::circuit_board>(ctx->registry.get());
+  process::supervisor_options opts;
+  opts.log_dir = cfg.node.data_dir + "/logs";
+  // Runs on the supervisor thread: hand over to the current "services".
+  opts.listener = [dir = ctx->dir](const process::event& e) {
+    if (auto services = dir->get("services"))
+      caf::anon_send(services, proc_atom::value, e);
+  };
+  ctx->processes = std::make_shared<process::supervisor>(std::move(opts));
+  if (!ctx->processes->init_status().ok())
+    return ctx->processes->init_status();
+  ctx->executors = std::make_shared<actions::executor_registry>();
+  actions::builtin_deps deps;
+  deps.cfg = &ctx->cfg;
+  deps.supervisor = ctx->processes.get();
+  deps.registry = ctx->registry.get();
+  deps.health = ctx->health.get();
+  deps.circuits = ctx->circuits.get();
+  actions::register_builtin_executors(*ctx->executors, deps);
+  for (auto& svc : cfg.services) {
+    std::vector<check_status> checks;
+    for (auto& chk : svc.checks) {
+      check_status cs;
+      cs.name = chk.name;
+      cs.kind = std::string{to_string(chk.kind)};
+      checks.push_back(cs);
+    }
+    ctx->health->declare(svc.name, checks);
+  }
+  n.ctx = ctx;
+  n.root = spawn_supervisor(sys, node_tree(ctx, n.db));
+  // Services start once "services" exists to hear about them.
+  for (auto& svc : cfg.services)
+    ctx->processes->add(svc); // completion and failures arrive as events
+  n.front = spawn_control_front(sys, ctx);
   auto& listen = cfg.node.listen;
-  auto port = sys.middleman().publish(n.control, listen.port, listen.host.c_str(), true);
+  auto port = sys.middleman().publish(n.front, listen.port, listen.host.c_str(), true);
   if (!port) {
     stop_node(sys, n);
     return {errc::io, "cannot listen on " + listen.to_string() + ": " + sys.render(port.error())};
@@ -66,22 +162,22 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out) 
 
 void stop_node(caf::actor_system& sys, node_runtime& node) {
   caf::scoped_actor self{sys};
-  if (node.monitor)
-    self->send_exit(node.monitor, caf::exit_reason::user_shutdown);
-  // Stop in dependency order and wait for each group, so that the managed
-  // services are gone before storage closes.
-  for (auto* group : {&node.control, &node.resources, &node.security, &node.services,
-                      &node.analyzer, &node.alerting, &node.storage}) {
-    if (!*group)
-      continue;
-    if (group == &node.control && node.port != 0)
-      sys.middleman().unpublish(node.control, node.port);
-    self->monitor(*group);
-    self->send_exit(*group, caf::exit_reason::user_shutdown);
-    self->receive([](const caf::down_msg&) {});
-    *group = nullptr;
+  if (node.front) {
+    if (node.port != 0)
+      sys.middleman().unpublish(node.front, node.port);
+    self->send_exit(node.front, caf::exit_reason::user_shutdown);
+    node.front = nullptr;
   }
-  node.monitor = nullptr;
+  if (node.root) {
+    self->monitor(node.root);
+    self->send_exit(node.root, caf::exit_reason::user_shutdown);
+    self->receive([](const caf::down_msg&) {});
+    node.root = nullptr;
+  }
+  if (node.ctx && node.ctx->processes)
+    node.ctx->processes->shutdown();
+  node.ctx = nullptr;
+  node.db = nullptr;
 }
 
 } // namespace faultd

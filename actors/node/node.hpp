@@ -1,47 +1,58 @@
 #pragma once
 
-// One faultd node: the actors of DESIGN.md's pipeline, spawned in an
-// existing caf::actor_system (faultd's main, or an embedding application).
+// One faultd node: the actors of DESIGN.md's pipeline under a supervision
+// tree, spawned in an existing caf::actor_system (faultd's main, or an
+// embedding application).
 //
-//   detectors (services+checks, resources, security) --fault_event--> analyzer
-//   analyzer --incidents/events--> storage;  analyzer --alert--> alerting --> storage
-//   control (published on node.listen) --> services, storage, analyzer
+//   sup:node (one_for_one)
+//   ├── sup:storage    (one_for_one)  storage
+//   ├── sup:alerting   (one_for_one)  alerting
+//   ├── sup:analysis   (one_for_one)  analyzer
+//   ├── sup:recovery   (one_for_one)  recovery (incident supervisors beneath it)
+//   ├── sup:detectors  (one_for_one)  services, resources, security, check:<service>:<check>...
+//   └── sup:control    (one_for_one)  control
 //
-// Supervision trees (restart strategies per subtree) come with the recovery
-// issue; until then a crashed actor is logged by the node's monitor.
+// Objects that must outlive any actor (the sqlite store, the process
+// supervisor, the health board, the registry, the circuit board, the
+// executors) belong to the node context; a restarted actor picks them up
+// again. The control port is served by a front actor that forwards to the
+// current "control", so crashing control does not close the port.
 
 #include <cstdint>
+#include <memory>
 #include <string>
-#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
+#include "actors/node/context.hpp"
 #include "faultd/config.hpp"
 #include "faultd/error.hpp"
 
 namespace faultd {
 
+namespace storage {
+class store;
+}
+
 struct node_runtime {
-  caf::actor storage;
-  caf::actor alerting;
-  caf::actor analyzer;
-  caf::actor services;
-  caf::actor resources;
-  caf::actor security;
-  caf::actor control;
-  caf::actor monitor;
+  std::shared_ptr<node_context> ctx;
+  std::shared_ptr<storage::store> db;
+  caf::actor root;   ///< sup:node
+  caf::actor front;  ///< published on the control port
   uint16_t port = 0; ///< the control port actually bound
 };
 
-/// Spawns every actor of a node and publishes the control actor on
-/// cfg.node.listen. On failure nothing keeps running and the status says why
-/// (database unusable, port in use, ...).
+/// Builds the node context, starts the supervision tree and the managed
+/// services, and publishes the control front on cfg.node.listen. On failure
+/// nothing keeps running and the status says why (database unusable, port
+/// in use, ...).
 status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out);
 
-/// Stops the node: control first (no new requests), then detectors and
-/// managed services (SIGTERM, SIGKILL after their grace), then analysis and
-/// storage. Returns when every actor of the node has terminated.
+/// Stops the node: the control port first, then the tree in reverse start
+/// order (control, detectors, recovery, analysis, alerting, storage), then
+/// the managed services (SIGTERM, SIGKILL after their grace). Returns when
+/// all of it has stopped.
 void stop_node(caf::actor_system& sys, node_runtime& node);
 
 } // namespace faultd

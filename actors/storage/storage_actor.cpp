@@ -63,6 +63,13 @@ void flush(self_ptr self) {
   }
 }
 
+/// Fills an incident's actions from its latest recovery execution.
+void attach_actions(self_ptr self, incident& x) {
+  std::vector<recovery_execution> execs;
+  if (self->state.db->executions_for_incident(x.id, execs).ok() && !execs.empty())
+    x.actions = execs.back().actions;
+}
+
 /// Queues a flush; a request gets its answer after the commit, a plain send
 /// (fire and forget) gets none.
 caf::result<bool> enqueue(self_ptr self) {
@@ -109,6 +116,8 @@ caf::behavior storage_actor(self_ptr self, std::shared_ptr<storage::store> db, u
       std::vector<incident> out;
       if (auto res = self->state.db->incidents(limit, open_only, out); !res.ok())
         return caf::make_error(caf::sec::runtime_error, res.to_string());
+      for (auto& x : out)
+        attach_actions(self, x);
       return out;
     },
     [=](incident_atom, const std::string& id) -> caf::result<std::vector<incident>> {
@@ -119,7 +128,23 @@ caf::behavior storage_actor(self_ptr self, std::shared_ptr<storage::store> db, u
         return std::vector<incident>{};
       if (!res.ok())
         return caf::make_error(caf::sec::runtime_error, res.to_string());
+      attach_actions(self, x);
       return std::vector<incident>{std::move(x)};
+    },
+    [=](execution_atom, const recovery_execution& x) -> caf::result<bool> {
+      flush(self); // keep the journal in order with everything before it
+      if (auto res = self->state.db->put_execution(x); !res.ok()) {
+        self->state.log->error("journal-write-failed execution={} error={}", x.id,
+                               res.to_string());
+        return caf::make_error(caf::sec::runtime_error, res.to_string());
+      }
+      return true;
+    },
+    [=](unfinished_atom) -> caf::result<std::vector<recovery_execution>> {
+      std::vector<recovery_execution> out;
+      if (auto res = self->state.db->unfinished_executions(out); !res.ok())
+        return caf::make_error(caf::sec::runtime_error, res.to_string());
+      return out;
     },
     [=](tick_atom) {
       auto& s = self->state;
@@ -137,7 +162,7 @@ caf::behavior storage_actor(self_ptr self, std::shared_ptr<storage::store> db, u
 
 } // namespace
 
-status spawn_storage_actor(caf::actor_system& sys, const config& cfg, caf::actor& out) {
+status open_store(const config& cfg, std::shared_ptr<storage::store>& out) {
   auto path = cfg.db_path();
   auto slash = path.rfind('/');
   if (slash != std::string::npos && slash > 0)
@@ -146,8 +171,13 @@ status spawn_storage_actor(caf::actor_system& sys, const config& cfg, caf::actor
   auto db = std::make_shared<storage::store>(cfg.storage.busy_timeout);
   if (auto st = db->open(path); !st.ok())
     return st;
-  out = sys.spawn<caf::detached>(storage_actor, db, cfg.fault_detection.event_retention_hours);
+  out = std::move(db);
   return {};
+}
+
+caf::actor spawn_storage_actor(caf::actor_system& sys, std::shared_ptr<storage::store> db,
+                               uint32_t retention_hours) {
+  return sys.spawn<caf::detached>(storage_actor, std::move(db), retention_hours);
 }
 
 } // namespace faultd

@@ -15,6 +15,9 @@
 //   (faults_atom, int64_t since_ns, uint32_t limit) -> std::vector<fault_event>
 //   (incidents_atom, uint32_t limit, bool open_only) -> std::vector<incident>
 //   (incident_atom, std::string id) -> std::vector<incident>   (empty: unknown id)
+//   (execution_atom, recovery_execution) -> bool   journal one step (committed at once)
+//   (unfinished_atom) -> std::vector<recovery_execution>
+// Incidents read back carry the actions of their latest recovery execution.
 //   (tick_atom) -> void   internal: retention purge, hourly
 
 #include <memory>
@@ -31,8 +34,12 @@ namespace storage {
 class store;
 }
 
-/// Opens the database (creating or migrating it) and spawns the actor that
-/// owns it. Fails with the store's status if the database cannot be opened.
-status spawn_storage_actor(caf::actor_system& sys, const config& cfg, caf::actor& out);
+/// Opens the database (creating or migrating it); fails with the store's
+/// status if it cannot be opened.
+status open_store(const config& cfg, std::shared_ptr<storage::store>& out);
+
+/// Spawns the actor that owns `db` (an opened store).
+caf::actor spawn_storage_actor(caf::actor_system& sys, std::shared_ptr<storage::store> db,
+                               uint32_t retention_hours);
 
 } // namespace faultd

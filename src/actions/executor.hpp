@@ -16,11 +16,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "faultd/domain.hpp"
 #include "faultd/error.hpp"
+#include "faultd/time.hpp"
 
 namespace faultd::actions {
 
@@ -32,6 +34,10 @@ struct action_context {
   /// The call must return by then (the action's timeout, cut to what is
   /// left of the strategy's).
   std::chrono::steady_clock::time_point deadline;
+  /// When the fault was first observed (the incident's opened_at); unset if
+  /// unknown. restart_service does not restart a service that was already
+  /// started again after this (by its restart policy) and is running.
+  std::optional<timestamp> fault_since;
 };
 
 /// How one execution went.

@@ -47,6 +47,20 @@ action_result restart_service_executor::restart_managed(const std::string& targe
   auto before = supervisor_.snapshot(target);
   int old_pid = before ? before->pid : 0;
 
+  // Its restart policy already brought it back after the fault: restarting
+  // it again would only cost another outage. Wait for its checks instead.
+  if (before && ctx.fault_since && before->state == process::service_state::running
+      && before->started_at && *before->started_at > *ctx.fault_since) {
+    if (!health_.wait_healthy(target, ctx.deadline))
+      return failure(errc::timeout, target + " was restarted by its restart policy (pid "
+                                      + std::to_string(old_pid)
+                                      + ") but its checks did not pass within " + budget);
+    action_result r;
+    r.note = target + " was already restarted by its restart policy (pid "
+             + std::to_string(old_pid) + "), healthy; " + no_rollback;
+    return r;
+  }
+
   // Reset first: "healthy" must mean healthy since this restart, not a
   // stale result from the process that is being replaced.
   health_.reset(target);

@@ -128,6 +128,19 @@ analyzer::key_state* analyzer::find_key(const std::string& component, fault_type
   return &i->second.keys[static_cast<size_t>(t)];
 }
 
+result analyzer::set_recovery(const std::string& id, const std::string& strategy,
+                              const std::vector<action_execution>& actions) {
+  result r;
+  entry* x = lookup(id);
+  if (x == nullptr)
+    return r;
+  x->inc.strategy = strategy;
+  x->inc.actions = actions;
+  r.incident_id = id;
+  r.changed.push_back(x->inc);
+  return r;
+}
+
 analyzer::entry* analyzer::lookup(const std::string& id) {
   auto i = incidents_.find(id);
   return i == incidents_.end() ? nullptr : &i->second;
@@ -386,7 +399,9 @@ result analyzer::on_event(const fault_event& e) {
     inc.severity = e.severity;
     inc.status = incident_status::open;
     inc.node = e.node.empty() ? settings_.node_id : e.node;
-    inc.opened_at = now;
+    // Opened when the fault was observed, if that is known and not later
+    // than now (a process exit is observed before the analyzer hears of it).
+    inc.opened_at = e.time.time_since_epoch().count() > 0 && e.time < now ? e.time : now;
     inc.last_seen_at = now;
     inc.event_count = 1;
     inc.first_event_id = e.id;

@@ -106,6 +106,12 @@ public:
   /// Alert triggers that already apply to them are treated as fired.
   void restore(std::vector<incident> open);
 
+  /// Records the recovery strategy chosen for an incident (and the actions
+  /// of its execution so far); returns the changed incident to persist, or
+  /// nothing if the incident is no longer retained.
+  result set_recovery(const std::string& id, const std::string& strategy,
+                      const std::vector<action_execution>& actions);
+
   /// Copies of all open incidents, oldest first.
   std::vector<incident> open_incidents() const;
 

@@ -207,6 +207,15 @@ std::string render(const v1::ControlResponse& r) {
     }
     case v1::ControlResponse::kServices:
       return render_services(r.services().services());
+    case v1::ControlResponse::kActors: {
+      table t{{"ACTOR", "SUPERVISOR", "RESTARTS"}};
+      for (auto& a : r.actors().actors())
+        t.add({a.name(), or_dash(a.supervisor()), std::to_string(a.restarts())});
+      return t.render();
+    }
+    case v1::ControlResponse::kCrash:
+      return "crashed actor " + r.crash().name() + "; supervisor " + or_dash(r.crash().supervisor())
+             + " restarts it\n";
     case v1::ControlResponse::BODY_NOT_SET:
       break;
   }
@@ -233,6 +242,8 @@ const google::protobuf::Message* body_of(const v1::ControlResponse& r) {
     case v1::ControlResponse::kInject: return &r.inject();
     case v1::ControlResponse::kStrategies: return &r.strategies();
     case v1::ControlResponse::kServices: return &r.services();
+    case v1::ControlResponse::kActors: return &r.actors();
+    case v1::ControlResponse::kCrash: return &r.crash();
     case v1::ControlResponse::BODY_NOT_SET: break;
   }
   return nullptr;
@@ -256,6 +267,8 @@ std::string encode_request(const request& r) {
     case command::inject: *req.mutable_inject()->mutable_event() = storage::to_proto(r.event); break;
     case command::strategies: req.mutable_strategies(); break;
     case command::services: req.mutable_services(); break;
+    case command::chaos_list_actors: req.mutable_chaos_list_actors(); break;
+    case command::chaos_crash_actor: req.mutable_chaos_crash_actor()->set_name(r.id); break;
   }
   return req.SerializeAsString();
 }
@@ -295,6 +308,13 @@ status decode_request(std::string_view bytes, request& out) {
     }
     case v1::ControlRequest::kStrategies: out.cmd = command::strategies; break;
     case v1::ControlRequest::kServices: out.cmd = command::services; break;
+    case v1::ControlRequest::kChaosListActors: out.cmd = command::chaos_list_actors; break;
+    case v1::ControlRequest::kChaosCrashActor:
+      out.cmd = command::chaos_crash_actor;
+      out.id = req.chaos_crash_actor().name();
+      if (out.id.empty())
+        return {errc::bad_request, "chaos crash-actor: actor name is empty"};
+      break;
     case v1::ControlRequest::BODY_NOT_SET:
       return {errc::malformed_payload, "control request names no command"};
   }
@@ -403,6 +423,25 @@ std::string encode_services(const std::vector<service_status>& services) {
   auto* body = resp.mutable_services(); // set even when empty
   for (auto& x : services)
     fill(*body->add_services(), x);
+  return finish(resp);
+}
+
+std::string encode_actors(const std::vector<actor_info>& actors) {
+  v1::ControlResponse resp;
+  auto* body = resp.mutable_actors(); // set even when empty
+  for (auto& a : actors) {
+    auto* ai = body->add_actors();
+    ai->set_name(a.name);
+    ai->set_supervisor(a.supervisor);
+    ai->set_restarts(a.restarts);
+  }
+  return finish(resp);
+}
+
+std::string encode_crash(const std::string& name, const std::string& supervisor) {
+  v1::ControlResponse resp;
+  resp.mutable_crash()->set_name(name);
+  resp.mutable_crash()->set_supervisor(supervisor);
   return finish(resp);
 }
 

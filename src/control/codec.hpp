@@ -20,7 +20,17 @@
 
 namespace faultd::control {
 
-enum class command : uint8_t { status, faults, incidents, incident, inject, strategies, services };
+enum class command : uint8_t {
+  status,
+  faults,
+  incidents,
+  incident,
+  inject,
+  strategies,
+  services,
+  chaos_list_actors,
+  chaos_crash_actor,
+};
 
 /// A decoded control request. Only the fields of `cmd` are meaningful.
 struct request {
@@ -28,7 +38,7 @@ struct request {
   int64_t since_ns = 0;   ///< faults: lower bound (0 = none)
   uint32_t limit = 0;     ///< faults, incidents: 0 = default
   bool open_only = false; ///< incidents
-  std::string id;         ///< incident
+  std::string id;         ///< incident; chaos_crash_actor: the actor name
   fault_event event;      ///< inject
 };
 
@@ -56,6 +66,15 @@ std::string encode_incident(const incident& x);
 std::string encode_inject(const std::string& event_id, const std::string& incident_id);
 std::string encode_strategies(const std::map<std::string, recovery_strategy>& strategies);
 std::string encode_services(const std::vector<service_status>& services);
+
+/// One supervised actor as `faultctl chaos list-actors` shows it.
+struct actor_info {
+  std::string name;
+  std::string supervisor;
+  uint32_t restarts = 0;
+};
+std::string encode_actors(const std::vector<actor_info>& actors);
+std::string encode_crash(const std::string& name, const std::string& supervisor);
 
 /// A decoded reply, rendered for printing (faultctl side).
 struct reply {

@@ -39,8 +39,14 @@ uint64_t health_board::generation(const std::string& service) const {
   return i == services_.end() ? 0 : i->second.generation;
 }
 
+void health_board::on_reset(const std::string& service, std::function<void()> fn) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  services_[service].on_reset.push_back(std::move(fn));
+}
+
 uint64_t health_board::reset(const std::string& service) {
   uint64_t gen = 0;
+  std::vector<std::function<void()>> callbacks;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     auto& e = services_[service];
@@ -50,8 +56,11 @@ uint64_t health_board::reset(const std::string& service) {
       c.consecutive_failures = 0;
       c.last_error.clear();
     }
+    callbacks = e.on_reset;
   }
   changed_.notify_all();
+  for (auto& fn : callbacks)
+    fn();
   return gen;
 }
 

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <map>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -43,6 +44,11 @@ public:
   /// if any is, "unknown" otherwise.
   std::string summary(const std::string& service) const;
 
+  /// Calls `fn` (on the resetting thread, outside the lock) after every
+  /// reset of `service`: check actors use it to re-check at once instead
+  /// of at their next interval. `fn` must not block.
+  void on_reset(const std::string& service, std::function<void()> fn);
+
   /// Waits until summary(service) is "healthy" or `deadline` passes.
   bool wait_healthy(const std::string& service, std::chrono::steady_clock::time_point deadline);
 
@@ -50,6 +56,7 @@ private:
   struct entry {
     uint64_t generation = 0;
     std::map<std::string, check_status> checks;
+    std::vector<std::function<void()>> on_reset;
   };
   std::string summary_locked(const entry& e) const;
 

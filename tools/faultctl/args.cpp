@@ -27,6 +27,10 @@ commands:
                                  injects a fault; it takes the same path as a
                                  detected one (analyzer, storage, alerts)
   strategies                     the recovery strategies
+  chaos list-actors              every supervised actor, its supervisor and
+                                 how often it was restarted
+  chaos crash-actor NAME         makes that actor fail as an unhandled error
+                                 would; its supervisor restarts it
   help                           this text
 
 fault types: network_timeout service_unavailable data_inconsistency
@@ -177,6 +181,29 @@ std::optional<options> parse_args(const std::vector<std::string>& args, std::str
         return std::nullopt;
       }
     }
+    return o;
+  }
+  if (cmd == "chaos") {
+    if (i >= args.size()) {
+      error = "chaos: missing subcommand (list-actors or crash-actor NAME)";
+      return std::nullopt;
+    }
+    auto sub = args[i++];
+    if (sub == "list-actors") {
+      r.cmd = control::command::chaos_list_actors;
+    } else if (sub == "crash-actor") {
+      r.cmd = control::command::chaos_crash_actor;
+      if (i >= args.size() || args[i].empty() || args[i][0] == '-') {
+        error = "chaos crash-actor: missing actor NAME (see faultctl chaos list-actors)";
+        return std::nullopt;
+      }
+      r.id = args[i++];
+    } else {
+      error = "chaos: unknown subcommand \"" + sub + "\" (expected list-actors or crash-actor)";
+      return std::nullopt;
+    }
+    if (!no_more())
+      return std::nullopt;
     return o;
   }
   if (cmd == "inject") {

@@ -533,3 +533,29 @@ TEST_CASE("settings and the dependency graph come from the config") {
   auto g = analysis::make_dependency_graph(cfg.services);
   CHECK(g.at("mapper") == std::vector<std::string>{"broker"});
 }
+
+TEST_CASE("the recovery strategy and actions recorded on an incident are kept when events fold in") {
+  manual_clock clk;
+  analysis::settings st;
+  st.node_id = "n1";
+  analysis::analyzer an{st, {}, clk};
+  fault_event e;
+  e.id = "e1";
+  e.time = clk.now();
+  e.type = fault_type::service_unavailable;
+  e.severity = fault_severity::high;
+  e.component = "gw";
+  auto r = an.on_event(e);
+  action_execution a;
+  a.action.type = action_type::restart_service;
+  a.status = action_status::completed;
+  auto set = an.set_recovery(r.incident_id, "service_unavailable", {a});
+  REQUIRE(set.changed.size() == 1);
+  CHECK(set.changed[0].strategy == "service_unavailable");
+  e.id = "e2";
+  auto again = an.on_event(e);
+  REQUIRE_FALSE(again.changed.empty());
+  CHECK(again.changed[0].strategy == "service_unavailable");
+  CHECK(again.changed[0].actions.size() == 1);
+  CHECK(an.set_recovery("unknown-id", "x", {}).changed.empty());
+}

@@ -54,3 +54,14 @@ TEST_CASE("wait_healthy returns once another thread reports the service healthy"
   b.update("gw", cs("tcp", "unhealthy"), 0);
   CHECK_FALSE(b.wait_healthy("gw", std::chrono::steady_clock::now()));
 }
+
+TEST_CASE("reset callbacks run after every reset of their service only") {
+  health_board b;
+  int gw = 0, other = 0;
+  b.on_reset("gw", [&] { ++gw; });
+  b.on_reset("db", [&] { ++other; });
+  b.reset("gw");
+  b.reset("gw");
+  CHECK(gw == 2);
+  CHECK(other == 0);
+}

@@ -1,0 +1,62 @@
+#pragma once
+
+// What the actors of one node share: the config, the directory that names
+// the current incarnation of every supervised actor, and the thread-safe
+// objects that outlive any single actor (so a crashed and restarted actor
+// loses nothing): the process supervisor, the health board, the registry,
+// the circuit board and the executor registry.
+//
+// Actors never keep another actor's handle for long: they look it up by
+// name in the directory when they send (send_to), so a message goes to the
+// incarnation that is alive now.
+
+#include <memory>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/send.hpp>
+
+#include "actors/supervision/directory.hpp"
+#include "faultd/config.hpp"
+
+namespace faultd {
+
+namespace process {
+class supervisor;
+}
+namespace state {
+class health_board;
+class registry;
+} // namespace state
+namespace actions {
+class circuit_board;
+class executor_registry;
+} // namespace actions
+
+struct node_context {
+  config cfg;
+  std::shared_ptr<actor_directory> dir;
+  std::shared_ptr<process::supervisor> processes;
+  std::shared_ptr<state::health_board> health;
+  std::shared_ptr<state::registry> registry;
+  std::shared_ptr<actions::circuit_board> circuits;
+  std::shared_ptr<actions::executor_registry> executors;
+
+  /// The current incarnation of a named actor (invalid if none).
+  caf::actor lookup(const std::string& name) const { return dir->get(name); }
+
+  /// Sends to the current incarnation of `name`; false if there is none.
+  template <class... Ts>
+  bool send_to(const std::string& name, Ts&&... xs) const {
+    auto a = lookup(name);
+    if (!a)
+      return false;
+    caf::anon_send(a, std::forward<Ts>(xs)...);
+    return true;
+  }
+
+  /// Feeds a check result into the service's circuit breaker.
+  void check_result(const std::string& service, bool ok) const;
+};
+
+} // namespace faultd

@@ -1,0 +1,21 @@
+#pragma once
+
+// One incident supervisor: runs one recovery execution to its end (see
+// recovery_actor.hpp), then reports (done_atom, recovery_execution) to the
+// actor that spawned it and quits.
+
+#include <memory>
+
+#include <caf/fwd.hpp>
+
+#include "actors/node/context.hpp"
+#include "recovery/execution.hpp"
+
+namespace faultd {
+
+/// Spawns (detached) the supervisor for `machine`, reporting to `manager`.
+caf::actor spawn_incident_supervisor(caf::actor_system& sys, std::shared_ptr<node_context> ctx,
+                                     caf::actor manager, incident inc,
+                                     recovery::execution_machine machine);
+
+} // namespace faultd

@@ -1,0 +1,225 @@
+#include "actors/recovery/recovery_actor.hpp"
+
+#include <map>
+
+#include <caf/all.hpp>
+
+#include "actions/service_degradation.hpp"
+#include "actors/recovery/incident_supervisor.hpp"
+#include "actors/type_ids.hpp"
+#include "faultd/log.hpp"
+#include "faultd/util.hpp"
+#include "recovery/selector.hpp"
+#include "state/registry.hpp"
+
+namespace faultd {
+
+namespace {
+
+struct running_execution {
+  std::string execution_id;
+  caf::actor supervisor;
+};
+
+struct recovery_state {
+  std::shared_ptr<node_context> ctx;
+  std::unique_ptr<recovery::strategy_selector> selector;
+  std::map<std::string, running_execution> running;          ///< by incident id
+  std::map<caf::actor_addr, std::string> incident_of;         ///< supervisor -> incident id
+  std::map<std::string, incident> open;                       ///< incidents seen opening
+  uint64_t started = 0;
+  std::shared_ptr<spdlog::logger> log = log::get("recovery");
+  static inline const char* name = "recovery";
+};
+
+using self_ptr = caf::stateful_actor<recovery_state>*;
+
+caf::behavior running(self_ptr self);
+
+void launch(self_ptr self, const incident& inc, recovery::execution_machine machine) {
+  auto& st = self->state;
+  auto& x = machine.state();
+  auto exec_id = x.id;
+  auto sup = spawn_incident_supervisor(self->system(), st.ctx, caf::actor_cast<caf::actor>(self),
+                                       inc, std::move(machine));
+  self->monitor(sup);
+  st.incident_of[sup.address()] = inc.id;
+  st.running[inc.id] = running_execution{exec_id, sup};
+  ++st.started;
+}
+
+void alert_no_strategy(self_ptr self, const incident& inc) {
+  alert a;
+  a.id = make_uuid();
+  a.incident_id = inc.id;
+  a.time = system_clock_source().now();
+  a.severity = inc.severity;
+  a.component = inc.component;
+  a.summary = "no recovery strategy matches " + std::string{to_string(inc.type)} + " ("
+              + std::string{to_string(inc.severity)} + ") on " + inc.component;
+  self->state.ctx->send_to("alerting", alert_atom::value, a);
+}
+
+void on_opened(self_ptr self, const incident& inc) {
+  auto& st = self->state;
+  st.open[inc.id] = inc;
+  if (st.running.count(inc.id) > 0)
+    return; // already recovering (a reopen while its execution runs)
+  auto* strategy = st.selector->select(inc);
+  if (strategy == nullptr) {
+    st.log->warn("recovery-no-strategy incident={} component={} type={} severity={}", inc.id,
+                 inc.component, to_string(inc.type), to_string(inc.severity));
+    st.ctx->send_to("analyzer", recovery_atom::value, inc.id, std::string{"none"},
+                    std::vector<action_execution>{});
+    alert_no_strategy(self, inc);
+    return;
+  }
+  st.log->info("recovery-strategy-selected incident={} component={} strategy={} priority={} "
+               "actions={}",
+               inc.id, inc.component, strategy->id, strategy->priority, strategy->actions.size());
+  launch(self, inc,
+         recovery::execution_machine{*strategy, inc.id, make_uuid(), system_clock_source(),
+                                     recovery::default_random_source()});
+}
+
+/// Degradations this incident's recovery set are undone when it closes.
+void restore_degradations(self_ptr self, const incident& inc) {
+  auto& st = self->state;
+  for (auto& a : inc.actions) {
+    if (a.action.type != action_type::service_degradation || a.status != action_status::completed)
+      continue;
+    actions::action_context c;
+    c.component = inc.component;
+    auto target = actions::resolve_target(a.action, c);
+    auto* svc = st.ctx->cfg.find_service(target);
+    std::string full = svc && !svc->degradation_levels.empty() ? svc->degradation_levels.front()
+                                                               : std::string{"full"};
+    auto res = actions::restore_degradation(*st.ctx->registry, target, full);
+    if (res.ok())
+      st.log->info("degradation-restored service={} level={} incident={}", target, full, inc.id);
+    else
+      st.log->error("degradation-restore-failed service={} error={}", target, res.to_string());
+  }
+}
+
+void resume_journal(self_ptr self, const std::vector<recovery_execution>& unfinished) {
+  auto& st = self->state;
+  for (auto& x : unfinished) {
+    auto* strategy = st.selector->find(x.strategy_id);
+    incident inc;
+    inc.id = x.incident_id;
+    if (strategy == nullptr || !recovery::execution_machine::compatible(x, *strategy)) {
+      auto reason = strategy == nullptr ? "strategy " + x.strategy_id + " no longer exists"
+                                        : "strategy " + x.strategy_id + " changed";
+      auto closed = recovery::execution_machine::abandon(x, "closed at restart: " + reason,
+                                                         system_clock_source().now());
+      st.log->warn("recovery-abandoned execution={} incident={} reason=\"{}\"", x.id,
+                   x.incident_id, reason);
+      st.ctx->send_to("storage", execution_atom::value, closed);
+      st.ctx->send_to("analyzer", recovery_atom::value, x.incident_id, x.strategy_id,
+                      closed.actions);
+      continue;
+    }
+    // The component is needed to resolve placeholder targets.
+    if (auto storage = st.ctx->lookup("storage"))
+      self->request(storage, std::chrono::seconds(10), incident_atom::value, x.incident_id)
+        .then(
+          [self, x, s = *strategy](const std::vector<incident>& found) {
+            incident inc;
+            inc.id = x.incident_id;
+            if (!found.empty())
+              inc = found.front();
+            self->state.log->info("recovery-resumed execution={} incident={} strategy={}", x.id,
+                                  x.incident_id, x.strategy_id);
+            launch(self, inc,
+                   recovery::execution_machine::resume(x, s, system_clock_source(),
+                                                       recovery::default_random_source()));
+          },
+          [self, x](const caf::error& err) {
+            self->state.log->error("recovery-resume-failed execution={} error={}", x.id,
+                                   self->system().render(err));
+          });
+  }
+}
+
+caf::behavior recovery_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
+  auto& st = self->state;
+  st.ctx = std::move(ctx);
+  st.selector = std::make_unique<recovery::strategy_selector>(st.ctx->cfg.strategies);
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    auto& s = self->state;
+    auto i = s.incident_of.find(dm.source);
+    if (i == s.incident_of.end())
+      return;
+    auto incident_id = i->second;
+    s.incident_of.erase(i);
+    auto r = s.running.find(incident_id);
+    if (r != s.running.end() && r->second.supervisor.address() == dm.source) {
+      // It died without reporting: its journal says how far it got.
+      s.log->error("incident-supervisor-down incident={} execution={} reason={}", incident_id,
+                   r->second.execution_id, caf::to_string(dm.reason));
+      s.running.erase(r);
+      if (auto storage = s.ctx->lookup("storage"))
+        self->request(storage, std::chrono::seconds(10), unfinished_atom::value)
+          .then(
+            [self, incident_id](const std::vector<recovery_execution>& xs) {
+              std::vector<recovery_execution> mine;
+              for (auto& x : xs)
+                if (x.incident_id == incident_id)
+                  mine.push_back(x);
+              resume_journal(self, mine);
+            },
+            [](const caf::error&) {});
+    }
+  });
+  // Journal first: unfinished executions from before a restart. Until it
+  // is read, other messages wait in the mailbox.
+  self->set_default_handler(caf::skip);
+  self->send(self, restore_atom::value);
+  return {
+    [=](restore_atom) {
+      auto storage = self->state.ctx->lookup("storage");
+      if (!storage) { // still starting: storage's subtree comes up concurrently
+        self->delayed_send(self, std::chrono::milliseconds(2), restore_atom::value);
+        return;
+      }
+      self->request(storage, std::chrono::seconds(30), unfinished_atom::value)
+        .then(
+          [self](const std::vector<recovery_execution>& xs) {
+            resume_journal(self, xs);
+            self->become(running(self));
+          },
+          [self](const caf::error& err) {
+            self->state.log->error("journal-read-failed error={}", self->system().render(err));
+            self->become(running(self));
+          });
+    },
+  };
+}
+
+caf::behavior running(self_ptr self) {
+  self->set_default_handler(caf::print_and_drop);
+  return {
+    [=](opened_atom, const incident& inc) { on_opened(self, inc); },
+    [=](closed_atom, const incident& inc) {
+      self->state.open.erase(inc.id);
+      restore_degradations(self, inc);
+    },
+    [=](done_atom, const recovery_execution& x) {
+      auto& s = self->state;
+      auto r = s.running.find(x.incident_id);
+      if (r != s.running.end() && r->second.execution_id == x.id) {
+        s.incident_of.erase(r->second.supervisor.address());
+        s.running.erase(r);
+      }
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_recovery_actor(caf::actor_system& sys, std::shared_ptr<node_context> ctx) {
+  return sys.spawn(recovery_actor, std::move(ctx));
+}
+
+} // namespace faultd

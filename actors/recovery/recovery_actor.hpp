@@ -1,0 +1,40 @@
+#pragma once
+
+// The recovery manager (the seed's Recovery Strategy Selector + Recovery
+// Executor) and its incident supervisors.
+//
+// For every root incident the analyzer opens, the manager selects a strategy
+// (src/recovery/selector.hpp: fault type, severity, component pattern,
+// highest priority, deterministic ties) and spawns ONE incident supervisor
+// actor for it (monitored). The incident supervisor drives an
+// execution_machine (src/recovery/execution.hpp): it runs the strategy's
+// actions through the executors (src/actions/), with timeouts, retries with
+// backoff and jitter, the strategy's overall timeout, and rollback in
+// reverse order; it journals the execution in sqlite before and after every
+// step and reports progress to the analyzer (faultctl incidents shows it).
+//
+// An incident with no matching strategy is recorded with strategy "none"
+// and alerted. When an incident closes, the degradations its recovery set
+// are restored. At start the manager reads the journal: an unfinished
+// execution whose strategy is unchanged is resumed (a completed action is
+// never run again); any other is closed as failed with the reason.
+//
+// Incident supervisors run detached: executors block (restart and wait for
+// health) and must not stall CAF's scheduler threads.
+//
+// Interface ("recovery"):
+//   (opened_atom, incident) -> void
+//   (closed_atom, incident) -> void
+//   (done_atom, recovery_execution) -> void     from an incident supervisor
+
+#include <memory>
+
+#include <caf/fwd.hpp>
+
+#include "actors/node/context.hpp"
+
+namespace faultd {
+
+caf::actor spawn_recovery_actor(caf::actor_system& sys, std::shared_ptr<node_context> ctx);
+
+} // namespace faultd

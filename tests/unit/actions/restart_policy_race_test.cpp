@@ -1,0 +1,51 @@
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <thread>
+
+#include "actions/restart_service.hpp"
+#include "process/supervisor.hpp"
+#include "state/health.hpp"
+#include "support/support.hpp"
+
+using namespace faultd;
+
+TEST_CASE("restart_service does not restart a service its restart policy already restarted") {
+  test::temp_dir dir;
+  config cfg;
+  service_config svc;
+  svc.name = "sleeper";
+  svc.command = {"/bin/sleep", "1000"};
+  cfg.services.push_back(svc);
+  process::supervisor_options opts;
+  opts.log_dir = dir.path();
+  process::supervisor sup{opts};
+  REQUIRE(sup.add(svc).get().ok());
+  state::health_board health;
+  actions::restart_service_executor ex{cfg, sup, health};
+  auto first = sup.snapshot("sleeper");
+  REQUIRE(first);
+  auto fault_time = system_clock_source().now();
+  REQUIRE(::kill(first->pid, SIGKILL) == 0);
+  REQUIRE(test::wait_until([&] {
+    auto s = sup.snapshot("sleeper");
+    return s && s->pid != first->pid && s->state == process::service_state::running;
+  }));
+  auto restarted = sup.snapshot("sleeper");
+  recovery_action a;
+  a.type = action_type::restart_service;
+  a.target = "sleeper";
+  actions::action_context c;
+  c.component = "sleeper";
+  c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  c.fault_since = fault_time;
+  auto res = ex.execute(a, c);
+  CHECK(res.st.ok());
+  CHECK(res.note.find("already restarted") != std::string::npos);
+  CHECK(sup.snapshot("sleeper")->pid == restarted->pid);
+  // A fault observed after the last start does restart it.
+  c.fault_since = system_clock_source().now();
+  auto again = ex.execute(a, c);
+  CHECK(again.st.ok());
+  CHECK(sup.snapshot("sleeper")->pid != restarted->pid);
+}
