@@ -1,6 +1,7 @@
 #include "actors/analyzer/analyzer_actor.hpp"
 
 #include <memory>
+#include <unordered_map>
 
 #include <caf/all.hpp>
 
@@ -14,8 +15,16 @@ namespace {
 
 constexpr auto tick_interval = std::chrono::seconds(1);
 
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+
 struct analyzer_state {
   std::shared_ptr<node_context> ctx;
+  // Writes for storage, batched: a storm of duplicates becomes one message
+  // with many events and the latest copy of its one incident.
+  std::vector<fault_event> pending_events;
+  std::vector<incident> pending_incidents;
+  std::unordered_map<std::string, size_t> pending_index; ///< incident id -> position
+  bool flush_queued = false;
   std::unique_ptr<analysis::analyzer> an;
   uint64_t events = 0;
   std::shared_ptr<spdlog::logger> log = log::get("analyzer");
@@ -46,9 +55,38 @@ void announce(self_ptr self, const analysis::result& r) {
 
 caf::behavior running(self_ptr self);
 
-void persist(self_ptr self, std::vector<fault_event> events, const analysis::result& r) {
-  if (!events.empty() || !r.changed.empty())
-    self->state.ctx->send_to("storage", persist_atom::value, std::move(events), r.changed);
+/// Sends the pending batch to storage.
+void flush(self_ptr self) {
+  auto& st = self->state;
+  st.flush_queued = false;
+  if (st.pending_events.empty() && st.pending_incidents.empty())
+    return;
+  if (!st.ctx->send_to("storage", persist_atom::value, std::move(st.pending_events),
+                       std::move(st.pending_incidents)))
+    st.log->error("storage-unavailable dropped_events={} dropped_incidents={}",
+                  st.pending_events.size(), st.pending_incidents.size());
+  st.pending_events.clear();
+  st.pending_incidents.clear();
+  st.pending_index.clear();
+}
+
+/// Adds to the pending batch; the flush message queued behind whatever is
+/// already in the mailbox sends it.
+void persist(self_ptr self, const fault_event* e, const analysis::result& r) {
+  auto& st = self->state;
+  if (e != nullptr)
+    st.pending_events.push_back(*e);
+  for (auto& x : r.changed) {
+    auto [it, added] = st.pending_index.emplace(x.id, st.pending_incidents.size());
+    if (added)
+      st.pending_incidents.push_back(x);
+    else
+      st.pending_incidents[it->second] = x;
+  }
+  if (!st.flush_queued && (!st.pending_events.empty() || !st.pending_incidents.empty())) {
+    st.flush_queued = true;
+    self->send(self, flush_atom::value);
+  }
 }
 
 caf::behavior analyzer_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
@@ -94,10 +132,14 @@ caf::behavior analyzer_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
 caf::behavior running(self_ptr self) {
   self->set_default_handler(caf::print_and_drop);
   return {
+    [=](caf::get_atom) { return self->state.events; },
+    [=](flush_atom) { flush(self); },
     [=](event_atom, const fault_event& e) {
       ++self->state.events;
       auto r = self->state.an->on_event(e);
-      persist(self, {e}, r); // before recovery journals anything for it
+      persist(self, &e, r);
+      if (r.opened || r.reopened)
+        flush(self); // the incident row goes out before recovery journals for it
       announce(self, r);
     },
     [=](inject_atom, const fault_event& e) -> caf::result<std::string, std::string> {
@@ -113,6 +155,7 @@ caf::behavior running(self_ptr self) {
       auto incident_id = r.incident_id;
       // Reply once stored (acknowledged = survives kill -9), then let
       // recovery start: its journal entry must come after the incident row.
+      flush(self); // keep the order of earlier writes
       self->request(storage, caf::infinite, persist_atom::value, std::vector<fault_event>{e},
                     r.changed)
         .then(
@@ -128,11 +171,11 @@ caf::behavior running(self_ptr self) {
     },
     [=](recovery_atom, const std::string& id, const std::string& strategy,
         const std::vector<action_execution>& actions) {
-      persist(self, {}, self->state.an->set_recovery(id, strategy, actions));
+      persist(self, nullptr, self->state.an->set_recovery(id, strategy, actions));
     },
     [=](tick_atom) {
       auto r = self->state.an->tick();
-      persist(self, {}, r);
+      persist(self, nullptr, r);
       announce(self, r);
       self->delayed_send(self, tick_interval, tick_atom::value);
     },

@@ -12,6 +12,7 @@
 //        replied only after the event and its incident are stored
 //   (recovery_atom, std::string incident_id, std::string strategy,
 //    std::vector<action_execution>) -> void            recovery progress
+//   (caf::get_atom) -> uint64_t                       events taken so far
 //   (tick_atom) -> void                               internal: every second
 // Sends: (persist_atom, events, incidents) to "storage", (alert_atom, alert)
 // to "alerting", (opened_atom | closed_atom, incident) to "recovery".

@@ -42,7 +42,11 @@ void launch(self_ptr self, const incident& inc, recovery::execution_machine mach
   auto exec_id = x.id;
   auto sup = spawn_incident_supervisor(self->system(), st.ctx, caf::actor_cast<caf::actor>(self),
                                        inc, std::move(machine));
+  // Monitored: a crash is resumed from the journal. Linked: when the
+  // manager stops (node shutdown, or its own crash), so do they; their
+  // journals let the next manager resume them.
   self->monitor(sup);
+  self->link_to(sup);
   st.incident_of[sup.address()] = inc.id;
   st.running[inc.id] = running_execution{exec_id, sup};
   ++st.started;
@@ -146,6 +150,12 @@ caf::behavior recovery_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.selector = std::make_unique<recovery::strategy_selector>(st.ctx->cfg.strategies);
+  // Exits of linked incident supervisors are handled by the down handler;
+  // any other exit request (shutdown, a crash on purpose) ends the manager.
+  self->set_exit_handler([self](const caf::exit_msg& em) {
+    if (self->state.incident_of.count(em.source) == 0 && em.reason)
+      self->quit(em.reason);
+  });
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& s = self->state;
     auto i = s.incident_of.find(dm.source);

@@ -1,5 +1,7 @@
 #include "actors/storage/storage_actor.hpp"
 
+#include <unordered_map>
+
 #include <caf/all.hpp>
 
 #include "actors/type_ids.hpp"
@@ -43,6 +45,21 @@ void flush(self_ptr self) {
   st.flush_queued = false;
   if (st.events.empty() && st.incidents.empty() && st.alerts.empty() && st.waiting.empty())
     return;
+  // A storm folds thousands of events into one incident: store only the
+  // latest version of each incident in this batch.
+  if (st.incidents.size() > 1) {
+    std::unordered_map<std::string, size_t> last;
+    for (size_t i = 0; i < st.incidents.size(); ++i)
+      last[st.incidents[i].id] = i;
+    if (last.size() < st.incidents.size()) {
+      std::vector<incident> latest;
+      latest.reserve(last.size());
+      for (size_t i = 0; i < st.incidents.size(); ++i)
+        if (last[st.incidents[i].id] == i)
+          latest.push_back(std::move(st.incidents[i]));
+      st.incidents = std::move(latest);
+    }
+  }
   auto res = st.db->write_batch(st.events, st.incidents, st.alerts);
   if (!res.ok()) {
     ++st.write_failures;
