@@ -46,8 +46,8 @@ supervisor_spec subtree(const std::shared_ptr<node_context>& ctx, std::string na
   supervisor_spec s;
   s.name = std::move(name);
   s.strategy = supervision::strategy::one_for_one;
-  s.max_restarts = 5;
-  s.period = seconds_d(30);
+  s.max_restarts = 10;
+  s.period = seconds_d(60);
   s.children = std::move(children);
   s.directory = ctx->dir;
   return s;
@@ -94,7 +94,9 @@ supervisor_spec node_tree(const std::shared_ptr<node_context>& ctx,
                                  return spawn_control_actor(sys, ctx);
                                })})),
     });
-  root.max_restarts = 3;
+  // More than 10 subtree restarts a minute: something is wrong with the
+  // node itself; the root gives up and faultd exits (see faultd's main).
+  root.max_restarts = 10;
   root.period = seconds_d(60);
   return root;
 }

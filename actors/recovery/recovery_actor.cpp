@@ -4,6 +4,7 @@
 
 #include <caf/all.hpp>
 
+#include "actions/executor.hpp"
 #include "actions/service_degradation.hpp"
 #include "actors/recovery/incident_supervisor.hpp"
 #include "actors/type_ids.hpp"
@@ -35,6 +36,18 @@ struct recovery_state {
 using self_ptr = caf::stateful_actor<recovery_state>*;
 
 caf::behavior running(self_ptr self);
+
+/// The strategy as it applies to `inc`: placeholder targets ("", the seed's
+/// "service_name", ...) resolved to the incident's component, so the
+/// journal and faultctl show what each action acts on.
+recovery_strategy resolved(const recovery_strategy& s, const incident& inc) {
+  auto out = s;
+  actions::action_context c;
+  c.component = inc.component;
+  for (auto& a : out.actions)
+    a.target = actions::resolve_target(a, c);
+  return out;
+}
 
 void launch(self_ptr self, const incident& inc, recovery::execution_machine machine) {
   auto& st = self->state;
@@ -82,8 +95,8 @@ void on_opened(self_ptr self, const incident& inc) {
                "actions={}",
                inc.id, inc.component, strategy->id, strategy->priority, strategy->actions.size());
   launch(self, inc,
-         recovery::execution_machine{*strategy, inc.id, make_uuid(), system_clock_source(),
-                                     recovery::default_random_source()});
+         recovery::execution_machine{resolved(*strategy, inc), inc.id, make_uuid(),
+                                     system_clock_source(), recovery::default_random_source()});
 }
 
 /// Degradations this incident's recovery set are undone when it closes.
@@ -106,43 +119,57 @@ void restore_degradations(self_ptr self, const incident& inc) {
   }
 }
 
-void resume_journal(self_ptr self, const std::vector<recovery_execution>& unfinished) {
+/// Closes an execution that cannot be resumed, with the reason.
+void abandon(self_ptr self, const recovery_execution& x, const std::string& reason) {
+  auto closed = recovery::execution_machine::abandon(x, "closed at restart: " + reason,
+                                                     system_clock_source().now());
+  self->state.log->warn("recovery-abandoned execution={} incident={} reason=\"{}\"", x.id,
+                        x.incident_id, reason);
+  self->state.ctx->send_to("storage", execution_atom::value, closed);
+  self->state.ctx->send_to("analyzer", recovery_atom::value, x.incident_id, x.strategy_id,
+                           closed.actions);
+}
+
+void resume_one(self_ptr self, const recovery_execution& x, const incident& inc) {
   auto& st = self->state;
+  auto* strategy = st.selector->find(x.strategy_id);
+  if (strategy == nullptr) {
+    abandon(self, x, "strategy " + x.strategy_id + " no longer exists");
+    return;
+  }
+  auto s = resolved(*strategy, inc);
+  if (!recovery::execution_machine::compatible(x, s)) {
+    abandon(self, x, "strategy " + x.strategy_id + " changed");
+    return;
+  }
+  st.log->info("recovery-resumed execution={} incident={} strategy={}", x.id, x.incident_id,
+               x.strategy_id);
+  launch(self, inc,
+         recovery::execution_machine::resume(x, s, system_clock_source(),
+                                             recovery::default_random_source()));
+}
+
+/// Resumes journaled executions (the incident is read for its component).
+void resume_journal(self_ptr self, const std::vector<recovery_execution>& unfinished) {
+  auto storage = self->state.ctx->lookup("storage");
   for (auto& x : unfinished) {
-    auto* strategy = st.selector->find(x.strategy_id);
-    incident inc;
-    inc.id = x.incident_id;
-    if (strategy == nullptr || !recovery::execution_machine::compatible(x, *strategy)) {
-      auto reason = strategy == nullptr ? "strategy " + x.strategy_id + " no longer exists"
-                                        : "strategy " + x.strategy_id + " changed";
-      auto closed = recovery::execution_machine::abandon(x, "closed at restart: " + reason,
-                                                         system_clock_source().now());
-      st.log->warn("recovery-abandoned execution={} incident={} reason=\"{}\"", x.id,
-                   x.incident_id, reason);
-      st.ctx->send_to("storage", execution_atom::value, closed);
-      st.ctx->send_to("analyzer", recovery_atom::value, x.incident_id, x.strategy_id,
-                      closed.actions);
+    if (!storage) {
+      abandon(self, x, "storage is not running");
       continue;
     }
-    // The component is needed to resolve placeholder targets.
-    if (auto storage = st.ctx->lookup("storage"))
-      self->request(storage, std::chrono::seconds(10), incident_atom::value, x.incident_id)
-        .then(
-          [self, x, s = *strategy](const std::vector<incident>& found) {
-            incident inc;
-            inc.id = x.incident_id;
-            if (!found.empty())
-              inc = found.front();
-            self->state.log->info("recovery-resumed execution={} incident={} strategy={}", x.id,
-                                  x.incident_id, x.strategy_id);
-            launch(self, inc,
-                   recovery::execution_machine::resume(x, s, system_clock_source(),
-                                                       recovery::default_random_source()));
-          },
-          [self, x](const caf::error& err) {
-            self->state.log->error("recovery-resume-failed execution={} error={}", x.id,
-                                   self->system().render(err));
-          });
+    self->request(storage, std::chrono::seconds(10), incident_atom::value, x.incident_id)
+      .then(
+        [self, x](const std::vector<incident>& found) {
+          incident inc;
+          inc.id = x.incident_id;
+          if (!found.empty())
+            inc = found.front();
+          resume_one(self, x, inc);
+        },
+        [self, x](const caf::error& err) {
+          self->state.log->error("recovery-resume-failed execution={} error={}", x.id,
+                                 self->system().render(err));
+        });
   }
 }
 

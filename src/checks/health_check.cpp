@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "faultd/log.hpp"
@@ -320,6 +321,7 @@ check_result run_exec_check(const std::vector<std::string>& argv, duration timeo
     return r;
   }
 
+  pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) {
     r.message = "fork: " + os_error(errno);
@@ -327,6 +329,11 @@ check_result run_exec_check(const std::vector<std::string>& argv, duration timeo
   }
   if (pid == 0) {
     ::setpgid(0, 0);
+    // A check (or recovery command) must not outlive faultd: if faultd is
+    // killed, the command is killed with it, not left to act on its own.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent)
+      ::_exit(127);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -10,51 +10,12 @@
 #include <unistd.h>
 
 #include "storage/store.hpp"
+#include "support/node_process.hpp"
 #include "support/support.hpp"
 
 using namespace faultd::test;
 
 namespace {
-
-std::string json_value(const std::string& json, const std::string& key, size_t from = 0) {
-  auto pos = json.find("\"" + key + "\":", from);
-  if (pos == std::string::npos)
-    return {};
-  pos += key.size() + 3;
-  if (json[pos] == '"')
-    return json.substr(pos + 1, json.find('"', pos + 1) - pos - 1);
-  return json.substr(pos, json.find_first_of(",}]", pos) - pos);
-}
-
-struct node_process {
-  temp_dir dir;
-  uint16_t port = free_port();
-  std::string node = "127.0.0.1:" + std::to_string(port);
-  std::unique_ptr<child_process> proc;
-
-  explicit node_process(const std::string& extra_yaml) {
-    write_file(dir.file("faultd.yaml"), "node:\n  id: det-node\n  listen: " + node
-                                          + "\n  data_dir: " + dir.file("data") + "\n"
-                                          + extra_yaml);
-    proc = std::make_unique<child_process>(
-      std::vector<std::string>{faultd_bin(), "--config", dir.file("faultd.yaml")},
-      dir.file("faultd.out"));
-    bool up = wait_until([&] { return ctl({"status"}).status == 0; }, std::chrono::seconds(20));
-    REQUIRE_MESSAGE(up, "faultd did not come up: " << read_file(dir.file("faultd.out")));
-  }
-
-  run_result ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), {faultctl_bin(), "--node", node});
-    return run(args, std::chrono::seconds(20));
-  }
-
-  /// The JSON object of one service in `faultctl --json services`.
-  std::string service_json(const std::string& name) {
-    auto out = ctl({"--json", "services"}).out;
-    auto pos = out.find("{\"name\":\"" + name + "\"");
-    return pos == std::string::npos ? "" : out.substr(pos);
-  }
-};
 
 /// A TCP listener on 127.0.0.1 that accepts nothing (the kernel completes
 /// connects into its backlog), closed on destruction.

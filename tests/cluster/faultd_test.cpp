@@ -7,58 +7,12 @@
 #include <memory>
 #include <string>
 
+#include "support/node_process.hpp"
 #include "support/support.hpp"
 
 using namespace faultd::test;
 
 namespace {
-
-/// First value of "key": in a JSON text (numbers and strings), or "".
-std::string json_value(const std::string& json, const std::string& key, size_t from = 0) {
-  auto pos = json.find("\"" + key + "\":", from);
-  if (pos == std::string::npos)
-    return {};
-  pos += key.size() + 3;
-  if (json[pos] == '"') {
-    auto end = json.find('"', pos + 1);
-    return json.substr(pos + 1, end - pos - 1);
-  }
-  auto end = json.find_first_of(",}]", pos);
-  return json.substr(pos, end - pos);
-}
-
-struct node_process {
-  temp_dir dir;
-  uint16_t port = free_port();
-  std::string node = "127.0.0.1:" + std::to_string(port);
-  std::unique_ptr<child_process> proc;
-
-  explicit node_process(const std::string& services_yaml = "") {
-    write_file(dir.file("faultd.yaml"), "node:\n  id: test-node\n  listen: " + node
-                                          + "\n  data_dir: " + dir.file("data") + "\n"
-                                          + services_yaml);
-    start();
-  }
-
-  void start() {
-    proc = std::make_unique<child_process>(
-      std::vector<std::string>{faultd_bin(), "--config", dir.file("faultd.yaml")},
-      dir.file("faultd.out"));
-    bool up = wait_until([&] { return ctl({"status"}).status == 0; }, std::chrono::seconds(20));
-    REQUIRE_MESSAGE(up, "faultd did not come up: " << read_file(dir.file("faultd.out")));
-  }
-
-  run_result ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), {faultctl_bin(), "--node", node});
-    return run(args, std::chrono::seconds(20));
-  }
-
-  std::string service_pid(const std::string& name) {
-    auto out = ctl({"--json", "services"}).out;
-    auto pos = out.find("\"name\":\"" + name + "\"");
-    return pos == std::string::npos ? "" : json_value(out, "pid", pos);
-  }
-};
 
 const char* sleeper_service = R"(services:
   - name: sleeper

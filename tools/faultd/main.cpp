@@ -5,6 +5,7 @@
 #include <cstring>
 #include <pthread.h>
 #include <string>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -17,6 +18,8 @@
 #include "faultd/util.hpp"
 
 namespace {
+
+using faultd_signal_atom = caf::atom_constant<caf::atom("signal")>;
 
 const char* usage_text = R"(usage: faultd [OPTIONS]
 
@@ -39,7 +42,8 @@ options:
   --help               this text
 
 Exit status: 0 after a clean shutdown (SIGTERM/SIGINT), 1 when the node
-cannot start (port in use, data dir not writable), 2 on bad usage or config.
+cannot start (port in use, data dir not writable) or its supervision tree
+gave up (too many actor restarts a minute), 2 on bad usage or config.
 )";
 
 int usage_error(const std::string& msg) {
@@ -142,10 +146,28 @@ int main(int argc, char** argv) {
   }
   log->info("faultd-ready node={} listen={} data_dir={} services={} pid={}", cfg.node.id,
             cfg.node.listen.to_string(), cfg.node.data_dir, cfg.services.size(), getpid());
-  int sig = 0;
-  sigwait(&sigs, &sig);
-  log->info("faultd-stopping signal={}", strsignal(sig));
+  // Wait for a shutdown signal, or for the supervision tree's root to give
+  // up (its restart intensity was exceeded): then the node cannot heal
+  // itself, and exiting non-zero lets the service manager restart faultd.
+  caf::scoped_actor self{sys};
+  self->monitor(node.root);
+  std::thread signals{[&sigs, handle = caf::actor_cast<caf::actor>(self)] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    caf::anon_send(handle, faultd_signal_atom::value, sig);
+  }};
+  int rc = 0;
+  self->receive(
+    [&](faultd_signal_atom, int sig) {
+      log->info("faultd-stopping signal={}", strsignal(sig));
+    },
+    [&](const caf::down_msg& dm) {
+      log->error("node-root-stopped reason={}; exiting", sys.render(dm.reason));
+      rc = 1;
+      pthread_kill(signals.native_handle(), SIGTERM); // ends the sigwait
+    });
+  signals.join();
   faultd::stop_node(sys, node);
-  log->info("faultd-stopped node={}", cfg.node.id);
-  return 0;
+  log->info("faultd-stopped node={} status={}", cfg.node.id, rc);
+  return rc;
 }

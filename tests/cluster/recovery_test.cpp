@@ -1,0 +1,252 @@
+// The recovery engine inside a real faultd process: strategy selection,
+// actions that act, retries, rollback, the journal across kill -9, and
+// supervision (chaos crash of every supervised actor).
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <csignal>
+#include <unistd.h>
+#include <string>
+
+#include "support/node_process.hpp"
+#include "support/support.hpp"
+
+using namespace faultd::test;
+
+namespace {
+
+/// Waits until the incident's execution has ended; returns its JSON.
+std::string wait_finished(node_process& n, const std::string& id,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+  std::string out;
+  wait_until(
+    [&] {
+      out = n.incident_json(id);
+      // Every action has left pending/running.
+      return out.find("\"actions\":[{") != std::string::npos
+             && out.find("\"status\":\"pending\"") == std::string::npos
+             && out.find("\"status\":\"running\"") == std::string::npos;
+    },
+    timeout);
+  return out;
+}
+
+/// The JSON object of the action of `type` in an incident's JSON.
+std::string action_json(const std::string& incident, const std::string& type) {
+  auto pos = incident.find("{\"type\":\"" + type + "\"");
+  return pos == std::string::npos ? "" : incident.substr(pos, incident.find('}', pos) - pos + 1);
+}
+
+std::string inject(node_process& n, const std::string& type, const std::string& component,
+                   const std::string& severity = "critical") {
+  auto r = n.ctl({"--json", "inject", "--type", type, "--component", component, "--severity",
+                  severity});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  auto id = json_value(r.out, "incident_id");
+  REQUIRE(!id.empty());
+  return id;
+}
+
+} // namespace
+
+TEST_CASE("an injected fault selects the highest-priority strategy and restarts the service") {
+  node_process n{R"(services:
+  - name: svc
+    command: ["/bin/sleep", "1000"]
+strategies:
+  restart_svc:
+    fault_types: [service_unavailable]
+    severity_levels: [critical]
+    priority: 500
+    actions:
+      - {type: restart_service, timeout: 10s}
+)"};
+  auto pid = n.service_pid("svc");
+  REQUIRE(!pid.empty());
+  auto id = inject(n, "service_unavailable", "svc");
+  auto out = wait_finished(n, id);
+  CHECK(json_value(out, "strategy") == "restart_svc");
+  auto restart = action_json(out, "restart_service");
+  CHECK(json_value(restart, "status") == "completed");
+  CHECK(json_value(restart, "attempts") == "1");
+  CHECK(json_value(restart, "target") == "svc");
+  auto new_pid = n.service_pid("svc");
+  CHECK(!new_pid.empty());
+  CHECK(new_pid != pid);
+  CHECK(::kill(std::stoi(new_pid), 0) == 0);
+}
+
+TEST_CASE("a failing action is retried, then completed actions are rolled back in reverse") {
+  node_process n{R"(services:
+  - name: gw
+    command: ["/bin/sleep", "1000"]
+strategies:
+  degrade_then_failover:
+    fault_types: [network_timeout]
+    severity_levels: [critical]
+    priority: 500
+    rollback_enabled: true
+    actions:
+      - type: service_degradation
+        parameters: {degradation_level: basic}
+      - type: circuit_breaker
+        parameters: {hold: "true"}
+      - type: failover
+        retry_count: 2
+        retry_delay: 50ms
+)"};
+  auto id = inject(n, "network_timeout", "gw");
+  auto out = wait_finished(n, id);
+  auto degrade = action_json(out, "service_degradation");
+  auto circuit = action_json(out, "circuit_breaker");
+  auto failover = action_json(out, "failover");
+  CHECK(json_value(degrade, "status") == "rolled_back");
+  CHECK(json_value(circuit, "status") == "rolled_back");
+  CHECK(json_value(failover, "status") == "failed");
+  CHECK(json_value(failover, "attempts") == "3"); // 1 try + retry_count 2
+  CHECK(json_value(failover, "error").find("no backup node") != std::string::npos);
+  // The rollback undid what was done: full service, closed circuit.
+  auto svc = n.service_json("gw");
+  CHECK(json_value(svc, "degradation") == "full");
+  CHECK(json_value(svc, "circuit") == "closed");
+  // The journal in the log shows the reverse order.
+  auto log = read_file(n.dir.file("faultd.out"));
+  auto circuit_back = log.find("action-rolled-back execution=");
+  REQUIRE(circuit_back != std::string::npos);
+  CHECK(log.find("type=circuit_breaker", circuit_back) < log.find("type=service_degradation", circuit_back));
+}
+
+TEST_CASE("a degradation set by recovery is visible and restored when the incident closes") {
+  node_process n{R"(fault_detection:
+  auto_close_after: 1s
+services:
+  - name: mapper
+    command: ["/bin/sleep", "1000"]
+strategies:
+  degrade:
+    fault_types: [resource_exhaustion]
+    severity_levels: [high]
+    priority: 500
+    actions:
+      - {type: service_degradation, parameters: {degradation_level: minimal}}
+)"};
+  auto id = inject(n, "resource_exhaustion", "mapper", "high");
+  auto out = wait_finished(n, id);
+  CHECK(json_value(action_json(out, "service_degradation"), "status") == "completed");
+  CHECK(json_value(n.service_json("mapper"), "degradation") == "minimal");
+  CHECK(read_file(n.dir.file("data/registry/degradation/mapper")) == "minimal");
+  // Nobody clears an injected fault: it closes after auto_close_after.
+  CHECK(wait_until([&] { return json_value(n.service_json("mapper"), "degradation") == "full"; },
+                   std::chrono::seconds(20)));
+  CHECK(json_value(n.incident_json(id), "status") == "closed");
+}
+
+TEST_CASE("an incident no strategy matches is recorded as such and alerted") {
+  node_process n;
+  auto id = inject(n, "hardware_failure", "sensor-9");
+  CHECK(wait_until([&] { return json_value(n.incident_json(id), "strategy") == "none"; }));
+  CHECK(wait_until([&] {
+    return read_file(n.dir.file("faultd.out")).find("no recovery strategy matches") != std::string::npos;
+  }));
+}
+
+TEST_CASE("faultd killed mid-recovery resumes the execution without repeating completed actions") {
+  temp_dir work;
+  auto first = work.file("first");
+  auto second = work.file("second");
+  auto started = work.file("second-started");
+  node_process n{"strategies:\n"
+                 "  two_steps:\n"
+                 "    fault_types: [software_error]\n"
+                 "    severity_levels: [critical]\n"
+                 "    priority: 500\n"
+                 "    timeout: 60s\n"
+                 "    actions:\n"
+                 "      - type: restart_service\n"
+                 "        target: job-a\n"
+                 "        parameters: {command: \"echo ran >> "
+                   + first + "\"}\n"
+                             "      - type: restart_service\n"
+                             "        target: job-b\n"
+                             "        retry_count: 1\n"
+                             "        timeout: 20s\n"
+                             "        parameters: {command: \"touch "
+                   + started + "; sleep 2; echo ran >> " + second + "\"}\n"};
+  auto id = inject(n, "software_error", "batch");
+  // Kill faultd while the second action runs (the first is journaled completed).
+  REQUIRE(wait_until([&] { return !read_file(started).empty() || ::access(started.c_str(), F_OK) == 0; },
+                     std::chrono::seconds(20)));
+  n.proc->signal(SIGKILL);
+  REQUIRE(n.proc->wait() == 128 + SIGKILL);
+  CHECK(read_file(first) == "ran\n");
+  n.start();
+  auto out = wait_finished(n, id);
+  CHECK(json_value(out, "status", out.find("\"target\":\"job-b\"") - 60) != "running");
+  // The first action ran exactly once; the interrupted one ran again to the end.
+  CHECK(read_file(first) == "ran\n");
+  CHECK(read_file(second) == "ran\n");
+  auto b = out.substr(out.find("\"target\":\"job-b\"") - 40);
+  CHECK(json_value(b, "status") == "completed");
+  CHECK(json_value(b, "attempts") == "2");
+  CHECK(read_file(n.dir.file("faultd.out")).find("recovery-resumed") != std::string::npos);
+}
+
+TEST_CASE("every supervised actor can be crashed and is restarted while the node keeps answering") {
+  node_process n{R"(services:
+  - name: svc
+    command: ["/bin/sleep", "1000"]
+    checks:
+      - {type: exec, command: ["/bin/true"], interval: 100ms}
+)"};
+  auto list = n.ctl({"--json", "chaos", "list-actors"});
+  REQUIRE(list.status == 0);
+  std::vector<std::string> names;
+  for (size_t pos = 0; (pos = list.out.find("{\"name\":\"", pos)) != std::string::npos; ++pos)
+    names.push_back(json_value(list.out, "name", pos));
+  for (auto expected : {"storage", "alerting", "analyzer", "recovery", "services", "resources",
+                        "security", "control", "check:svc:exec", "sup:detectors"})
+    CHECK_MESSAGE(std::find(names.begin(), names.end(), expected) != names.end(), expected);
+  auto pid = n.service_pid("svc");
+  for (auto& name : names) {
+    auto r = n.ctl({"chaos", "crash-actor", name});
+    CHECK_MESSAGE(r.status == 0, name << ": " << r.err);
+    // Restarted (its count rose) and the node still answers.
+    CHECK_MESSAGE(wait_until([&] {
+                    auto l = n.ctl({"--json", "chaos", "list-actors"}).out;
+                    auto pos = l.find("{\"name\":\"" + name + "\"");
+                    return pos != std::string::npos && json_value(l, "restarts", pos) != "0";
+                  }),
+                  name);
+    CHECK(n.ctl({"status"}).status == 0);
+  }
+  // Crashing actors never touched the managed service.
+  CHECK(n.service_pid("svc") == pid);
+  // And the pipeline still works end to end.
+  auto r = n.ctl({"--json", "inject", "--type", "network_timeout", "--component", "x"});
+  CHECK(r.status == 0);
+  auto unknown = n.ctl({"chaos", "crash-actor", "no-such-actor"});
+  CHECK(unknown.status == 1);
+  CHECK(unknown.err.find("no-such-actor") != std::string::npos);
+}
+
+TEST_CASE("when the root supervisor gives up, faultd stops its services and exits 1") {
+  node_process n{R"(services:
+  - name: svc
+    command: ["/bin/sleep", "1000"]
+)"};
+  auto pid = n.service_pid("svc");
+  REQUIRE(!pid.empty());
+  // More subtree crashes than the root's intensity (10 a minute) allows.
+  for (int i = 0; i < 20 && n.proc->running(); ++i) {
+    n.ctl({"chaos", "crash-actor", "sup:control"});
+    wait_until([&] {
+      auto l = n.ctl({"--json", "chaos", "list-actors"});
+      return l.status != 0 || l.out.find("{\"name\":\"control\"") != std::string::npos
+             || !n.proc->running();
+    });
+  }
+  CHECK(n.proc->wait(std::chrono::seconds(20)) == 1);
+  CHECK(read_file(n.dir.file("faultd.out")).find("node-root-stopped") != std::string::npos);
+  CHECK(wait_until([&] { return ::kill(std::stoi(pid), 0) != 0; }));
+}

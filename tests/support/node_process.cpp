@@ -1,0 +1,52 @@
+#include "support/node_process.hpp"
+
+#include <doctest/doctest.h>
+
+namespace faultd::test {
+
+std::string json_value(const std::string& json, const std::string& key, size_t from) {
+  auto pos = json.find("\"" + key + "\":", from);
+  if (pos == std::string::npos)
+    return {};
+  pos += key.size() + 3;
+  if (json[pos] == '"')
+    return json.substr(pos + 1, json.find('"', pos + 1) - pos - 1);
+  return json.substr(pos, json.find_first_of(",}]", pos) - pos);
+}
+
+node_process::node_process(const std::string& extra_yaml, const std::string& id)
+  : port(free_port()), node("127.0.0.1:" + std::to_string(port)) {
+  write_file(dir.file("faultd.yaml"), "node:\n  id: " + id + "\n  listen: " + node
+                                        + "\n  data_dir: " + dir.file("data") + "\n"
+                                        + extra_yaml);
+  start();
+}
+
+void node_process::start() {
+  proc = std::make_unique<child_process>(
+    std::vector<std::string>{faultd_bin(), "--config", dir.file("faultd.yaml")},
+    dir.file("faultd.out"));
+  bool up = wait_until([&] { return ctl({"status"}).status == 0; }, std::chrono::seconds(20));
+  REQUIRE_MESSAGE(up, "faultd did not come up: " << read_file(dir.file("faultd.out")));
+}
+
+run_result node_process::ctl(std::vector<std::string> args) {
+  args.insert(args.begin(), {faultctl_bin(), "--node", node});
+  return run(args, std::chrono::seconds(20));
+}
+
+std::string node_process::service_json(const std::string& name) {
+  auto out = ctl({"--json", "services"}).out;
+  auto pos = out.find("{\"name\":\"" + name + "\"");
+  return pos == std::string::npos ? "" : out.substr(pos);
+}
+
+std::string node_process::service_pid(const std::string& name) {
+  return json_value(service_json(name), "pid");
+}
+
+std::string node_process::incident_json(const std::string& id) {
+  return ctl({"--json", "incident", id}).out;
+}
+
+} // namespace faultd::test

@@ -1,0 +1,48 @@
+#pragma once
+
+// A real faultd process for cluster tests: its own temp dir, config and free
+// control port; started with the built binary and driven with the built
+// faultctl.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "support/support.hpp"
+
+namespace faultd::test {
+
+/// First value of "key": in a compact JSON text (numbers and strings) at or
+/// after `from`, or "".
+std::string json_value(const std::string& json, const std::string& key, size_t from = 0);
+
+class node_process {
+public:
+  /// Writes a config with node id `id`, a free listen port, a data dir in
+  /// the temp dir, plus `extra_yaml`; then starts faultd and waits until
+  /// `faultctl status` answers.
+  explicit node_process(const std::string& extra_yaml = "", const std::string& id = "test-node");
+
+  /// Starts faultd again (after it was killed).
+  void start();
+
+  /// Runs faultctl against this node.
+  run_result ctl(std::vector<std::string> args);
+
+  /// The JSON object of one service in `faultctl --json services` (and
+  /// everything after it), or "".
+  std::string service_json(const std::string& name);
+
+  /// A service's pid as faultctl shows it ("" if unknown).
+  std::string service_pid(const std::string& name);
+
+  /// `faultctl --json incident ID`'s output.
+  std::string incident_json(const std::string& id);
+
+  temp_dir dir;
+  uint16_t port;
+  std::string node;
+  std::unique_ptr<child_process> proc;
+};
+
+} // namespace faultd::test
