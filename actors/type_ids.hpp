@@ -55,7 +55,8 @@ using faults_atom = caf::atom_constant<caf::atom("faults")>;
 using incidents_atom = caf::atom_constant<caf::atom("incidents")>;
 /// (alert_atom, alert): raise an alert.
 using alert_atom = caf::atom_constant<caf::atom("alert")>;
-/// (opened_atom, incident): analyzer -> recovery: a root incident opened.
+/// (opened_atom, incident, timestamp fault_time): analyzer -> recovery: a
+/// root incident opened or reopened; fault_time is when its fault was seen.
 using opened_atom = caf::atom_constant<caf::atom("opened")>;
 /// (closed_atom, incident): analyzer -> recovery: an incident closed.
 using closed_atom = caf::atom_constant<caf::atom("closed")>;

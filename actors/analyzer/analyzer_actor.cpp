@@ -33,8 +33,9 @@ struct analyzer_state {
 
 using self_ptr = caf::stateful_actor<analyzer_state>*;
 
-/// Logs what changed and tells alerting and recovery about it.
-void announce(self_ptr self, const analysis::result& r) {
+/// Logs what changed and tells alerting and recovery about it. `fault_time`
+/// is when the event that (re)opened an incident was observed.
+void announce(self_ptr self, const analysis::result& r, timestamp fault_time = {}) {
   auto& st = self->state;
   for (auto& x : r.changed) {
     if (x.status == incident_status::closed) {
@@ -46,7 +47,8 @@ void announce(self_ptr self, const analysis::result& r) {
                    r.opened ? "opened" : "reopened", x.id, x.component, to_string(x.type),
                    to_string(x.severity), x.root_cause.empty() ? "-" : x.root_cause);
       if (x.root_cause.empty()) // symptoms recover with their root
-        st.ctx->send_to("recovery", opened_atom::value, x);
+        st.ctx->send_to("recovery", opened_atom::value, x,
+                        fault_time.time_since_epoch().count() > 0 ? fault_time : x.last_seen_at);
     }
   }
   for (auto& a : r.alerts)
@@ -140,7 +142,7 @@ caf::behavior running(self_ptr self) {
       persist(self, &e, r);
       if (r.opened || r.reopened)
         flush(self); // the incident row goes out before recovery journals for it
-      announce(self, r);
+      announce(self, r, e.time);
     },
     [=](inject_atom, const fault_event& e) -> caf::result<std::string, std::string> {
       ++self->state.events;
@@ -161,11 +163,11 @@ caf::behavior running(self_ptr self) {
         .then(
           [=](bool) mutable {
             rp.deliver(event_id, incident_id);
-            announce(self, r);
+            announce(self, r, e.time);
           },
           [=](const caf::error& err) mutable {
             rp.deliver(err);
-            announce(self, r);
+            announce(self, r, e.time);
           });
       return rp;
     },

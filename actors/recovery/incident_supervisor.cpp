@@ -20,6 +20,7 @@ struct incident_sup_state {
   caf::actor manager;
   incident inc;
   std::optional<recovery::execution_machine> machine;
+  std::optional<timestamp> fault_since;
   std::map<size_t, std::string> rollback_data; ///< by action index
   std::shared_ptr<spdlog::logger> log = log::get("recovery");
   static inline const char* name = "incident-supervisor";
@@ -54,8 +55,7 @@ actions::action_context context_for(self_ptr self, duration timeout) {
   actions::action_context c;
   c.incident_id = self->state.inc.id;
   c.component = self->state.inc.component;
-  if (self->state.inc.opened_at.time_since_epoch().count() > 0)
-    c.fault_since = self->state.inc.opened_at;
+  c.fault_since = self->state.fault_since;
   c.deadline = std::chrono::steady_clock::now()
                + std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
   return c;
@@ -116,7 +116,7 @@ void advance(self_ptr self) {
       return;
     case recovery::step_kind::wait:
       st.log->info("action-retry-wait execution={} delay={}", st.machine->state().id,
-                   format_duration(s.delay));
+                   format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(s.delay)));
       self->delayed_send(self, s.delay, wait_over_atom::value);
       return;
     case recovery::step_kind::done:
@@ -134,8 +134,10 @@ void advance(self_ptr self) {
 
 caf::behavior incident_supervisor(self_ptr self, std::shared_ptr<node_context> ctx,
                                   caf::actor manager, incident inc,
-                                  recovery::execution_machine machine) {
+                                  recovery::execution_machine machine,
+                                  std::optional<timestamp> fault_since) {
   auto& st = self->state;
+  st.fault_since = fault_since;
   st.ctx = std::move(ctx);
   st.manager = std::move(manager);
   st.inc = std::move(inc);
@@ -154,9 +156,10 @@ caf::behavior incident_supervisor(self_ptr self, std::shared_ptr<node_context> c
 
 caf::actor spawn_incident_supervisor(caf::actor_system& sys, std::shared_ptr<node_context> ctx,
                                      caf::actor manager, incident inc,
-                                     recovery::execution_machine machine) {
+                                     recovery::execution_machine machine,
+                                     std::optional<timestamp> fault_since) {
   return sys.spawn<caf::detached>(incident_supervisor, std::move(ctx), std::move(manager),
-                                  std::move(inc), std::move(machine));
+                                  std::move(inc), std::move(machine), fault_since);
 }
 
 } // namespace faultd

@@ -5,6 +5,7 @@
 // actor that spawned it and quits.
 
 #include <memory>
+#include <optional>
 
 #include <caf/fwd.hpp>
 
@@ -14,8 +15,11 @@
 namespace faultd {
 
 /// Spawns (detached) the supervisor for `machine`, reporting to `manager`.
+/// `fault_since`: when the fault that (re)opened the incident was seen (see
+/// actions::action_context::fault_since); unset when resuming a journal.
 caf::actor spawn_incident_supervisor(caf::actor_system& sys, std::shared_ptr<node_context> ctx,
                                      caf::actor manager, incident inc,
-                                     recovery::execution_machine machine);
+                                     recovery::execution_machine machine,
+                                     std::optional<timestamp> fault_since);
 
 } // namespace faultd

@@ -1,6 +1,7 @@
 #include "actors/recovery/recovery_actor.hpp"
 
 #include <map>
+#include <optional>
 
 #include <caf/all.hpp>
 
@@ -28,6 +29,7 @@ struct recovery_state {
   std::map<std::string, running_execution> running;          ///< by incident id
   std::map<caf::actor_addr, std::string> incident_of;         ///< supervisor -> incident id
   std::map<std::string, incident> open;                       ///< incidents seen opening
+  std::map<std::string, std::string> closed_while_running;    ///< incident id -> component
   uint64_t started = 0;
   std::shared_ptr<spdlog::logger> log = log::get("recovery");
   static inline const char* name = "recovery";
@@ -49,12 +51,13 @@ recovery_strategy resolved(const recovery_strategy& s, const incident& inc) {
   return out;
 }
 
-void launch(self_ptr self, const incident& inc, recovery::execution_machine machine) {
+void launch(self_ptr self, const incident& inc, recovery::execution_machine machine,
+            std::optional<timestamp> fault_since = std::nullopt) {
   auto& st = self->state;
   auto& x = machine.state();
   auto exec_id = x.id;
   auto sup = spawn_incident_supervisor(self->system(), st.ctx, caf::actor_cast<caf::actor>(self),
-                                       inc, std::move(machine));
+                                       inc, std::move(machine), fault_since);
   // Monitored: a crash is resumed from the journal. Linked: when the
   // manager stops (node shutdown, or its own crash), so do they; their
   // journals let the next manager resume them.
@@ -77,7 +80,7 @@ void alert_no_strategy(self_ptr self, const incident& inc) {
   self->state.ctx->send_to("alerting", alert_atom::value, a);
 }
 
-void on_opened(self_ptr self, const incident& inc) {
+void on_opened(self_ptr self, const incident& inc, timestamp fault_time) {
   auto& st = self->state;
   st.open[inc.id] = inc;
   if (st.running.count(inc.id) > 0)
@@ -96,24 +99,28 @@ void on_opened(self_ptr self, const incident& inc) {
                inc.id, inc.component, strategy->id, strategy->priority, strategy->actions.size());
   launch(self, inc,
          recovery::execution_machine{resolved(*strategy, inc), inc.id, make_uuid(),
-                                     system_clock_source(), recovery::default_random_source()});
+                                     system_clock_source(), recovery::default_random_source()},
+         fault_time);
 }
 
-/// Degradations this incident's recovery set are undone when it closes.
-void restore_degradations(self_ptr self, const incident& inc) {
+/// Degradations an incident's recovery set are undone when it closes (or,
+/// if it closes while its recovery still runs, when the recovery ends).
+void restore_degradations(self_ptr self, const std::string& incident_id,
+                          const std::string& component, const std::vector<action_execution>& done) {
   auto& st = self->state;
-  for (auto& a : inc.actions) {
+  for (auto& a : done) {
     if (a.action.type != action_type::service_degradation || a.status != action_status::completed)
       continue;
     actions::action_context c;
-    c.component = inc.component;
+    c.component = component;
     auto target = actions::resolve_target(a.action, c);
     auto* svc = st.ctx->cfg.find_service(target);
     std::string full = svc && !svc->degradation_levels.empty() ? svc->degradation_levels.front()
                                                                : std::string{"full"};
     auto res = actions::restore_degradation(*st.ctx->registry, target, full);
     if (res.ok())
-      st.log->info("degradation-restored service={} level={} incident={}", target, full, inc.id);
+      st.log->info("degradation-restored service={} level={} incident={}", target, full,
+                   incident_id);
     else
       st.log->error("degradation-restore-failed service={} error={}", target, res.to_string());
   }
@@ -237,13 +244,23 @@ caf::behavior recovery_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
 caf::behavior running(self_ptr self) {
   self->set_default_handler(caf::print_and_drop);
   return {
-    [=](opened_atom, const incident& inc) { on_opened(self, inc); },
+    [=](opened_atom, const incident& inc, timestamp fault_time) {
+      on_opened(self, inc, fault_time);
+    },
     [=](closed_atom, const incident& inc) {
-      self->state.open.erase(inc.id);
-      restore_degradations(self, inc);
+      auto& s = self->state;
+      s.open.erase(inc.id);
+      if (s.running.count(inc.id) > 0)
+        s.closed_while_running[inc.id] = inc.component;
+      else
+        restore_degradations(self, inc.id, inc.component, inc.actions);
     },
     [=](done_atom, const recovery_execution& x) {
       auto& s = self->state;
+      if (auto c = s.closed_while_running.find(x.incident_id); c != s.closed_while_running.end()) {
+        restore_degradations(self, x.incident_id, c->second, x.actions);
+        s.closed_while_running.erase(c);
+      }
       auto r = s.running.find(x.incident_id);
       if (r != s.running.end() && r->second.execution_id == x.id) {
         s.incident_of.erase(r->second.supervisor.address());

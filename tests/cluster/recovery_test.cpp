@@ -250,3 +250,32 @@ TEST_CASE("when the root supervisor gives up, faultd stops its services and exit
   CHECK(read_file(n.dir.file("faultd.out")).find("node-root-stopped") != std::string::npos);
   CHECK(wait_until([&] { return ::kill(std::stoi(pid), 0) != 0; }));
 }
+
+TEST_CASE("a crash the restart policy already fixed is neither restarted twice nor left degraded") {
+  // The built-in service_unavailable strategy: restart_service, then
+  // service_degradation to basic.
+  node_process n{R"(services:
+  - name: svc
+    command: ["/bin/sleep", "1000"]
+)"};
+  auto pid = n.service_pid("svc");
+  REQUIRE(!pid.empty());
+  REQUIRE(::kill(std::stoi(pid), SIGKILL) == 0);
+  std::string id;
+  REQUIRE(wait_until([&] {
+    auto out = n.ctl({"--json", "incidents"}).out;
+    auto pos = out.find("\"component\":\"svc\"");
+    if (pos == std::string::npos)
+      return false;
+    id = json_value(out, "id", out.rfind("{\"id\":", pos));
+    return json_value(out, "strategy", pos) == "service_unavailable";
+  }));
+  auto out = wait_finished(n, id);
+  auto restart = action_json(out, "restart_service");
+  CHECK(json_value(restart, "status") == "completed");
+  // The incident closed when the process ran again; its degradation is undone.
+  CHECK(wait_until([&] { return json_value(n.service_json("svc"), "degradation") == "full"; }));
+  CHECK(json_value(n.service_json("svc"), "restarts") == "1");
+  CHECK(read_file(n.dir.file("faultd.out")).find("already restarted by its restart policy")
+        != std::string::npos);
+}
