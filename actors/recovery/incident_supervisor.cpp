@@ -21,7 +21,6 @@ struct incident_sup_state {
   incident inc;
   std::optional<recovery::execution_machine> machine;
   std::optional<timestamp> fault_since;
-  std::map<size_t, std::string> rollback_data; ///< by action index
   std::shared_ptr<spdlog::logger> log = log::get("recovery");
   static inline const char* name = "incident-supervisor";
 };
@@ -75,7 +74,7 @@ void run_action(self_ptr self, const recovery::step& s) {
   else
     res = ex->execute(action, c);
   if (res.st.ok()) {
-    st.rollback_data[s.index] = res.rollback_data;
+    st.machine->set_rollback_data(s.index, res.rollback_data);
     st.log->info("action-completed execution={} action={} type={} note=\"{}\"",
                  st.machine->state().id, s.index, to_string(action.type), res.note);
   } else {
@@ -96,7 +95,7 @@ void run_rollback(self_ptr self, const recovery::step& s) {
   if (!ex)
     res = {errc::not_found, "no executor registered for " + std::string{to_string(action.type)}};
   else
-    res = ex->rollback(action, c, st.rollback_data[s.index]);
+    res = ex->rollback(action, c, st.machine->state().actions[s.index].rollback_data);
   st.log->info("action-rolled-back execution={} action={} type={} ok={} error=\"{}\"",
                st.machine->state().id, s.index, to_string(action.type), res.ok(), res.message());
   st.machine->on_rollback_result(s.index, res.ok(), res.message());

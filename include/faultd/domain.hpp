@@ -119,6 +119,9 @@ struct action_execution {
   std::string error;
   std::optional<timestamp> started_at;
   std::optional<timestamp> ended_at;
+  /// What the executor said its rollback needs (e.g. the previous level),
+  /// journaled so a resumed execution can still roll the action back.
+  std::string rollback_data;
 };
 
 /// One run of a strategy for an incident.

@@ -103,8 +103,10 @@ bool operator==(const recovery_strategy& a, const recovery_strategy& b) {
 }
 
 bool operator==(const action_execution& a, const action_execution& b) {
-  return std::tie(a.action, a.status, a.attempts, a.error, a.started_at, a.ended_at)
-         == std::tie(b.action, b.status, b.attempts, b.error, b.started_at, b.ended_at);
+  return std::tie(a.action, a.status, a.attempts, a.error, a.started_at, a.ended_at,
+                  a.rollback_data)
+         == std::tie(b.action, b.status, b.attempts, b.error, b.started_at, b.ended_at,
+                     b.rollback_data);
 }
 
 bool operator==(const recovery_execution& a, const recovery_execution& b) {

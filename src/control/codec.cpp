@@ -63,6 +63,8 @@ void fill(v1::IncidentInfo& out, const incident& x) {
     ai->set_status(str(to_string(a.status)));
     ai->set_attempts(a.attempts);
     ai->set_error(a.error);
+    ai->set_started_at(time_or_empty(a.started_at));
+    ai->set_ended_at(time_or_empty(a.ended_at));
   }
   out.set_count(static_cast<uint32_t>(std::min<uint64_t>(x.event_count, UINT32_MAX)));
   out.set_node(x.node);
@@ -151,9 +153,10 @@ std::string render_incident(const v1::IncidentInfo& x) {
       << "impacted   " << or_dash(join(x.impacted(), ", ")) << '\n'
       << "strategy   " << or_dash(x.strategy()) << '\n';
   if (x.actions_size() > 0) {
-    table t{{"ACTION", "TARGET", "STATUS", "ATTEMPTS", "ERROR"}};
+    table t{{"ACTION", "TARGET", "STATUS", "ATTEMPTS", "STARTED", "ENDED", "ERROR"}};
     for (auto& a : x.actions())
-      t.add({a.type(), a.target(), a.status(), std::to_string(a.attempts()), or_dash(a.error())});
+      t.add({a.type(), a.target(), a.status(), std::to_string(a.attempts()),
+             or_dash(a.started_at()), or_dash(a.ended_at()), or_dash(a.error())});
     out << '\n' << t.render();
   }
   return out.str();

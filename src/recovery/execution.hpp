@@ -156,6 +156,12 @@ public:
   /// The execution as it stands: what the driver journals.
   const recovery_execution& state() const { return state_; }
 
+  /// Records what actions[index]'s rollback needs (journaled with state()).
+  void set_rollback_data(size_t index, std::string data) {
+    if (index < state_.actions.size())
+      state_.actions[index].rollback_data = std::move(data);
+  }
+
   /// The strategy being executed.
   const recovery_strategy& strategy() const { return strategy_; }
 

@@ -169,6 +169,7 @@ v1::ActionExecution to_proto(const action_execution& x) {
     out.set_started_at_ns(to_unix_nanos(*x.started_at));
   if (x.ended_at)
     out.set_ended_at_ns(to_unix_nanos(*x.ended_at));
+  out.set_rollback_data(x.rollback_data);
   return out;
 }
 
@@ -313,6 +314,7 @@ status from_proto(const v1::ActionExecution& in, action_execution& out) {
     out.ended_at = from_unix_nanos(in.ended_at_ns());
   else
     out.ended_at.reset();
+  out.rollback_data = in.rollback_data();
   return {};
 }
 

@@ -45,6 +45,7 @@ action_execution make_action_execution(action_status s, bool with_times) {
   x.status = s;
   x.attempts = 2;
   x.error = "timed out after 1.5s";
+  x.rollback_data = std::string("prev\0level\xff", 11); // bytes, not text
   if (with_times) {
     x.started_at = at(1'700'000'000'000'000'001);
     x.ended_at = at(1'700'000'001'000'000'002);
