@@ -108,11 +108,9 @@ caf::behavior analyzer_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
   self->send(self, restore_atom::value);
   return {
     [=](restore_atom) {
-      auto storage = self->state.ctx->lookup("storage");
-      if (!storage) { // still starting: storage's subtree comes up concurrently
-        self->delayed_send(self, std::chrono::milliseconds(2), restore_atom::value);
+      auto storage = self->state.ctx->storage_or_retry(self, restore_atom::value);
+      if (!storage)
         return;
-      }
       self->request(storage, std::chrono::seconds(30), incidents_atom::value, uint32_t{100000},
                     true)
         .then(

@@ -10,6 +10,7 @@
 // name in the directory when they send (send_to), so a message goes to the
 // incarnation that is alive now.
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -53,6 +54,17 @@ struct node_context {
       return false;
     caf::anon_send(a, std::forward<Ts>(xs)...);
     return true;
+  }
+
+  /// The storage actor for an actor that loads its state at start: if
+  /// storage is not up yet (subtrees start concurrently), `retry` is sent
+  /// to `self` again in 2 ms and the result is invalid.
+  template <class Self, class Atom>
+  caf::actor storage_or_retry(Self* self, Atom retry) const {
+    auto storage = lookup("storage");
+    if (!storage)
+      self->delayed_send(self, std::chrono::milliseconds(2), retry);
+    return storage;
   }
 
   /// Feeds a check result into the service's circuit breaker.

@@ -55,8 +55,7 @@ action_result failover_executor::execute(const recovery_action& a, const action_
 status failover_executor::rollback(const recovery_action& a, const action_context& ctx,
                                    const std::string& rollback_data) {
   auto target = resolve_target(a, ctx);
-  auto st = rollback_data.empty() ? reg_.erase(primary_key(target))
-                                  : reg_.put(primary_key(target), rollback_data);
+  auto st = reg_.restore(primary_key(target), rollback_data);
   if (st)
     log::get("actions")->info("failover-rolled-back service={} primary={}", target,
                               rollback_data.empty() ? "(none)" : rollback_data);

@@ -128,8 +128,7 @@ action_result load_balancing_executor::execute(const recovery_action& a,
 status load_balancing_executor::rollback(const recovery_action& a, const action_context& ctx,
                                          const std::string& rollback_data) {
   auto target = resolve_target(a, ctx);
-  auto st = rollback_data.empty() ? reg_.erase(weights_key(target))
-                                  : reg_.put(weights_key(target), rollback_data);
+  auto st = reg_.restore(weights_key(target), rollback_data);
   if (st)
     log::get("actions")->info("weights-rolled-back service={} weights={}", target,
                               rollback_data.empty() ? "(none)" : rollback_data);

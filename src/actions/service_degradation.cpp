@@ -88,17 +88,12 @@ action_result service_degradation_executor::execute(const recovery_action& a,
 status service_degradation_executor::rollback(const recovery_action& a, const action_context& ctx,
                                               const std::string& rollback_data) {
   auto target = resolve_target(a, ctx);
-  if (rollback_data.empty()) {
-    auto st = reg_.erase(degradation_key(target));
-    if (st)
-      log::get("actions")->info("degradation-rolled-back service={} level=(default {})", target,
-                                degradation_levels(cfg_, target).front());
-    return st;
-  }
-  auto st = reg_.put(degradation_key(target), rollback_data);
+  auto st = reg_.restore(degradation_key(target), rollback_data);
   if (st)
     log::get("actions")->info("degradation-rolled-back service={} level={}", target,
-                              rollback_data);
+                              rollback_data.empty()
+                                ? "(default " + degradation_levels(cfg_, target).front() + ")"
+                                : rollback_data);
   return st;
 }
 

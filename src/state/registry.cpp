@@ -101,6 +101,10 @@ status registry::erase(const std::string& key) {
   return {};
 }
 
+status registry::restore(const std::string& key, const std::string& previous) {
+  return previous.empty() ? erase(key) : put(key, previous);
+}
+
 std::map<std::string, std::string> registry::list(const std::string& prefix) const {
   std::lock_guard<std::mutex> guard{mtx_};
   std::map<std::string, std::string> out;

@@ -39,6 +39,10 @@ public:
   /// Removes a key (no error if absent).
   status erase(const std::string& key);
 
+  /// Puts back what a key held before a change: `previous` empty means the
+  /// key did not exist, so it is erased. (How rollbacks undo a put.)
+  status restore(const std::string& key, const std::string& previous);
+
   /// Every key starting with `prefix`, sorted.
   std::map<std::string, std::string> list(const std::string& prefix = "") const;
 

@@ -32,6 +32,17 @@ TEST_CASE("registry keys that could escape the directory are refused") {
   CHECK(r.put("circuit/gw:1883", "open").ok());
 }
 
+TEST_CASE("restore puts back a previous value, or erases a key that had none") {
+  test::temp_dir dir;
+  registry r{dir.file("reg")};
+  REQUIRE(r.put("primary/gw", "edge-2").ok());
+  REQUIRE(r.restore("primary/gw", "edge-1").ok());
+  CHECK(r.get("primary/gw") == "edge-1");
+  REQUIRE(r.restore("primary/gw", "").ok());
+  CHECK_FALSE(r.get("primary/gw"));
+  CHECK(registry{dir.file("reg")}.list("primary/").empty());
+}
+
 TEST_CASE("list returns only keys with the prefix, sorted") {
   test::temp_dir dir;
   registry r{dir.file("reg")};
