@@ -417,9 +417,18 @@ struct supervisor::impl {
     ++s.restarts;
     if (d.delay <= duration::zero()) {
       // The fast path (listeners see exited, restart-scheduled, started).
+      // The new process is spawned before anyone hears of the exit, so
+      // whoever reacts to it (the recovery engine) finds the service
+      // already running again rather than a restart still in flight.
+      holding = true;
       deliver(e);
       deliver(make_event(s, event_kind::restart_scheduled));
       spawn(s, nullptr);
+      holding = false;
+      auto events = std::move(held);
+      held.clear();
+      for (auto& x : events)
+        deliver(x);
       return;
     }
     s.state = service_state::backoff;
@@ -501,7 +510,15 @@ struct supervisor::impl {
     return e;
   }
 
+  /// While set, deliver() queues events in `held` (see on_exit's fast path).
+  bool holding = false;
+  std::vector<event> held;
+
   void deliver(const event& e) {
+    if (holding) {
+      held.push_back(e);
+      return;
+    }
     auto line = "service-" + e.to_string();
     switch (e.kind) {
       case event_kind::spawn_failed: log->error("{}", line); break;
