@@ -81,7 +81,7 @@ TEST_CASE("every control command crosses a real loopback connection and is answe
   fixture f;
   using control::command;
   for (auto cmd : {command::status, command::services, command::faults, command::incidents,
-                   command::strategies}) {
+                   command::strategies, command::chaos_list_actors}) {
     control::request req;
     req.cmd = cmd;
     auto rep = f.ask(req);
@@ -118,6 +118,26 @@ TEST_CASE("an injected fault is stored and opens an incident that can be fetched
   control::request faults;
   faults.cmd = control::command::faults;
   CHECK(f.ask(faults).json.find("\"endpoint\":\"tcp://127.0.0.1:1883\"") != std::string::npos);
+}
+
+TEST_CASE("chaos crash-actor crosses the connection and the crashed actor comes back") {
+  fixture f;
+  control::request crash;
+  crash.cmd = control::command::chaos_crash_actor;
+  crash.id = "analyzer";
+  auto rep = f.ask(crash);
+  REQUIRE_MESSAGE(rep.ok, rep.error);
+  CHECK(rep.json.find("\"supervisor\":\"sup:analysis\"") != std::string::npos);
+  control::request list;
+  list.cmd = control::command::chaos_list_actors;
+  CHECK(test::wait_until([&] {
+    return f.ask(list).json.find("\"name\":\"analyzer\",\"supervisor\":\"sup:analysis\",\"restarts\":1")
+           != std::string::npos;
+  }));
+  crash.id = "no-such-actor";
+  auto unknown = f.ask(crash);
+  CHECK_FALSE(unknown.ok);
+  CHECK(unknown.code == errc::not_found);
 }
 
 TEST_CASE("a request for an unknown incident fails with not_found") {
