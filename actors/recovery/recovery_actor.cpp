@@ -51,6 +51,11 @@ recovery_strategy resolved(const recovery_strategy& s, const incident& inc) {
   return out;
 }
 
+/// The directory name of an incident's supervisor ("incident:1a2b3c4d").
+std::string supervisor_name(const std::string& incident_id) {
+  return "incident:" + incident_id.substr(0, 8);
+}
+
 void launch(self_ptr self, const incident& inc, recovery::execution_machine machine,
             std::optional<timestamp> fault_since = std::nullopt) {
   auto& st = self->state;
@@ -66,6 +71,15 @@ void launch(self_ptr self, const incident& inc, recovery::execution_machine mach
   st.incident_of[sup.address()] = inc.id;
   st.running[inc.id] = running_execution{exec_id, sup};
   ++st.started;
+  // Listed for faultctl chaos; an entry left by a crashed incarnation
+  // counts this one as its restart.
+  actor_directory::entry e;
+  e.name = supervisor_name(inc.id);
+  e.supervisor = "recovery";
+  if (auto old = st.ctx->dir->find(e.name))
+    e.restarts = old->restarts + 1;
+  e.actor = sup;
+  st.ctx->dir->put(std::move(e));
 }
 
 void alert_no_strategy(self_ptr self, const incident& inc) {
@@ -133,6 +147,7 @@ void abandon(self_ptr self, const recovery_execution& x, const std::string& reas
   self->state.log->warn("recovery-abandoned execution={} incident={} reason=\"{}\"", x.id,
                         x.incident_id, reason);
   self->state.ctx->send_to("storage", execution_atom::value, closed);
+  self->state.ctx->dir->erase(supervisor_name(x.incident_id));
   self->state.ctx->send_to("analyzer", recovery_atom::value, x.incident_id, x.strategy_id,
                            closed.actions);
 }
@@ -263,6 +278,7 @@ caf::behavior running(self_ptr self) {
       if (r != s.running.end() && r->second.execution_id == x.id) {
         s.incident_of.erase(r->second.supervisor.address());
         s.running.erase(r);
+        s.ctx->dir->erase(supervisor_name(x.incident_id));
       }
     },
   };

@@ -22,6 +22,11 @@
 // Incident supervisors run detached: executors block (restart and wait for
 // health) and must not stall CAF's scheduler threads.
 //
+// Each incident supervisor is listed in the actor directory as
+// "incident:<first 8 characters of the incident id>" under "recovery", so
+// `faultctl chaos crash-actor` reaches it; the manager "restarts" a crashed
+// one by resuming its execution from the journal.
+//
 // Interface ("recovery"):
 //   (opened_atom, incident) -> void
 //   (closed_atom, incident) -> void

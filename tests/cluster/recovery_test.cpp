@@ -279,3 +279,41 @@ TEST_CASE("a crash the restart policy already fixed is neither restarted twice n
   CHECK(read_file(n.dir.file("faultd.out")).find("already restarted by its restart policy")
         != std::string::npos);
 }
+
+TEST_CASE("a crashed incident supervisor is resumed from its journal and finishes the recovery") {
+  temp_dir work;
+  auto first = work.file("first");
+  auto started = work.file("second-started");
+  auto second = work.file("second");
+  node_process n{"strategies:\n"
+                 "  two_steps:\n"
+                 "    fault_types: [software_error]\n"
+                 "    severity_levels: [critical]\n"
+                 "    priority: 500\n"
+                 "    actions:\n"
+                 "      - {type: restart_service, target: job-a, parameters: {command: \"echo ran >> "
+                   + first + "\"}}\n"
+                             "      - type: restart_service\n"
+                             "        target: job-b\n"
+                             "        retry_count: 1\n"
+                             "        timeout: 20s\n"
+                             "        parameters: {command: \"touch "
+                   + started + "; sleep 1; echo ran >> " + second + "\"}\n"};
+  auto id = inject(n, "software_error", "batch");
+  auto name = "incident:" + id.substr(0, 8);
+  REQUIRE(wait_until([&] { return ::access(started.c_str(), F_OK) == 0; }));
+  auto listed = n.ctl({"--json", "chaos", "list-actors"}).out;
+  auto pos = listed.find("{\"name\":\"" + name + "\"");
+  REQUIRE_MESSAGE(pos != std::string::npos, listed);
+  CHECK(json_value(listed, "supervisor", pos) == "recovery");
+  REQUIRE(n.ctl({"chaos", "crash-actor", name}).status == 0);
+  auto out = wait_finished(n, id);
+  CHECK(read_file(first) == "ran\n"); // never run again
+  auto b = out.substr(out.find("\"target\":\"job-b\"") - 40);
+  CHECK(json_value(b, "status") == "completed");
+  CHECK(read_file(n.dir.file("faultd.out")).find("recovery-resumed") != std::string::npos);
+  // Finished: no longer listed.
+  CHECK(wait_until([&] {
+    return n.ctl({"--json", "chaos", "list-actors"}).out.find(name) == std::string::npos;
+  }));
+}
