@@ -83,8 +83,11 @@ void flush(self_ptr self) {
 /// Fills an incident's actions from its latest recovery execution.
 void attach_actions(self_ptr self, incident& x) {
   std::vector<recovery_execution> execs;
-  if (self->state.db->executions_for_incident(x.id, execs).ok() && !execs.empty())
+  if (self->state.db->executions_for_incident(x.id, execs).ok() && !execs.empty()) {
     x.actions = execs.back().actions;
+    x.recovery_status = execs.back().status;
+    x.recovery_error = execs.back().error;
+  }
 }
 
 /// Queues a flush; a request gets its answer after the commit, a plain send

@@ -155,6 +155,9 @@ struct incident {
   std::string close_reason;
   std::string strategy;              ///< selected strategy id ("" = none yet)
   std::vector<action_execution> actions;
+  /// Status and error of the latest recovery execution (none: unset).
+  std::optional<execution_status> recovery_status;
+  std::string recovery_error;
 };
 
 /// An alert raised for a high or critical incident.

@@ -119,10 +119,12 @@ bool operator==(const recovery_execution& a, const recovery_execution& b) {
 bool operator==(const incident& a, const incident& b) {
   return std::tie(a.id, a.component, a.type, a.severity, a.status, a.node, a.opened_at,
                   a.last_seen_at, a.closed_at, a.event_count, a.first_event_id, a.root_cause,
-                  a.impacted, a.flapping, a.close_reason, a.strategy, a.actions)
+                  a.impacted, a.flapping, a.close_reason, a.strategy, a.actions,
+                  a.recovery_status, a.recovery_error)
          == std::tie(b.id, b.component, b.type, b.severity, b.status, b.node, b.opened_at,
                      b.last_seen_at, b.closed_at, b.event_count, b.first_event_id, b.root_cause,
-                     b.impacted, b.flapping, b.close_reason, b.strategy, b.actions);
+                     b.impacted, b.flapping, b.close_reason, b.strategy, b.actions,
+                     b.recovery_status, b.recovery_error);
 }
 
 bool operator==(const alert& a, const alert& b) {

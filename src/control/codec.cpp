@@ -74,6 +74,8 @@ void fill(v1::IncidentInfo& out, const incident& x) {
   out.set_flapping(x.flapping);
   out.set_close_reason(x.close_reason);
   out.set_last_seen_at(format_timestamp(x.last_seen_at));
+  out.set_recovery(x.recovery_status ? str(to_string(*x.recovery_status)) : std::string{});
+  out.set_recovery_error(x.recovery_error);
 }
 
 // -- rendering ---------------------------------------------------------------
@@ -151,7 +153,9 @@ std::string render_incident(const v1::IncidentInfo& x) {
       << (x.close_reason().empty() ? "" : " (" + x.close_reason() + ")") << '\n'
       << "root cause " << or_dash(x.root_cause()) << '\n'
       << "impacted   " << or_dash(join(x.impacted(), ", ")) << '\n'
-      << "strategy   " << or_dash(x.strategy()) << '\n';
+      << "strategy   " << or_dash(x.strategy()) << '\n'
+      << "recovery   " << or_dash(x.recovery())
+      << (x.recovery_error().empty() ? "" : " (" + x.recovery_error() + ")") << '\n';
   if (x.actions_size() > 0) {
     table t{{"ACTION", "TARGET", "STATUS", "ATTEMPTS", "STARTED", "ENDED", "ERROR"}};
     for (auto& a : x.actions())

@@ -210,6 +210,9 @@ v1::Incident to_proto(const incident& x) {
   out.set_strategy(valid_utf8(x.strategy));
   for (auto& a : x.actions)
     *out.add_actions() = to_proto(a);
+  if (x.recovery_status)
+    out.set_recovery_status(static_cast<v1::ExecutionStatus>(*x.recovery_status));
+  out.set_recovery_error(valid_utf8(x.recovery_error));
   return out;
 }
 
@@ -368,6 +371,14 @@ status from_proto(const v1::Incident& in, incident& out) {
   out.flapping = in.flapping();
   out.close_reason = in.close_reason();
   out.strategy = in.strategy();
+  out.recovery_error = in.recovery_error();
+  if (in.has_recovery_status()) {
+    execution_status es;
+    FAULTD_TRY(enum_from(in.recovery_status(), n_execution_statuses, "Incident.recovery_status", es));
+    out.recovery_status = es;
+  } else {
+    out.recovery_status.reset();
+  }
   return actions_from(in.actions(), out.actions);
 }
 

@@ -16,17 +16,16 @@ using namespace faultd::test;
 
 namespace {
 
-/// Waits until the incident's execution has ended; returns its JSON.
+/// Waits until the incident's latest recovery execution has ended; returns
+/// the incident's JSON.
 std::string wait_finished(node_process& n, const std::string& id,
                           std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
   std::string out;
   wait_until(
     [&] {
       out = n.incident_json(id);
-      // Every action has left pending/running.
-      return out.find("\"actions\":[{") != std::string::npos
-             && out.find("\"status\":\"pending\"") == std::string::npos
-             && out.find("\"status\":\"running\"") == std::string::npos;
+      auto r = json_value(out, "recovery");
+      return r == "completed" || r == "failed" || r == "rolled_back";
     },
     timeout);
   return out;
@@ -67,6 +66,7 @@ strategies:
   auto id = inject(n, "service_unavailable", "svc");
   auto out = wait_finished(n, id);
   CHECK(json_value(out, "strategy") == "restart_svc");
+  CHECK(json_value(out, "recovery") == "completed");
   auto restart = action_json(out, "restart_service");
   CHECK(json_value(restart, "status") == "completed");
   CHECK(json_value(restart, "attempts") == "1");
@@ -98,6 +98,8 @@ strategies:
 )"};
   auto id = inject(n, "network_timeout", "gw");
   auto out = wait_finished(n, id);
+  CHECK(json_value(out, "recovery") == "rolled_back");
+  CHECK(json_value(out, "recovery_error").find("failover") != std::string::npos);
   auto degrade = action_json(out, "service_degradation");
   auto circuit = action_json(out, "circuit_breaker");
   auto failover = action_json(out, "failover");

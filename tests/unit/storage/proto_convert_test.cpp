@@ -88,6 +88,8 @@ incident make_incident(incident_status s, bool closed) {
   x.close_reason = "fault cleared";
   x.strategy = "restart";
   x.actions = {make_action_execution(action_status::running, true)};
+  x.recovery_status = execution_status::rolled_back;
+  x.recovery_error = "action 1 failed";
   return x;
 }
 
