@@ -20,7 +20,6 @@
 #include <caf/atom.hpp>
 
 #include "faultd/domain.hpp"
-#include "faultd/status.hpp"
 #include "process/supervisor.hpp"
 
 namespace faultd {
@@ -37,16 +36,10 @@ using event_atom = caf::atom_constant<caf::atom("event")>;
 using inject_atom = caf::atom_constant<caf::atom("inject")>;
 /// (tick_atom): a periodic timer fired.
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
-/// (health_atom, std::string service, check_status): a check's health changed.
-using health_atom = caf::atom_constant<caf::atom("health")>;
-/// (services_atom) -> std::vector<service_status>
-using services_atom = caf::atom_constant<caf::atom("services")>;
 /// (proc_atom, process event): the process supervisor thread reports.
 using proc_atom = caf::atom_constant<caf::atom("proc")>;
 /// (persist_atom, ...) -> bool: write to sqlite; reply once committed.
 using persist_atom = caf::atom_constant<caf::atom("persist")>;
-/// (query_atom, ...) -> rows: read from sqlite.
-using query_atom = caf::atom_constant<caf::atom("query")>;
 /// (incident_atom, std::string id) -> incident
 using incident_atom = caf::atom_constant<caf::atom("incident")>;
 /// (faults_atom, int64_t since_ns, uint32_t limit) -> std::vector<fault_event>
@@ -86,9 +79,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::recovery_execution)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::recovery_action)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<faultd::action_execution>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<faultd::recovery_execution>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::check_status)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::service_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<faultd::fault_event>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<faultd::incident>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<faultd::alert>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<faultd::service_status>)

@@ -91,7 +91,6 @@ void on_process_event(self_ptr self, const process::event& e) {
 caf::behavior service_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
   self->state.ctx = std::move(ctx);
   return {
-    [=](services_atom) { return collect_service_status(*self->state.ctx); },
     [=](proc_atom, const process::event& e) { on_process_event(self, e); },
   };
 }

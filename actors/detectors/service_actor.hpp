@@ -14,7 +14,6 @@
 //   spawn failed (bad command)    -> service_unavailable, critical
 //
 // Interface:
-//   (services_atom) -> std::vector<service_status>
 //   (proc_atom, process::event) -> void     from the supervisor thread
 
 #include <memory>
