@@ -184,18 +184,6 @@ std::string_view to_string(check_outcome o) {
   return "critical";
 }
 
-std::string_view check_kind_name(check_kind k) {
-  switch (k) {
-    case check_kind::tcp:
-      return "tcp";
-    case check_kind::http:
-      return "http";
-    case check_kind::exec:
-      return "exec";
-  }
-  return "unknown";
-}
-
 check_result run_tcp_check(const std::string& host, uint16_t port, duration timeout) {
   auto start = steady::now();
   auto deadline = start + timeout;

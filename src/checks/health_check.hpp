@@ -23,8 +23,6 @@ enum class check_outcome : uint8_t { ok, warning, critical };
 /// "ok", "warning", "critical".
 std::string_view to_string(check_outcome o);
 
-/// "tcp", "http", "exec" (the YAML spelling; used in event sources).
-std::string_view check_kind_name(check_kind k);
 
 /// The result of one run of a check.
 struct check_result {
