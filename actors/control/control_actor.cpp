@@ -53,18 +53,15 @@ std::string chaos_list(self_ptr self) {
 
 std::string chaos_crash(self_ptr self, const std::string& name) {
   auto& st = self->state;
-  for (auto& e : st.ctx->dir->list()) {
-    if (e.name != name)
-      continue;
-    auto target = st.ctx->lookup(name);
-    if (!target)
-      return control::encode_error(errc::unavailable, "actor " + name + " is restarting");
-    st.log->warn("chaos-crash-actor name={} supervisor={}", name, e.supervisor);
-    crash_actor(target);
-    return control::encode_crash(name, e.supervisor);
-  }
-  return control::encode_error(errc::not_found, "no supervised actor named " + name
-                                                  + " (see faultctl chaos list-actors)");
+  auto e = st.ctx->dir->find(name);
+  if (!e)
+    return control::encode_error(errc::not_found, "no supervised actor named " + name
+                                                    + " (see faultctl chaos list-actors)");
+  if (!e->actor)
+    return control::encode_error(errc::unavailable, "actor " + name + " is restarting");
+  st.log->warn("chaos-crash-actor name={} supervisor={}", name, e->supervisor);
+  crash_actor(e->actor);
+  return control::encode_crash(name, e->supervisor);
 }
 
 caf::result<std::string> handle(self_ptr self, const std::string& bytes) {
