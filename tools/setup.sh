@@ -22,10 +22,12 @@ faultd_install_packages() {
 }
 
 faultd_setup() {
+  [ -n "${FAULTD_CMAKE_ARGS+x}" ] || FAULTD_CMAKE_ARGS=()
   FAULTD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   FAULTD_BUILD="${FAULTD_BUILD:-$FAULTD_ROOT/build}"
   faultd_install_packages "${FAULTD_PACKAGES[@]}"
-  cmake -S "$FAULTD_ROOT" -B "$FAULTD_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S "$FAULTD_ROOT" -B "$FAULTD_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    "${FAULTD_CMAKE_ARGS[@]}" >/dev/null
   local jobs
   jobs="$(nproc 2>/dev/null || echo 2)"
   if [ $# -gt 0 ]; then

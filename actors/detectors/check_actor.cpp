@@ -5,6 +5,7 @@
 #include "actors/type_ids.hpp"
 #include "checks/health_tracker.hpp"
 #include "faultd/log.hpp"
+#include "process/supervisor.hpp"
 #include "state/health.hpp"
 
 namespace faultd {
@@ -23,8 +24,22 @@ struct check_state {
 
 using self_ptr = caf::stateful_actor<check_state>*;
 
+/// A managed service that is not running (stopped by an operator, ended
+/// as its restart policy allows, waiting in backoff) is not checked: its
+/// process state says all there is, and a failing check must not turn a
+/// one-shot job or a manual stop into an outage to recover from.
+bool paused(const check_state& st) {
+  const auto* svc = st.ctx->cfg.find_service(st.service);
+  if (svc == nullptr || svc->command.empty())
+    return false;
+  auto snap = st.ctx->processes->snapshot(st.service);
+  return !snap || snap->state != process::service_state::running;
+}
+
 void run_once(self_ptr self) {
   auto& st = self->state;
+  if (paused(st))
+    return;
   auto gen = st.ctx->health->generation(st.service);
   if (gen != st.generation) { // the service was restarted: start over
     st.generation = gen;

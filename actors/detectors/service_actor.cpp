@@ -8,6 +8,7 @@
 #include "actors/type_ids.hpp"
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
+#include "process/service_faults.hpp"
 #include "process/supervisor.hpp"
 #include "state/health.hpp"
 #include "state/registry.hpp"
@@ -24,68 +25,20 @@ struct service_actor_state {
 
 using self_ptr = caf::stateful_actor<service_actor_state>*;
 
-std::string exit_text(const process::event& e) {
-  if (e.signal)
-    return "signal " + std::to_string(*e.signal);
-  if (e.exit_code)
-    return "exit " + std::to_string(*e.exit_code);
-  return "unknown";
-}
-
-fault_event make_fault(const node_context& ctx, const process::event& e, fault_severity sev) {
-  fault_event f;
-  f.id = make_uuid();
-  f.time = e.at;
-  f.type = fault_type::service_unavailable;
-  f.severity = sev;
-  f.component = e.service;
-  f.node = ctx.cfg.node.id;
-  f.source = "process";
-  f.details["event"] = std::string{to_string(e.kind)};
-  f.details["restarts"] = std::to_string(e.restarts);
-  if (e.pid > 0)
-    f.details["pid"] = std::to_string(e.pid);
-  return f;
-}
-
 void on_process_event(self_ptr self, const process::event& e) {
   auto& ctx = *self->state.ctx;
-  switch (e.kind) {
-    case process::event_kind::exited: {
-      if (e.was_expected)
-        return; // the supervisor logged it
-      auto f = make_fault(ctx, e, fault_severity::high);
-      f.details["exit"] = exit_text(e);
-      ctx.send_to("analyzer", event_atom::value, std::move(f));
-      return;
-    }
-    case process::event_kind::started: {
-      if (e.restarts == 0)
-        return; // first start: nothing to clear
-      // Health from before the restart says nothing about the new process.
-      ctx.health->reset(e.service);
-      auto f = make_fault(ctx, e, fault_severity::low);
-      f.clears = true;
-      ctx.send_to("analyzer", event_atom::value, std::move(f));
-      return;
-    }
-    case process::event_kind::storm: {
-      auto f = make_fault(ctx, e, fault_severity::critical);
-      f.details["restarts_in_period"] = std::to_string(e.restarts_in_period);
-      f.details["backoff"] = format_duration(e.delay);
-      ctx.send_to("analyzer", event_atom::value, std::move(f));
-      return;
-    }
-    case process::event_kind::spawn_failed: {
-      auto f = make_fault(ctx, e, fault_severity::critical);
-      f.details["error"] = e.error;
-      ctx.send_to("analyzer", event_atom::value, std::move(f));
-      return;
-    }
-    case process::event_kind::restart_scheduled:
-    case process::event_kind::stopped:
-      return;
-  }
+  if (e.kind == process::event_kind::started && e.restarts > 0)
+    ctx.health->reset(e.service);  // health from before says nothing about the new process
+  const auto* svc = ctx.cfg.find_service(e.service);
+  if (svc == nullptr)
+    return;
+  auto f = process::fault_of(e, *svc, ctx.cfg.node.id);
+  if (!f)
+    return;
+  f->id = make_uuid();
+  if (e.kind == process::event_kind::exited && !e.will_restart && f->clears)
+    self->state.log->info("service-completed name={} exit={}", e.service, process::exit_text(e));
+  ctx.send_to("analyzer", event_atom::value, std::move(*f));
 }
 
 caf::behavior service_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
@@ -125,6 +78,10 @@ std::vector<service_status> collect_service_status(const node_context& ctx) {
     bool running = s.state == "running";
     if (s.state == "unmanaged")
       s.health = s.checks.empty() ? "unknown" : checks;
+    else if (s.state == "stopped")
+      s.health = "stopped";
+    else if (s.state == "exited" && s.last_exit == "exit 0")
+      s.health = "completed";
     else if (!running)
       s.health = "unhealthy";
     else

@@ -7,11 +7,9 @@
 // managed processes alone; the supervisor's events reach whichever
 // incarnation of "services" is current.
 //
-// What it reports to the analyzer (component = service name):
-//   process exited unexpectedly   -> service_unavailable, high
-//   process running again         -> service_unavailable cleared
-//   restart storm (guard engaged) -> service_unavailable, critical
-//   spawn failed (bad command)    -> service_unavailable, critical
+// What it reports to the analyzer (component = service name) is decided by
+// process::fault_of (src/process/service_faults.hpp), where the restart
+// policy is law: an exit the policy accepts is no outage.
 //
 // Interface:
 //   (proc_atom, process::event) -> void     from the supervisor thread

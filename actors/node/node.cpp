@@ -1,5 +1,7 @@
 #include "actors/node/node.hpp"
 
+#include <set>
+
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
@@ -118,6 +120,7 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out) 
   ctx->circuits = std::make_shared<actions::circuit_board>(ctx->registry.get());
   process::supervisor_options opts;
   opts.log_dir = cfg.node.data_dir + "/logs";
+  opts.run_dir = cfg.node.data_dir + "/run";
   // Runs on the supervisor thread: hand over to the current "services".
   opts.listener = [dir = ctx->dir](const process::event& e) {
     if (auto services = dir->get("services"))
@@ -146,9 +149,8 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out) 
   }
   n.ctx = ctx;
   n.root = spawn_supervisor(sys, node_tree(ctx, n.db));
-  // Services start once "services" exists to hear about them.
-  for (auto& svc : cfg.services)
-    ctx->processes->add(svc); // completion and failures arrive as events
+  // The port first: a port that is taken must stop the node before any
+  // service has started.
   n.front = spawn_control_front(sys, ctx);
   auto& listen = cfg.node.listen;
   auto port = sys.middleman().publish(n.front, listen.port, listen.host.c_str(), true);
@@ -158,6 +160,14 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out) 
   }
   n.port = *port;
   log->info("control-published address={}:{}", listen.host, n.port);
+  // Services start once "services" exists to hear about them; live ones
+  // of a previous faultd are adopted, those no longer configured ended.
+  std::set<std::string> names;
+  for (auto& svc : cfg.services) {
+    names.insert(svc.name);
+    ctx->processes->add(svc); // completion and failures arrive as events
+  }
+  ctx->processes->retire_others(std::move(names));
   out = std::move(n);
   return {};
 }

@@ -105,7 +105,8 @@ void on_opened(self_ptr self, const incident& inc, timestamp fault_time) {
                  inc.component, to_string(inc.type), to_string(inc.severity));
     st.ctx->send_to("analyzer", recovery_atom::value, inc.id, std::string{"none"},
                     std::vector<action_execution>{});
-    alert_no_strategy(self, inc);
+    if (inc.severity >= st.ctx->cfg.alerting.min_severity)
+      alert_no_strategy(self, inc);
     return;
   }
   st.log->info("recovery-strategy-selected incident={} component={} strategy={} priority={} "

@@ -78,11 +78,27 @@ struct check_config {
   fault_severity severity = fault_severity::high;
 };
 
+/// Parses a byte size: a bare number of bytes, or a number with B, KB, MB,
+/// GB (powers of 1000) or KiB, MiB, GiB (powers of 1024). nullopt if bad or
+/// if it overflows.
+std::optional<uint64_t> parse_size(std::string_view s);
+
+/// Parses a signal name ("SIGTERM", "TERM", "sigquit") or number (1..31).
+std::optional<int> parse_signal(std::string_view s);
+
+/// "SIGTERM" for 15 ("SIG15" for a number without a name).
+std::string signal_name(int sig);
+
 struct service_config {
   std::string name;
   std::vector<std::string> command;  ///< argv; empty = unmanaged (checks only)
   std::map<std::string, std::string> env;
   std::string working_dir;
+  int stop_signal = 15;              ///< sent (after SIGCONT) to stop it; SIGKILL after stop_grace
+  std::string user;                  ///< run as this user ("" = faultd's own)
+  std::string group;                 ///< and group ("" = the user's primary group)
+  uint64_t log_max_size = 10ull << 20; ///< <data_dir>/logs/<name>.log rotated past this size
+  uint32_t log_keep = 3;             ///< rotated files kept (<name>.log.1 .. .N)
   restart_config restart;
   std::vector<check_config> checks;
   std::vector<std::string> depends_on;

@@ -32,8 +32,18 @@ action_result restart_service_executor::execute(const recovery_action& a,
   if (target.empty())
     return failure(errc::bad_request, "restart_service has no target");
   const auto* svc = cfg_.find_service(target);
-  if (svc != nullptr && !svc->command.empty())
+  if (svc != nullptr && !svc->command.empty()) {
+    // The restart policy is law for every strategy, built-in or not.
+    if (svc->restart.policy == restart_policy::never)
+      return failure(errc::bad_request, target + " has restart policy never: recovery does not "
+                                                 "restart it (an operator's start does)");
+    auto now = supervisor_.snapshot(target);
+    if (svc->restart.policy == restart_policy::on_failure && now
+        && now->state == process::service_state::exited && now->exit_code == 0)
+      return failure(errc::bad_request, target + " completed (exit 0) and its restart policy "
+                                                 "on-failure keeps it down");
     return restart_managed(target, ctx);
+  }
   auto command = parameter(a, "command");
   if (!command.empty())
     return run_command(target, command, ctx);

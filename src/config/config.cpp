@@ -3,7 +3,10 @@
 
 #include "faultd/config.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -12,6 +15,70 @@
 #include "faultd/util.hpp"
 
 namespace faultd {
+
+std::optional<uint64_t> parse_size(std::string_view s) {
+  size_t i = 0;
+  uint64_t n = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+    uint64_t digit = static_cast<uint64_t>(s[i] - '0');
+    if (n > (UINT64_MAX - digit) / 10)
+      return std::nullopt;
+    n = n * 10 + digit;
+    ++i;
+  }
+  if (i == 0)
+    return std::nullopt;
+  auto unit = s.substr(i);
+  static const std::pair<std::string_view, uint64_t> units[] = {
+    {"", 1},           {"B", 1},           {"KB", 1000},       {"MB", 1000000},
+    {"GB", 1000000000}, {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30},
+  };
+  for (auto [name, factor] : units) {
+    if (unit != name)
+      continue;
+    if (n > UINT64_MAX / factor)
+      return std::nullopt;
+    return n * factor;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+const std::pair<std::string_view, int> signal_names[] = {
+  {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ABRT", SIGABRT},
+  {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"ALRM", SIGALRM},
+  {"TERM", SIGTERM}, {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"WINCH", SIGWINCH},
+  {"PWR", SIGPWR},
+};
+
+} // namespace
+
+std::optional<int> parse_signal(std::string_view s) {
+  std::string up;
+  for (char c : s)
+    up += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  std::string_view name = up;
+  if (name.substr(0, 3) == "SIG")
+    name.remove_prefix(3);
+  for (auto [n, sig] : signal_names)
+    if (name == n)
+      return sig;
+  if (!name.empty() && name.size() <= 2
+      && std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    int n = std::stoi(std::string{name});
+    if (n >= 1 && n <= 31)
+      return n;
+  }
+  return std::nullopt;
+}
+
+std::string signal_name(int sig) {
+  for (auto [n, v] : signal_names)
+    if (v == sig)
+      return "SIG" + std::string{n};
+  return "SIG" + std::to_string(sig);
+}
 
 std::string_view to_string(restart_policy p) {
   switch (p) {

@@ -7,6 +7,9 @@
 // timeouts that default to recovery.action_execution_timeout) run after.
 
 #include <algorithm>
+#include <csignal>
+#include <grp.h>
+#include <pwd.h>
 #include <functional>
 #include <sstream>
 
@@ -172,7 +175,8 @@ private:
     std::map<std::string, int> first_line;
     for (const auto& item : v.as_list()) {
       map_reader m(item, {"name", "command", "env", "working_dir", "restart", "checks",
-                          "depends_on", "backup_node", "degradation_levels"});
+                          "depends_on", "backup_node", "degradation_levels", "stop_signal",
+                          "user", "group", "log_max_size", "log_keep"});
       service_config s;
       auto name = m.field("name");
       if (name.is_null())
@@ -192,6 +196,33 @@ private:
       m.with("env", [&](const value& x) { s.env = x.as_string_map(); });
       m.with("working_dir", [&](const value& x) { s.working_dir = x.as_string(); });
       m.with("restart", [&](const value& x) { s.restart = parse_restart(x); });
+      m.with("stop_signal", [&](const value& x) {
+        auto sig = parse_signal(x.as_string());
+        if (!sig || *sig == SIGSTOP || *sig == SIGCONT)
+          x.fail("unknown or unusable stop signal " + quoted(x.as_string())
+                 + " (expected a name such as SIGTERM, SIGQUIT, SIGINT, SIGHUP, or a number)");
+        s.stop_signal = *sig;
+      });
+      m.with("user", [&](const value& x) {
+        s.user = x.as_nonempty_string();
+        if (::getpwnam(s.user.c_str()) == nullptr)
+          x.fail("unknown user " + quoted(s.user));
+      });
+      m.with("group", [&](const value& x) {
+        s.group = x.as_nonempty_string();
+        if (::getgrnam(s.group.c_str()) == nullptr)
+          x.fail("unknown group " + quoted(s.group));
+      });
+      m.with("log_max_size", [&](const value& x) {
+        auto n = parse_size(x.as_string());
+        if (!n || *n < 4096)
+          x.fail("expected a size of at least 4KiB such as 10MiB or 500KB, got "
+                 + quoted(x.as_string()));
+        s.log_max_size = *n;
+      });
+      m.with("log_keep", [&](const value& x) {
+        s.log_keep = static_cast<uint32_t>(x.as_int(0, 100));
+      });
       m.with("checks", [&](const value& x) { s.checks = parse_checks(x); });
       std::vector<value> deps;
       m.with("depends_on", [&](const value& x) {

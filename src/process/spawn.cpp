@@ -4,10 +4,12 @@
 #include <csignal>
 #include <cstdint>
 #include <cstring>
+#include <algorithm>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sched.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -24,10 +26,12 @@ namespace {
 /// Which step of the child failed (sent through the error pipe with errno).
 enum child_stage : int32_t {
   stage_setpgid = 1,
-  stage_parent_gone = 2,
   stage_fds = 3,
   stage_chdir = 4,
   stage_exec = 5,
+  stage_groups = 6,
+  stage_gid = 7,
+  stage_uid = 8,
 };
 
 struct child_report {
@@ -38,10 +42,12 @@ struct child_report {
 const char* stage_name(int32_t stage) {
   switch (stage) {
     case stage_setpgid: return "setpgid";
-    case stage_parent_gone: return "parent-exited";
     case stage_fds: return "redirect-output";
     case stage_chdir: return "chdir";
     case stage_exec: return "exec";
+    case stage_groups: return "setgroups";
+    case stage_gid: return "setgid";
+    case stage_uid: return "setuid";
     default: return "child";
   }
 }
@@ -56,7 +62,11 @@ struct child_plan {
   int stdin_fd;
   int out_fd;
   int report_fd;
-  pid_t parent;
+  bool drop_privileges;
+  uid_t uid;
+  gid_t gid;
+  const gid_t* groups;
+  size_t group_count;
 };
 
 [[noreturn]] void child_fail(int report_fd, int32_t stage, int err) {
@@ -90,8 +100,18 @@ bool move_to(int from, int to) {
     ::_exit(127);  // no way left to tell the parent
   if (::setpgid(0, 0) != 0)
     child_fail(report, stage_setpgid, errno);
-  if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || ::getppid() != p.parent)
-    child_fail(report, stage_parent_gone, errno);
+  // Raw system calls: glibc's setuid() and friends would broadcast the
+  // change to every thread of the process, and this child shares faultd's
+  // memory (CLONE_VM), thread list included. The child is a process of its
+  // own, so the raw calls change exactly it.
+  if (p.drop_privileges) {
+    if (::syscall(SYS_setgroups, p.group_count, p.groups) != 0)
+      child_fail(report, stage_groups, errno);
+    if (::syscall(SYS_setresgid, p.gid, p.gid, p.gid) != 0)
+      child_fail(report, stage_gid, errno);
+    if (::syscall(SYS_setresuid, p.uid, p.uid, p.uid) != 0)
+      child_fail(report, stage_uid, errno);
+  }
 
   struct sigaction dfl;
   std::memset(&dfl, 0, sizeof(dfl));
@@ -230,6 +250,40 @@ spawn_result spawn_process(const spawn_request& req) {
   fd_guard report_read{pipe_fds[0]};
   fd_guard report_write{pipe_fds[1]};
 
+  // Identity: resolved here (getpwnam allocates; the child must not).
+  bool drop = !req.user.empty() || !req.group.empty();
+  uid_t uid = ::getuid();
+  gid_t gid = ::getgid();
+  std::vector<gid_t> groups;
+  if (!req.user.empty()) {
+    auto* pw = ::getpwnam(req.user.c_str());
+    if (pw == nullptr) {
+      res.result = status{errc::spawn_failed, "unknown user " + req.user};
+      return res;
+    }
+    uid = pw->pw_uid;
+    gid = pw->pw_gid;
+    int n = 64;
+    groups.resize(static_cast<size_t>(n));
+    if (::getgrouplist(req.user.c_str(), gid, groups.data(), &n) < 0) {
+      groups.resize(static_cast<size_t>(n));
+      ::getgrouplist(req.user.c_str(), gid, groups.data(), &n);
+    }
+    groups.resize(static_cast<size_t>(n));
+  }
+  if (!req.group.empty()) {
+    auto* gr = ::getgrnam(req.group.c_str());
+    if (gr == nullptr) {
+      res.result = status{errc::spawn_failed, "unknown group " + req.group};
+      return res;
+    }
+    gid = gr->gr_gid;
+    if (req.user.empty())
+      groups = {gid};
+    else if (std::find(groups.begin(), groups.end(), gid) == groups.end())
+      groups.push_back(gid);
+  }
+
   child_plan plan{path.c_str(),
                   argv.data(),
                   envp.data(),
@@ -237,7 +291,11 @@ spawn_result spawn_process(const spawn_request& req) {
                   in.fd,
                   out.fd,
                   report_write.fd,
-                  ::getpid()};
+                  drop,
+                  uid,
+                  gid,
+                  groups.data(),
+                  groups.size()};
 
   // clone(CLONE_VM | CLONE_VFORK) as posix_spawn does: unlike fork it copies
   // no page tables, which costs milliseconds in a big multi-threaded daemon.
@@ -287,6 +345,8 @@ spawn_result spawn_process(const spawn_request& req) {
       what += " " + path;
     else if (report.stage == stage_chdir)
       what += " " + req.working_dir;
+    else if (report.stage >= stage_groups)
+      what += " to " + (req.user.empty() ? "group " + req.group : "user " + req.user);
     res.result = status{errc::spawn_failed,
                         got == sizeof(report) ? what + ": " + errno_text(report.err)
                                               : "child failed before exec (short report)"};

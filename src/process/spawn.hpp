@@ -20,6 +20,8 @@ struct spawn_request {
   std::map<std::string, std::string> env;   ///< added to (or overriding) faultd's environment
   std::string working_dir;                  ///< "" = faultd's working directory
   std::string log_path;                     ///< stdout+stderr appended here; "" = /dev/null
+  std::string user;                         ///< run as this user ("" = don't change)
+  std::string group;                        ///< and group ("" = the user's primary group)
 };
 
 /// A started process: its pid and a pidfd that becomes readable when it exits.
@@ -31,14 +33,15 @@ struct spawn_result {
 
 /// Starts `req` as a child of the calling thread.
 ///
-/// The child gets its own process group (pgid = pid), SIGTERM when the
-/// calling *thread* exits (PR_SET_PDEATHSIG follows the creating thread, so
-/// call it from a thread that lives as long as the process must), default
-/// signal dispositions and an empty signal mask, stdin from /dev/null,
-/// stdout and stderr appended to log_path, and no other inherited fds.
+/// The child gets its own process group (pgid = pid), default signal
+/// dispositions and an empty signal mask, stdin from /dev/null, stdout and
+/// stderr appended to log_path, no other inherited fds, and (with `user` /
+/// `group`) the user's uid, gid and supplementary groups. It does not die
+/// with faultd: a restarted faultd adopts it (see run_state.hpp).
 /// Returns only after the child has exec'd or failed to; a failure (unknown
-/// command, bad working_dir, unopenable log) is errc::spawn_failed with the
-/// errno text, and the failed child is already reaped.
+/// command, bad working_dir, unopenable log, unknown user, a privilege drop
+/// that is not permitted) is errc::spawn_failed with the errno text, and the
+/// failed child is already reaped.
 ///
 /// The caller must reap the child (waitpid/waitid) once pidfd is readable.
 spawn_result spawn_process(const spawn_request& req);

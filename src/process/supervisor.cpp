@@ -3,74 +3,28 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <random>
 
 #include <spdlog/fmt/fmt.h>
 
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
+#include "process/log_rotation.hpp"
+#include "process/proc.hpp"
+#include "process/run_state.hpp"
 #include "process/spawn.hpp"
 
 namespace faultd::process {
-
-std::string_view to_string(service_state s) {
-  switch (s) {
-    case service_state::unmanaged: return "unmanaged";
-    case service_state::starting: return "starting";
-    case service_state::running: return "running";
-    case service_state::backoff: return "backoff";
-    case service_state::stopped: return "stopped";
-    case service_state::exited: return "exited";
-    case service_state::failed: return "failed";
-  }
-  return "unknown";
-}
-
-std::string_view to_string(event_kind k) {
-  switch (k) {
-    case event_kind::started: return "started";
-    case event_kind::exited: return "exited";
-    case event_kind::restart_scheduled: return "restart-scheduled";
-    case event_kind::storm: return "storm";
-    case event_kind::spawn_failed: return "spawn-failed";
-    case event_kind::stopped: return "stopped";
-  }
-  return "unknown";
-}
-
-std::string event::to_string() const {
-  std::string s = fmt::format("{} service={}", process::to_string(kind), service);
-  switch (kind) {
-    case event_kind::started:
-      s += fmt::format(" pid={}", pid);
-      break;
-    case event_kind::exited:
-      s += fmt::format(" pid={}", pid);
-      if (exit_code)
-        s += fmt::format(" exit={}", *exit_code);
-      if (signal)
-        s += fmt::format(" signal={}", *signal);
-      s += fmt::format(" expected={}", was_expected);
-      break;
-    case event_kind::restart_scheduled:
-      s += " delay=" + format_duration(delay);
-      break;
-    case event_kind::storm:
-      s += fmt::format(" restarts_in_period={} delay={}", restarts_in_period, format_duration(delay));
-      break;
-    case event_kind::spawn_failed:
-      s += " error=\"" + error + "\"";
-      break;
-    case event_kind::stopped:
-      break;
-  }
-  s += fmt::format(" restarts={}", restarts);
-  return s;
-}
 
 namespace {
 
@@ -79,6 +33,9 @@ using reply_ptr = std::shared_ptr<std::promise<status>>;
 
 constexpr uint64_t wake_key = 1;
 constexpr uint64_t timer_key = 2;
+constexpr uint64_t inotify_key = 3;
+/// Keys of reparented leftovers being reaped start here; services below.
+constexpr uint64_t orphan_key_base = uint64_t{1} << 40;
 
 void reply(const reply_ptr& r, status st) {
   if (r)
@@ -91,28 +48,53 @@ std::string log_file_name(const std::string& service) {
   return n + ".log";
 }
 
+int open_pidfd(int pid) {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
+
+/// A token for FAULTD_INSTANCE: 128 random bits in hex.
+std::string make_token() {
+  static thread_local std::mt19937_64 gen{std::random_device{}()};
+  return fmt::format("{:016x}{:016x}", gen(), gen());
+}
+
+/// Boot time from /proc/stat's btime, to turn start ticks into a timestamp.
+timestamp started_at_of(uint64_t start_ticks) {
+  static const int64_t btime = [] {
+    FILE* f = std::fopen("/proc/stat", "r");
+    long long bt = 0;
+    if (f != nullptr) {
+      char line[256];
+      while (std::fgets(line, sizeof(line), f) != nullptr)
+        if (std::sscanf(line, "btime %lld", &bt) == 1)
+          break;
+      std::fclose(f);
+    }
+    return static_cast<int64_t>(bt);
+  }();
+  static const long hz = ::sysconf(_SC_CLK_TCK);
+  auto ns = btime * 1'000'000'000LL
+            + static_cast<int64_t>(start_ticks) * (1'000'000'000LL / (hz > 0 ? hz : 100));
+  return from_unix_nanos(ns);
+}
+
 } // namespace
 
 struct supervisor::impl {
   /// One managed service; touched only on the loop thread.
   struct service {
     uint64_t id = 0;
-    service_config cfg;
-    restart_tracker tracker;
-    service_state state = service_state::stopped;
-    int pid = 0;
+    service_machine machine;
     int pidfd = -1;
-    uint32_t restarts = 0;
-    std::string last_exit;
-    std::optional<timestamp> started_at;
-    bool stopping = false;                  ///< an explicit stop is under way
-    std::optional<steady_point> restart_due;///< backoff ends
-    std::optional<steady_point> kill_due;   ///< stop grace ends
+    bool child = false;     ///< the process is faultd's child (else adopted)
+    int inotify_wd = -1;
+    bool retiring = false;  ///< a leftover of a previous faultd, removed once stopped
     std::vector<reply_ptr> stop_waiters;
     std::vector<std::function<void()>> after_stop;
 
     service(service_config c, const clock_source& clock, random_source random)
-        : cfg(std::move(c)), tracker(cfg.restart, clock, std::move(random)) {}
+        : machine(std::move(c), clock, std::move(random)) {}
+    const service_config& cfg() const { return machine.config(); }
   };
 
   supervisor_options opts;
@@ -120,6 +102,8 @@ struct supervisor::impl {
   int epfd = -1;
   int evfd = -1;
   int tfd = -1;
+  int ifd = -1;
+  std::unique_ptr<run_dir> records;
 
   std::mutex q_mtx;
   std::vector<std::function<void()>> queue;  ///< GUARDED_BY(q_mtx)
@@ -132,13 +116,25 @@ struct supervisor::impl {
   // Loop thread only.
   std::map<std::string, std::unique_ptr<service>> services;
   std::map<uint64_t, service*> by_id;
+  std::map<int, service*> by_wd;
+  std::map<uint64_t, std::pair<int, int>> orphans;  ///< key -> (pid, pidfd)
   uint64_t next_id = 16;
+  uint64_t next_orphan = orphan_key_base;
   bool shutting_down = false;
 
   ~impl() {
-    for (int fd : {epfd, evfd, tfd})
+    for (int fd : {epfd, evfd, tfd, ifd})
       if (fd >= 0)
         ::close(fd);
+  }
+
+  status watch(int fd, uint64_t key) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = key;
+    if (::epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+      return {errc::io, "epoll_ctl: " + errno_text(errno)};
+    return {};
   }
 
   status init() {
@@ -146,11 +142,14 @@ struct supervisor::impl {
       opts.random = default_random_source();
     if (opts.clock == nullptr)
       opts.clock = &system_clock_source();
+    records = std::make_unique<run_dir>(opts.run_dir);
     if (!opts.log_dir.empty()) {
       auto err = make_dirs(opts.log_dir);
       if (!err.empty())
         log->warn("log-dir-unusable path={} error={}", opts.log_dir, err);
     }
+    if (opts.subreaper && ::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+      log->warn("subreaper-unavailable error={}", errno_text(errno));
     epfd = ::epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0)
       return {errc::io, "epoll_create1: " + errno_text(errno)};
@@ -160,12 +159,14 @@ struct supervisor::impl {
     tfd = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     if (tfd < 0)
       return {errc::io, "timerfd_create: " + errno_text(errno)};
-    for (auto [fd, key] : {std::pair<int, uint64_t>{evfd, wake_key}, {tfd, timer_key}}) {
-      epoll_event ev{};
-      ev.events = EPOLLIN;
-      ev.data.u64 = key;
-      if (::epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
-        return {errc::io, "epoll_ctl: " + errno_text(errno)};
+    if (auto st = watch(evfd, wake_key); !st.ok())
+      return st;
+    if (auto st = watch(tfd, timer_key); !st.ok())
+      return st;
+    if (!opts.log_dir.empty()) {
+      ifd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+      if (ifd < 0 || !watch(ifd, inotify_key).ok())
+        log->warn("log-rotation-watch-unavailable error={}", errno_text(errno));
     }
     return {};
   }
@@ -198,6 +199,19 @@ struct supervisor::impl {
     return it == services.end() ? nullptr : it->second.get();
   }
 
+  service& insert(service_config cfg) {
+    auto s = std::make_unique<service>(std::move(cfg), *opts.clock, opts.random);
+    s->id = next_id++;
+    auto* raw = s.get();
+    by_id[raw->id] = raw;
+    services[raw->cfg().name] = std::move(s);
+    return *raw;
+  }
+
+  std::string log_path(const service& s) const {
+    return opts.log_dir.empty() ? std::string{} : opts.log_dir + "/" + log_file_name(s.cfg().name);
+  }
+
   void cmd_add(service_config cfg, const reply_ptr& r) {
     if (cfg.name.empty())
       return reply(r, {errc::bad_request, "service without a name"});
@@ -205,54 +219,138 @@ struct supervisor::impl {
       return reply(r, {errc::bad_request, "service " + cfg.name + " already exists"});
     if (shutting_down)
       return reply(r, refusal);
-    auto s = std::make_unique<service>(std::move(cfg), *opts.clock, opts.random);
-    s->id = next_id++;
-    s->state = s->cfg.command.empty() ? service_state::unmanaged : service_state::stopped;
-    auto* raw = s.get();
-    by_id[raw->id] = raw;
-    services[raw->cfg.name] = std::move(s);
-    publish(*raw);
-    if (raw->cfg.command.empty())
+    auto& s = insert(std::move(cfg));
+    publish(s);
+    if (s.cfg().command.empty())
       return reply(r, {});
-    spawn(*raw, r);
+    watch_log(s);
+    if (try_adopt(s))
+      return reply(r, {});
+    start(s, false, r);
+  }
+
+  /// Adopts the live process a previous faultd recorded for `s`, if any.
+  /// A process running an outdated command is adopted and restarted.
+  bool try_adopt(service& s) {
+    std::optional<run_record> rec;
+    for (auto& x : records->read_all())
+      if (x.service == s.cfg().name)
+        rec = x;
+    if (!rec)
+      return false;
+    if (!still_running(*rec)) {
+      records->remove(s.cfg().name);
+      return false;
+    }
+    int fd = open_pidfd(rec->pid);
+    if (fd < 0) {
+      log->warn("service-adopt-failed name={} pid={} error={}", s.cfg().name, rec->pid,
+                errno_text(errno));
+      return false;
+    }
+    if (!watch(fd, s.id).ok()) {
+      ::close(fd);
+      return false;
+    }
+    auto st = read_proc_stat(rec->pid);
+    s.pidfd = fd;
+    s.child = false;
+    run(s, s.machine.adopted(rec->pid, rec->token,
+                             started_at_of(st ? st->start_ticks : rec->start_ticks)));
+    if (rec->command_hash != command_hash(s.cfg().command)) {
+      log->info("service-adopted-outdated name={} pid={}: restarting with the configured command",
+                s.cfg().name, rec->pid);
+      s.machine.count_restart();
+      when_stopped(s, [this, name = s.cfg().name] {
+        if (auto* again = find(name))
+          start(*again, false, nullptr);
+      });
+    }
+    return true;
+  }
+
+  void cmd_retire_others(const std::set<std::string>& keep, const reply_ptr& r) {
+    auto pending = std::make_shared<size_t>(1);
+    auto done = [r, pending] {
+      if (--*pending == 0)
+        reply(r, {});
+    };
+    for (auto& rec : records->read_all()) {
+      if (keep.count(rec.service) != 0 || services.count(rec.service) != 0)
+        continue;
+      if (!still_running(rec)) {
+        records->remove(rec.service);
+        continue;
+      }
+      service_config cfg;
+      cfg.name = rec.service;
+      cfg.command = {"(left by a previous faultd)"};
+      cfg.stop_signal = rec.stop_signal;
+      cfg.restart.policy = restart_policy::never;
+      auto& s = insert(std::move(cfg));
+      s.retiring = true;
+      int fd = open_pidfd(rec.pid);
+      if (fd < 0 || !watch(fd, s.id).ok()) {
+        if (fd >= 0)
+          ::close(fd);
+        forget(s.cfg().name);
+        continue;
+      }
+      s.pidfd = fd;
+      s.child = false;
+      log->warn("service-retiring name={} pid={}: no longer configured, ending it", rec.service,
+                rec.pid);
+      run(s, s.machine.adopted(rec.pid, rec.token, opts.clock->now()));
+      ++*pending;
+      when_stopped(s, [this, name = rec.service, done] {
+        forget(name);
+        done();
+      });
+    }
+    done();
   }
 
   void cmd_start(const std::string& name, const reply_ptr& r) {
     auto* s = find(name);
     if (s == nullptr)
       return reply(r, {errc::not_found, "no service " + name});
-    if (s->pid > 0) {
-      if (s->stopping)  // start again once the stop completes
+    if (s->cfg().command.empty())
+      return reply(r, {errc::bad_request, "service " + name + " has no command"});
+    if (s->machine.pid() > 0) {
+      if (s->machine.stopping())  // start again once the stop completes
         s->after_stop.push_back([this, name, r] { cmd_start(name, r); });
       else
         reply(r, {});
       return;
     }
-    s->restart_due.reset();
-    if (s->state != service_state::backoff)
-      s->tracker.reset();
-    spawn(*s, r);
+    start(*s, true, r);
   }
 
   void cmd_stop(const std::string& name, const reply_ptr& r) {
     auto* s = find(name);
     if (s == nullptr)
       return reply(r, {errc::not_found, "no service " + name});
-    begin_stop(*s, r);
+    if (s->machine.pid() > 0) {
+      s->stop_waiters.push_back(r);
+      run(*s, s->machine.stop());
+      return;
+    }
+    run(*s, s->machine.stop());
+    reply(r, {});
   }
 
   void cmd_restart(const std::string& name, const reply_ptr& r) {
     auto* s = find(name);
     if (s == nullptr)
       return reply(r, {errc::not_found, "no service " + name});
-    if (s->cfg.command.empty())
+    if (s->cfg().command.empty())
       return reply(r, {errc::bad_request, "service " + name + " has no command"});
-    ++s->restarts;
+    s->machine.count_restart();
     when_stopped(*s, [this, name, r] {
       auto* again = find(name);
       if (again == nullptr)
         return reply(r, {errc::not_found, "service " + name + " was removed"});
-      spawn(*again, r);
+      start(*again, false, r);
     });
   }
 
@@ -261,195 +359,242 @@ struct supervisor::impl {
     if (s == nullptr)
       return reply(r, {errc::not_found, "no service " + name});
     when_stopped(*s, [this, name, r] {
-      auto* gone = find(name);
-      if (gone != nullptr) {
-        by_id.erase(gone->id);
-        services.erase(name);
-        std::lock_guard<std::mutex> guard{snap_mtx};
-        snaps.erase(name);
-      }
+      forget(name);
       log->info("service-removed name={}", name);
       reply(r, {});
     });
+  }
+
+  void forget(const std::string& name) {
+    auto* gone = find(name);
+    if (gone == nullptr)
+      return;
+    if (gone->inotify_wd >= 0) {
+      ::inotify_rm_watch(ifd, gone->inotify_wd);
+      by_wd.erase(gone->inotify_wd);
+    }
+    by_id.erase(gone->id);
+    services.erase(name);
+    std::lock_guard<std::mutex> guard{snap_mtx};
+    snaps.erase(name);
   }
 
   void cmd_shutdown() {
     shutting_down = true;
     log->info("supervisor-shutdown services={}", services.size());
     for (auto& [name, s] : services)
-      begin_stop(*s, nullptr);
+      run(*s, s->machine.stop());
   }
 
-  // -- state changes ----------------------------------------------------------
+  // -- acting on the machine's steps -------------------------------------------
 
   /// Runs `fn` once `s` has no process (at once if it has none now).
   void when_stopped(service& s, std::function<void()> fn) {
-    if (s.pid > 0) {
+    if (s.machine.pid() > 0) {
       s.after_stop.push_back(std::move(fn));
-      begin_stop(s, nullptr);
+      run(s, s.machine.stop());
     } else {
-      begin_stop(s, nullptr);
+      run(s, s.machine.stop());
       fn();
     }
   }
 
-  void begin_stop(service& s, const reply_ptr& r) {
-    if (s.pid > 0) {
-      if (r)
-        s.stop_waiters.push_back(r);
-      if (s.stopping)
-        return;
-      s.stopping = true;
-      if (::kill(-s.pid, SIGTERM) != 0 && ::kill(s.pid, SIGTERM) != 0)
-        log->warn("service-sigterm-failed name={} pid={} error={}", s.cfg.name, s.pid, errno_text(errno));
-      s.kill_due = std::chrono::steady_clock::now() + s.cfg.restart.stop_grace;
-      log->info("service-stopping name={} pid={} grace={}", s.cfg.name, s.pid,
-                format_duration(s.cfg.restart.stop_grace));
-      return;
-    }
-    if (s.state == service_state::backoff) {
-      s.restart_due.reset();
-      s.state = service_state::stopped;
-      publish(s);
-      deliver(make_event(s, event_kind::stopped));
-    } else if (s.state == service_state::exited || s.state == service_state::failed) {
-      s.state = service_state::stopped;
-      publish(s);
-    }
-    reply(r, {});
-  }
-
-  void spawn(service& s, const reply_ptr& r) {
+  void start(service& s, bool by_operator, const reply_ptr& r) {
     if (shutting_down)
       return reply(r, refusal);
-    if (s.cfg.command.empty())
-      return reply(r, {errc::bad_request, "service " + s.cfg.name + " has no command"});
-    s.state = service_state::starting;
-    s.restart_due.reset();
-    spawn_request req{s.cfg.command, s.cfg.env, s.cfg.working_dir,
-                      opts.log_dir.empty() ? std::string{} : opts.log_dir + "/" + log_file_name(s.cfg.name)};
-    auto res = spawn_process(req);
-    if (res.result.ok()) {
-      epoll_event ev{};
-      ev.events = EPOLLIN;
-      ev.data.u64 = s.id;
-      if (::epoll_ctl(epfd, EPOLL_CTL_ADD, res.pidfd, &ev) != 0) {
-        res.result = status{errc::io, "epoll_ctl pidfd: " + errno_text(errno)};
-        ::kill(-res.pid, SIGKILL);
-        ::kill(res.pid, SIGKILL);
-        siginfo_t si{};
-        while (::waitid(P_PID, static_cast<id_t>(res.pid), &si, WEXITED) < 0 && errno == EINTR) {
-        }
-        ::close(res.pidfd);
-      }
-    }
-    if (!res.result.ok()) {
-      s.state = service_state::failed;
-      s.pid = 0;
-      publish(s);
-      event e = make_event(s, event_kind::spawn_failed);
-      e.error = res.result.message();
-      deliver(e);
-      return reply(r, res.result);
-    }
-    s.pid = res.pid;
-    s.pidfd = res.pidfd;
-    s.started_at = opts.clock->now();
-    s.state = service_state::running;
-    s.tracker.started();
-    publish(s);
-    event e = make_event(s, event_kind::started);
-    e.pid = s.pid;
-    deliver(e);
-    reply(r, {});
+    run(s, s.machine.start(by_operator));
+    auto st = s.machine.state();
+    if (st == service_state::running)
+      reply(r, {});
+    else
+      reply(r, {errc::spawn_failed, "service " + s.cfg().name + " failed to start: "
+                                      + last_error});
   }
 
-  /// The pidfd of `s` is readable: its process has exited (a zombie until
-  /// reaped here).
-  void on_exit(service& s) {
-    // The zombie leader still holds the pgid, so this cannot hit a stranger.
-    ::kill(-s.pid, SIGKILL);
+  /// What the last spawn failure said (for start()'s reply).
+  std::string last_error;
+
+  /// Carries out `steps` for `s`. Notifications are delivered after every
+  /// other step (including those the spawn's own report adds), so whoever
+  /// reacts to an exit finds the service already running again rather than
+  /// a restart still in flight.
+  void run(service& s, std::vector<step> steps) {
+    std::vector<event> out;
+    std::vector<std::pair<int, std::string>> sweeps;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      auto& st = steps[i];
+      switch (st.kind) {
+        case step::spawn: {
+          auto more = do_spawn(s);
+          steps.insert(steps.end(), more.begin(), more.end());
+          break;
+        }
+        case step::signal_tree:
+          signal_tree(s, st.sig);
+          break;
+        case step::sweep_tree:
+          // The group goes at once (cheap); the /proc scan for escaped
+          // descendants waits until the restart is under way.
+          if (st.pid > 0)
+            ::kill(-st.pid, SIGKILL);
+          sweeps.emplace_back(st.pid, st.token);
+          break;
+        case step::notify:
+          out.push_back(std::move(st.ev));
+          break;
+      }
+    }
+    publish(s);
+    for (auto& e : out)
+      deliver(e);
+    for (auto& [pid, token] : sweeps)
+      sweep(s.cfg().name, pid, token);
+    if (s.machine.pid() == 0 && !s.machine.stopping()
+        && (!s.stop_waiters.empty() || !s.after_stop.empty()))
+      finish_stop(s);
+  }
+
+  std::vector<step> do_spawn(service& s) {
+    auto token = make_token();
+    auto env = s.cfg().env;
+    env[instance_env] = token;
+    env["FAULTD_SERVICE"] = s.cfg().name;
+    spawn_request req{s.cfg().command, std::move(env), s.cfg().working_dir, log_path(s),
+                      s.cfg().user, s.cfg().group};
+    auto res = spawn_process(req);
+    if (res.result.ok() && !watch(res.pidfd, s.id).ok()) {
+      res.result = status{errc::io, "epoll_ctl pidfd: " + errno_text(errno)};
+      ::kill(-res.pid, SIGKILL);
+      ::kill(res.pid, SIGKILL);
+      siginfo_t si{};
+      while (::waitid(P_PID, static_cast<id_t>(res.pid), &si, WEXITED) < 0 && errno == EINTR) {
+      }
+      ::close(res.pidfd);
+    }
+    if (!res.result.ok()) {
+      last_error = res.result.message();
+      return s.machine.spawn_failed(res.result.message());
+    }
+    s.pidfd = res.pidfd;
+    s.child = true;
+    record(s, res.pid, token);
+    return s.machine.spawned(res.pid, token);
+  }
+
+  void record(const service& s, int pid, const std::string& token) {
+    if (opts.run_dir.empty())
+      return;
+    run_record rec;
+    rec.service = s.cfg().name;
+    rec.pid = pid;
+    auto st = read_proc_stat(pid);
+    rec.start_ticks = st ? st->start_ticks : 0;
+    rec.boot_id = boot_id();
+    rec.token = token;
+    rec.command_hash = command_hash(s.cfg().command);
+    rec.stop_signal = s.cfg().stop_signal;
+    if (auto w = records->write(rec); !w.ok())
+      log->error("service-record-failed name={} error={}", s.cfg().name, w.to_string());
+  }
+
+  /// `sig` to the running process's group and to every other member of its
+  /// tree (descendants, and processes carrying its FAULTD_INSTANCE token).
+  void signal_tree(service& s, int sig) {
+    int pid = s.machine.pid();
+    if (pid <= 0)
+      return;
+    ::kill(-pid, sig);
+    ::kill(pid, sig);
+    for (int p : process_tree(pid, s.machine.token()))
+      if (p != pid)
+        ::kill(p, sig);
+    if (sig == SIGKILL)
+      log->warn("service-stop-escalated name={} pid={} signal=SIGKILL", s.cfg().name, pid);
+    else
+      log->info("service-signalled name={} pid={} signal={}", s.cfg().name, pid,
+                signal_name(sig));
+  }
+
+  /// SIGKILLs what is left of a tree whose main process is gone; those now
+  /// reparented to faultd (the subreaper) are watched and reaped.
+  void sweep(const std::string& name, int pid, const std::string& token) {
+    auto left = process_tree(pid, token);
+    if (left.empty())
+      return;
+    const int self = static_cast<int>(::getpid());
+    for (int p : left) {
+      ::kill(p, SIGKILL);
+      auto st = read_proc_stat(p);
+      if (!st || st->ppid != self)
+        continue;
+      int fd = open_pidfd(p);
+      if (fd < 0)
+        continue;
+      auto key = next_orphan++;
+      if (!watch(fd, key).ok()) {
+        ::close(fd);
+        continue;
+      }
+      orphans[key] = {p, fd};
+    }
+    log->info("service-leftovers-killed name={} count={}", name, left.size());
+  }
+
+  void reap_orphan(uint64_t key) {
+    auto it = orphans.find(key);
+    if (it == orphans.end())
+      return;
+    auto [pid, fd] = it->second;
     siginfo_t si{};
     int rc;
     do {
-      rc = ::waitid(P_PID, static_cast<id_t>(s.pid), &si, WEXITED | WNOHANG);
+      rc = ::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG);
     } while (rc < 0 && errno == EINTR);
     if (rc == 0 && si.si_pid == 0)
-      return;  // not exited after all (spurious wakeup)
-    event e = make_event(s, event_kind::exited);
-    e.pid = s.pid;
-    if (rc < 0) {
-      // Someone else reaped it (SIGCHLD ignored, or a waitpid(-1) elsewhere).
-      log->warn("service-reap-failed name={} pid={} error={}", s.cfg.name, s.pid, errno_text(errno));
-      s.last_exit = "unknown";
-    } else if (si.si_code == CLD_EXITED) {
-      e.exit_code = si.si_status;
-      s.last_exit = fmt::format("exit {}", si.si_status);
-    } else {
-      e.signal = si.si_status;
-      s.last_exit = fmt::format("signal {}", si.si_status);
+      return;  // not exited yet
+    ::epoll_ctl(epfd, EPOLL_CTL_DEL, fd, nullptr);
+    ::close(fd);
+    orphans.erase(it);
+  }
+
+  /// The pidfd of `s` is readable: its process has exited.
+  void on_exit(service& s) {
+    int pid = s.machine.pid();
+    exit_info x;
+    if (s.child) {
+      // The zombie leader still holds the pgid, so this cannot hit a stranger.
+      ::kill(-pid, SIGKILL);
+      siginfo_t si{};
+      int rc;
+      do {
+        rc = ::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG);
+      } while (rc < 0 && errno == EINTR);
+      if (rc == 0 && si.si_pid == 0)
+        return;  // not exited after all (spurious wakeup)
+      if (rc < 0)
+        log->warn("service-reap-failed name={} pid={} error={}", s.cfg().name, pid,
+                  errno_text(errno));
+      else if (si.si_code == CLD_EXITED)
+        x.code = si.si_status;
+      else
+        x.signal = si.si_status;
+    } else if (auto st = read_proc_stat(pid); st && st->state == 'Z' && st->exit_code) {
+      // Adopted: not faultd's child. Its status can be read while it is a
+      // zombie, before its parent (init) reaps it; after that it is unknown.
+      int status = *st->exit_code;
+      if (WIFEXITED(status))
+        x.code = WEXITSTATUS(status);
+      else if (WIFSIGNALED(status))
+        x.signal = WTERMSIG(status);
     }
     ::epoll_ctl(epfd, EPOLL_CTL_DEL, s.pidfd, nullptr);
     ::close(s.pidfd);
     s.pidfd = -1;
-    s.pid = 0;
-    s.tracker.stopped();
-    e.was_expected = s.stopping;
-
-    if (s.stopping) {
-      s.state = service_state::stopped;
-      publish(s);
-      deliver(e);
-      finish_stop(s);
-      return;
-    }
-
-    const auto policy = s.cfg.restart.policy;
-    const bool clean = e.exit_code && *e.exit_code == 0;
-    const bool wanted = policy == restart_policy::always || (policy == restart_policy::on_failure && !clean);
-    if (!wanted || shutting_down) {
-      s.state = service_state::exited;
-      publish(s);
-      deliver(e);
-      return;
-    }
-    auto d = s.tracker.next_restart();
-    ++s.restarts;
-    if (d.delay <= duration::zero()) {
-      // The fast path (listeners see exited, restart-scheduled, started).
-      // The new process is spawned before anyone hears of the exit, so
-      // whoever reacts to it (the recovery engine) finds the service
-      // already running again rather than a restart still in flight.
-      holding = true;
-      deliver(e);
-      deliver(make_event(s, event_kind::restart_scheduled));
-      spawn(s, nullptr);
-      holding = false;
-      auto events = std::move(held);
-      held.clear();
-      for (auto& x : events)
-        deliver(x);
-      return;
-    }
-    s.state = service_state::backoff;
-    s.restart_due = std::chrono::steady_clock::now() + d.delay;
-    publish(s);
-    deliver(e);
-    if (d.storm) {
-      event st = make_event(s, event_kind::storm);
-      st.delay = d.delay;
-      st.restarts_in_period = d.restarts_in_period;
-      deliver(st);
-    }
-    event rs = make_event(s, event_kind::restart_scheduled);
-    rs.delay = d.delay;
-    deliver(rs);
+    records->remove(s.cfg().name);
+    run(s, s.machine.exited(x, shutting_down));
   }
 
   void finish_stop(service& s) {
-    s.stopping = false;
-    s.kill_due.reset();
-    deliver(make_event(s, event_kind::stopped));
     auto waiters = std::move(s.stop_waiters);
     s.stop_waiters.clear();
     auto then = std::move(s.after_stop);
@@ -465,29 +610,18 @@ struct supervisor::impl {
     uint64_t expirations = 0;
     if (::read(tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
       log->error("timerfd-read-failed error={}", errno_text(errno));
-    auto now = std::chrono::steady_clock::now();
-    for (auto& [name, s] : services) {
-      if (s->kill_due && *s->kill_due <= now) {
-        s->kill_due.reset();
-        if (s->pid > 0) {
-          log->warn("service-stop-escalated name={} pid={} signal=SIGKILL", name, s->pid);
-          if (::kill(-s->pid, SIGKILL) != 0)
-            ::kill(s->pid, SIGKILL);
-        }
-      }
-      if (s->restart_due && *s->restart_due <= now) {
-        s->restart_due.reset();
-        spawn(*s, nullptr);
-      }
-    }
+    std::vector<service*> all;
+    for (auto& [name, s] : services)
+      all.push_back(s.get());
+    for (auto* s : all)
+      run(*s, s->machine.deadline_passed());
   }
 
   void rearm_timer() {
     std::optional<steady_point> next;
     for (auto& [name, s] : services)
-      for (const auto& due : {s->kill_due, s->restart_due})
-        if (due && (!next || *due < *next))
-          next = due;
+      if (auto due = s->machine.next_deadline(); due && (!next || *due < *next))
+        next = due;
     itimerspec spec{};
     if (next) {
       auto ns = std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -499,26 +633,57 @@ struct supervisor::impl {
       log->error("timerfd-settime-failed error={}", errno_text(errno));
   }
 
-  // -- events and snapshots ---------------------------------------------------
+  // -- log rotation -------------------------------------------------------------
 
-  event make_event(const service& s, event_kind k) const {
-    event e;
-    e.kind = k;
-    e.service = s.cfg.name;
-    e.at = opts.clock->now();
-    e.restarts = s.restarts;
-    return e;
-  }
-
-  /// While set, deliver() queues events in `held` (see on_exit's fast path).
-  bool holding = false;
-  std::vector<event> held;
-
-  void deliver(const event& e) {
-    if (holding) {
-      held.push_back(e);
+  void watch_log(service& s) {
+    if (ifd < 0 || opts.log_dir.empty())
+      return;
+    auto path = log_path(s);
+    // The file must exist to be watched; the service appends to it.
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0)
+      ::close(fd);
+    rotate(s);
+    int wd = ::inotify_add_watch(ifd, path.c_str(), IN_MODIFY);
+    if (wd < 0) {
+      log->warn("log-watch-failed name={} error={}", s.cfg().name, errno_text(errno));
       return;
     }
+    s.inotify_wd = wd;
+    by_wd[wd] = &s;
+  }
+
+  void rotate(service& s) {
+    bool rotated = false;
+    auto st = rotate_if_larger(log_path(s), s.cfg().log_max_size, s.cfg().log_keep, &rotated);
+    if (!st.ok())
+      log->error("log-rotate-failed name={} error={}", s.cfg().name, st.to_string());
+    else if (rotated)
+      log->info("log-rotated name={} max_size={} keep={}", s.cfg().name, s.cfg().log_max_size,
+                s.cfg().log_keep);
+  }
+
+  void on_inotify() {
+    alignas(inotify_event) char buf[4096];
+    std::set<service*> touched;
+    for (;;) {
+      ssize_t n = ::read(ifd, buf, sizeof(buf));
+      if (n <= 0)
+        break;
+      for (ssize_t off = 0; off < n;) {
+        auto* ev = reinterpret_cast<inotify_event*>(buf + off);
+        if (auto it = by_wd.find(ev->wd); it != by_wd.end())
+          touched.insert(it->second);
+        off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+      }
+    }
+    for (auto* s : touched)
+      rotate(*s);
+  }
+
+  // -- events and snapshots ---------------------------------------------------
+
+  void deliver(const event& e) {
     auto line = "service-" + e.to_string();
     switch (e.kind) {
       case event_kind::spawn_failed: log->error("{}", line); break;
@@ -541,23 +706,18 @@ struct supervisor::impl {
   }
 
   void publish(const service& s) {
-    service_snapshot snap;
-    snap.name = s.cfg.name;
-    snap.state = s.state;
-    snap.pid = s.pid;
-    snap.restarts = s.restarts;
-    snap.last_exit = s.last_exit;
-    snap.started_at = s.started_at;
-    snap.command = s.cfg.command;
+    if (s.retiring)
+      return;
+    auto snap = s.machine.snapshot();
     std::lock_guard<std::mutex> guard{snap_mtx};
-    snaps[s.cfg.name] = std::move(snap);
+    snaps[s.cfg().name] = std::move(snap);
   }
 
   // -- the loop ---------------------------------------------------------------
 
   bool anything_running() const {
     for (auto& [name, s] : services)
-      if (s->pid > 0)
+      if (s->machine.pid() > 0)
         return true;
     return false;
   }
@@ -575,7 +735,7 @@ struct supervisor::impl {
       fn();
   }
 
-  void run() {
+  void loop() {
     epoll_event evs[32];
     for (;;) {
       if (shutting_down && !anything_running())
@@ -594,9 +754,13 @@ struct supervisor::impl {
           run_queue();
         } else if (key == timer_key) {
           on_timer();
+        } else if (key == inotify_key) {
+          on_inotify();
+        } else if (key >= orphan_key_base) {
+          reap_orphan(key);
         } else {
           auto it = by_id.find(key);
-          if (it != by_id.end() && it->second->pid > 0)
+          if (it != by_id.end() && it->second->machine.pid() > 0)
             on_exit(*it->second);
         }
       }
@@ -612,22 +776,28 @@ struct supervisor::impl {
     }
     shutting_down = true;
     for (auto& [name, s] : services) {
-      if (s->pid <= 0)
+      int pid = s->machine.pid();
+      if (pid <= 0)
         continue;
-      log->error("service-killed-on-loop-exit name={} pid={}", name, s->pid);
-      s->stopping = true;
-      ::kill(-s->pid, SIGKILL);
-      ::kill(s->pid, SIGKILL);
+      log->error("service-killed-on-loop-exit name={} pid={}", name, pid);
+      signal_tree(*s, SIGKILL);
       siginfo_t si{};
-      while (::waitid(P_PID, static_cast<id_t>(s->pid), &si, WEXITED) < 0 && errno == EINTR) {
-      }
+      if (s->child)
+        while (::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED) < 0 && errno == EINTR) {
+        }
       ::epoll_ctl(epfd, EPOLL_CTL_DEL, s->pidfd, nullptr);
       ::close(s->pidfd);
       s->pidfd = -1;
-      s->pid = 0;
-      s->state = service_state::stopped;
+      records->remove(name);
+      s->machine.exited(exit_info{}, true);
       publish(*s);
     }
+    for (auto& [key, o] : orphans) {
+      siginfo_t si{};
+      ::waitid(P_PID, static_cast<id_t>(o.first), &si, WEXITED | WNOHANG);
+      ::close(o.second);
+    }
+    orphans.clear();
     // Commands still queued run against stopped services and a shut-down
     // supervisor, so each gets its answer.
     std::vector<std::function<void()>> batch;
@@ -637,15 +807,12 @@ struct supervisor::impl {
     }
     for (auto& fn : batch)
       fn();
-    for (auto& [name, s] : services) {
-      for (auto& w : s->stop_waiters)
-        reply(w, {});
-      s->stop_waiters.clear();
-      auto then = std::move(s->after_stop);
-      s->after_stop.clear();
-      for (auto& fn : then)
-        fn();
-    }
+    std::vector<std::string> names;
+    for (auto& [name, s] : services)
+      names.push_back(name);
+    for (auto& name : names)
+      if (auto* s = find(name))
+        finish_stop(*s);
   }
 };
 
@@ -660,7 +827,7 @@ supervisor::supervisor(supervisor_options opts) : impl_(std::make_shared<impl>()
     return;
   }
   auto im = impl_;
-  thread_ = std::thread([im] { im->run(); });
+  thread_ = std::thread([im] { im->loop(); });
 }
 
 supervisor::~supervisor() {
@@ -670,6 +837,11 @@ supervisor::~supervisor() {
 std::future<status> supervisor::add(service_config cfg) {
   auto im = impl_.get();
   return impl_->post([im, cfg = std::move(cfg)](const reply_ptr& r) mutable { im->cmd_add(std::move(cfg), r); });
+}
+
+std::future<status> supervisor::retire_others(std::set<std::string> keep) {
+  auto im = impl_.get();
+  return impl_->post([im, keep = std::move(keep)](const reply_ptr& r) { im->cmd_retire_others(keep, r); });
 }
 
 std::future<status> supervisor::start(const std::string& name) {

@@ -12,16 +12,17 @@
 // All fork/exec, reaping and state changes happen on that thread; callers
 // post commands and get a std::future<status> back.
 //
-// Per service state machine:
+// The per-service state machine lives in service_machine.hpp (a plain class
+// tested on a manual clock); this file is its OS side.
 //
-//   unmanaged (empty command)
-//   stopped/exited/failed --start--> starting --exec ok--> running
-//                                        \--exec failed--> failed  (spawn_failed; no retry)
-//   running --exit, policy says restart, guard quiet--> starting (at once)
-//   running --exit, policy says restart, guard engaged--> backoff --timer--> starting
-//   running --exit, policy says no--> exited
-//   running --stop--> (SIGTERM to the group; SIGKILL after stop_grace) --exit--> stopped
-//   backoff --stop--> stopped
+// Across faultd's own crash: every running service is recorded in
+// <data_dir>/run (run_state.hpp). A new faultd adopts the live processes of
+// its predecessor (pid + start time + boot id, then pidfd_open) instead of
+// starting second copies, and ends the recorded processes of services that
+// are no longer configured. faultd is a child subreaper, and every process
+// of a service carries FAULTD_INSTANCE=<token> in its environment, so the
+// service's whole tree (also children that called setsid) is ended when the
+// service stops or restarts.
 
 #include <cstdint>
 #include <functional>
@@ -30,6 +31,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -39,68 +41,29 @@
 #include "faultd/error.hpp"
 #include "faultd/time.hpp"
 #include "process/restart_tracker.hpp"
+#include "process/service_machine.hpp"
 
 namespace faultd::process {
-
-/// Where a service stands.
-enum class service_state : uint8_t { unmanaged, starting, running, backoff, stopped, exited, failed };
-
-/// "unmanaged", "starting", "running", "backoff", "stopped", "exited", "failed".
-std::string_view to_string(service_state s);
-
-enum class event_kind : uint8_t {
-  started,            ///< pid
-  exited,             ///< pid, exit_code or signal, was_expected
-  restart_scheduled,  ///< delay (zero = at once)
-  storm,              ///< restarts_in_period, delay: the storm guard delays a restart
-  spawn_failed,       ///< error
-  stopped,            ///< an explicit stop (or shutdown) completed
-};
-
-/// "started", "exited", "restart-scheduled", "storm", "spawn-failed", "stopped".
-std::string_view to_string(event_kind k);
-
-/// Something that happened to a service. Fields not listed for a kind are
-/// left at their defaults.
-struct event {
-  event_kind kind = event_kind::started;
-  std::string service;
-  timestamp at;                   ///< from the supervisor's clock_source
-  uint32_t restarts = 0;          ///< restarts of the service so far
-  int pid = 0;                    ///< started, exited
-  std::optional<int> exit_code;   ///< exited normally
-  std::optional<int> signal;      ///< killed by a signal
-  bool was_expected = false;      ///< exited because of stop()/restart()/remove()/shutdown
-  duration delay{0};              ///< restart_scheduled, storm
-  uint32_t restarts_in_period = 0;///< storm
-  std::string error;              ///< spawn_failed: what failed and errno text
-
-  /// One line for logs: "exited service=db pid=12 signal=9 expected=false restarts=1".
-  std::string to_string() const;
-};
 
 /// Receives events ON the supervisor thread. It must return quickly and must
 /// not block or wait for the supervisor's futures (that would deadlock the
 /// loop); hand the event to another thread or actor instead.
 using event_listener = std::function<void(const event&)>;
 
-/// A copy of one service's state.
-struct service_snapshot {
-  std::string name;
-  service_state state = service_state::stopped;
-  int pid = 0;               ///< 0 when not running
-  uint32_t restarts = 0;     ///< automatic restarts plus restart() calls
-  std::string last_exit;     ///< "exit 1", "signal 9", "" if it never exited
-  std::optional<timestamp> started_at;  ///< of the current/last run
-  std::vector<std::string> command;
-};
-
 struct supervisor_options {
   /// Each service's stdout+stderr go to <log_dir>/<name>.log (created if
-  /// missing). "" = /dev/null.
+  /// missing), rotated by size (the service's log_max_size and log_keep).
+  /// "" = /dev/null.
   std::string log_dir;
-  /// Timestamps of events and the storm guard's time (timers themselves
-  /// always run on the real monotonic clock). Must outlive the supervisor.
+  /// Where running services are recorded for adoption by the next faultd
+  /// (see run_state.hpp). "" = no records, no adoption.
+  std::string run_dir;
+  /// Become the child subreaper of the process (orphaned descendants of
+  /// services are reparented to faultd, which reaps them).
+  bool subreaper = true;
+  /// Timestamps of events, the storm guard's time and the deadlines; its
+  /// steady_now() must be CLOCK_MONOTONIC's time (the timerfd waits on it),
+  /// as system_clock_source()'s is. Must outlive the supervisor.
   const clock_source* clock = &system_clock_source();
   /// Jitter of backoff delays; empty = default_random_source().
   random_source random;
@@ -113,9 +76,9 @@ struct supervisor_options {
 /// thread; a command issued after shutdown() completes at once with
 /// errc::unavailable.
 ///
-/// Children are killed by group (kill(-pgid)): when a service's main process
-/// exits, whatever remains of its process group is SIGKILLed before the
-/// restart, so a restarted service never races its own leftovers.
+/// A service is its process tree: when its main process exits, whatever
+/// remains of the tree is SIGKILLed before the restart, so a restarted
+/// service never races its own leftovers.
 class supervisor {
 public:
   /// Starts the supervisor thread. If the thread cannot start (epoll,
@@ -130,18 +93,27 @@ public:
   /// Ok, or why the event loop could not be set up.
   const status& init_status() const { return init_status_; }
 
-  /// Adds a service and starts it unless its command is empty. Completes
+  /// Adds a service and starts it unless its command is empty. If a live
+  /// process of the service from a previous faultd is recorded, it is
+  /// adopted instead (and restarted when its command changed). Completes
   /// once it runs (ok), failed to spawn (spawn_failed), or was refused
   /// (bad_request: empty or duplicate name).
   std::future<status> add(service_config cfg);
+
+  /// Ends the recorded processes of a previous faultd whose services are
+  /// not in `keep` (removed from the config while faultd was down): the
+  /// stop signal, then SIGKILL after the default grace. Completes when they
+  /// are gone.
+  std::future<status> retire_others(std::set<std::string> keep);
 
   /// Starts a stopped, exited or failed service (forgetting its restart
   /// history); ends a backoff wait at once. Ok at once if already running.
   /// Completes when it runs or failed to spawn.
   std::future<status> start(const std::string& name);
 
-  /// SIGTERM to the service's process group, SIGKILL after stop_grace; no
-  /// restart follows. Completes when the process has been reaped.
+  /// SIGCONT and the stop signal to the service's process tree, SIGKILL
+  /// after stop_grace; no restart follows. Completes when the process has
+  /// been reaped and its tree is gone.
   std::future<status> stop(const std::string& name);
 
   /// stop() then start(), counted in `restarts`. Completes when the new

@@ -16,6 +16,7 @@
 #include "faultd/config.hpp"
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
+#include "process/data_dir_lock.hpp"
 
 namespace {
 
@@ -42,7 +43,8 @@ options:
   --help               this text
 
 Exit status: 0 after a clean shutdown (SIGTERM/SIGINT), 1 when the node
-cannot start (port in use, data dir not writable) or its supervision tree
+cannot start (another faultd holds the data dir, port in use, data dir not
+writable: found before any service starts) or its supervision tree
 gave up (too many actor restarts a minute), 2 on bad usage or config.
 )";
 
@@ -122,6 +124,13 @@ int main(int argc, char** argv) {
   auto log = faultd::log::get("faultd");
   if (auto err = faultd::make_dirs(cfg.node.data_dir); !err.empty()) {
     log->error("data-dir-unusable path={} error={}", cfg.node.data_dir, err);
+    return 1;
+  }
+  // One faultd per data dir, decided before anything is started or logged
+  // to the data dir: a second one would start every service a second time.
+  faultd::process::data_dir_lock lock;
+  if (auto st = lock.acquire(cfg.node.data_dir); !st.ok()) {
+    log->error("data-dir-locked error=\"{}\"", st.message());
     return 1;
   }
   if (auto err = faultd::log::add_file_sink(cfg.node.data_dir + "/faultd.log"); !err.empty())

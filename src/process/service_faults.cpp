@@ -1,0 +1,70 @@
+#include "process/service_faults.hpp"
+
+namespace faultd::process {
+
+std::string exit_text(const event& e) {
+  if (e.signal)
+    return "signal " + std::to_string(*e.signal);
+  if (e.exit_code)
+    return "exit " + std::to_string(*e.exit_code);
+  return "unknown";
+}
+
+std::optional<fault_event> fault_of(const event& e, const service_config& cfg,
+                                    const std::string& node_id) {
+  fault_event f;
+  f.time = e.at;
+  f.type = fault_type::service_unavailable;
+  f.component = e.service;
+  f.node = node_id;
+  f.source = "process";
+  f.details["event"] = std::string{to_string(e.kind)};
+  f.details["restarts"] = std::to_string(e.restarts);
+  if (e.pid > 0)
+    f.details["pid"] = std::to_string(e.pid);
+  switch (e.kind) {
+    case event_kind::exited:
+      if (e.was_expected)
+        return std::nullopt;
+      f.details["exit"] = exit_text(e);
+      f.details["restart_policy"] = std::string{to_string(cfg.restart.policy)};
+      if (e.will_restart) {
+        f.severity = fault_severity::high;
+        return f;
+      }
+      if (e.exit_code && *e.exit_code == 0) {
+        // Done, as its policy allows: whatever fault it had is over.
+        f.details["event"] = "completed";
+        f.severity = fault_severity::low;
+        f.clears = true;
+        return f;
+      }
+      if (cfg.restart.policy == restart_policy::always)
+        return std::nullopt;  // not restarted only because faultd shuts down
+      f.details["recovery"] = "not restarted: restart policy " + std::string{to_string(cfg.restart.policy)};
+      f.severity = fault_severity::medium;
+      return f;
+    case event_kind::started:
+      if (e.restarts == 0)
+        return std::nullopt;  // first start: nothing to clear
+      f.severity = fault_severity::low;
+      f.clears = true;
+      return f;
+    case event_kind::storm:
+      f.severity = fault_severity::critical;
+      f.details["restarts_in_period"] = std::to_string(e.restarts_in_period);
+      f.details["backoff"] = format_duration(e.delay);
+      return f;
+    case event_kind::spawn_failed:
+      f.severity = fault_severity::critical;
+      f.details["error"] = e.error;
+      return f;
+    case event_kind::restart_scheduled:
+    case event_kind::stopped:
+    case event_kind::adopted:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+} // namespace faultd::process
