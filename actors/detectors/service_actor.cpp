@@ -72,6 +72,7 @@ std::vector<service_status> collect_service_status(const node_context& ctx) {
       s.pid = i->second.pid;
       s.restarts = i->second.restarts;
       s.last_exit = i->second.last_exit;
+      s.adopted = i->second.adopted;
     }
     s.checks = ctx.health->checks(svc.name);
     auto checks = ctx.health->summary(svc.name);

@@ -24,7 +24,7 @@ struct check_status {
 /// State of one configured service on this node.
 struct service_status {
   std::string name;
-  std::string state = "stopped";     ///< starting | running | backoff | stopped | exited | failed | unmanaged
+  std::string state = "stopped";     ///< starting | running | backoff | stopping | stopped | exited | failed | unmanaged
   int pid = 0;                       ///< 0 when not running
   uint32_t restarts = 0;
   std::string health = "unknown";    ///< worst of its checks; "healthy" with no checks while running
@@ -33,7 +33,8 @@ struct service_status {
   std::vector<std::string> command;
   std::vector<std::string> depends_on;
   std::vector<check_status> checks;
-  std::string last_exit;             ///< "exit 1", "signal 9", ""
+  std::string last_exit;             ///< "exit 1", "signal 9", "unknown", ""
+  bool adopted = false;              ///< started by a previous faultd, supervised again
 };
 
 /// A member of the cluster as this node sees it.

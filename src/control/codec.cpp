@@ -45,6 +45,7 @@ void fill(v1::ServiceInfo& out, const service_status& s) {
     ci->set_last_error(c.last_error);
   }
   out.set_last_exit(s.last_exit);
+  out.set_adopted(s.adopted);
 }
 
 void fill(v1::IncidentInfo& out, const incident& x) {

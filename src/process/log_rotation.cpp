@@ -7,21 +7,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "faultd/util.hpp"
 
 namespace faultd::process {
 
 namespace {
 
-/// Copies `from` starting at `offset` to the file `to`.
-status copy_file(int from, off_t offset, const std::string& to) {
+/// Copies `length` bytes of `from` starting at `offset` to the file `to`
+/// (fewer if the file ends first).
+status copy_file(int from, off_t offset, uint64_t length, const std::string& to) {
   int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (out < 0)
     return {errc::io, "open " + to + ": " + errno_text(errno)};
-  for (;;) {
-    ssize_t n = ::sendfile(out, from, &offset, 1 << 20);
+  while (length > 0) {
+    ssize_t n = ::sendfile(out, from, &offset, std::min<uint64_t>(length, 1 << 20));
     if (n == 0)
       break;
+    if (n > 0)
+      length -= static_cast<uint64_t>(n);
     if (n < 0) {
       if (errno == EINTR)
         continue;
@@ -60,7 +65,7 @@ status rotate_if_larger(const std::string& path, uint64_t max_size, uint32_t kee
     // between two checks (a runaway writer) cannot make a huge copy.
     auto size = static_cast<uint64_t>(st.st_size);
     auto from = static_cast<off_t>(size > max_size ? size - max_size : 0);
-    if (auto st1 = copy_file(fd, from, path + ".1"); !st1.ok())
+    if (auto st1 = copy_file(fd, from, max_size, path + ".1"); !st1.ok())
       result = st1;
   }
   // Truncate even when the copy failed: a full disk must not grow further.

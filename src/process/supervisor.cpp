@@ -34,8 +34,6 @@ using reply_ptr = std::shared_ptr<std::promise<status>>;
 constexpr uint64_t wake_key = 1;
 constexpr uint64_t timer_key = 2;
 constexpr uint64_t inotify_key = 3;
-/// Keys of reparented leftovers being reaped start here; services below.
-constexpr uint64_t orphan_key_base = uint64_t{1} << 40;
 
 void reply(const reply_ptr& r, status st) {
   if (r)
@@ -117,9 +115,11 @@ struct supervisor::impl {
   std::map<std::string, std::unique_ptr<service>> services;
   std::map<uint64_t, service*> by_id;
   std::map<int, service*> by_wd;
-  std::map<uint64_t, std::pair<int, int>> orphans;  ///< key -> (pid, pidfd)
+  /// Processes of service trees that faultd signalled and that may end up
+  /// as its zombies (the subreaper inherits them when their parent dies):
+  /// pid -> start time, so a recycled pid is never reaped by mistake.
+  std::map<int, uint64_t> orphans;
   uint64_t next_id = 16;
-  uint64_t next_orphan = orphan_key_base;
   bool shutting_down = false;
 
   ~impl() {
@@ -505,9 +505,12 @@ struct supervisor::impl {
       return;
     ::kill(-pid, sig);
     ::kill(pid, sig);
-    for (int p : process_tree(pid, s.machine.token()))
-      if (p != pid)
-        ::kill(p, sig);
+    for (int p : process_tree(pid, s.machine.token())) {
+      if (p == pid)
+        continue;
+      ::kill(p, sig);
+      track_orphan(p);
+    }
     if (sig == SIGKILL)
       log->warn("service-stop-escalated name={} pid={} signal=SIGKILL", s.cfg().name, pid);
     else
@@ -515,46 +518,43 @@ struct supervisor::impl {
                 signal_name(sig));
   }
 
-  /// SIGKILLs what is left of a tree whose main process is gone; those now
-  /// reparented to faultd (the subreaper) are watched and reaped.
+  /// SIGKILLs what is left of a tree whose main process is gone.
   void sweep(const std::string& name, int pid, const std::string& token) {
     auto left = process_tree(pid, token);
     if (left.empty())
       return;
-    const int self = static_cast<int>(::getpid());
     for (int p : left) {
       ::kill(p, SIGKILL);
-      auto st = read_proc_stat(p);
-      if (!st || st->ppid != self)
-        continue;
-      int fd = open_pidfd(p);
-      if (fd < 0)
-        continue;
-      auto key = next_orphan++;
-      if (!watch(fd, key).ok()) {
-        ::close(fd);
-        continue;
-      }
-      orphans[key] = {p, fd};
+      track_orphan(p);
     }
     log->info("service-leftovers-killed name={} count={}", name, left.size());
+    reap_orphans();
   }
 
-  void reap_orphan(uint64_t key) {
-    auto it = orphans.find(key);
-    if (it == orphans.end())
-      return;
-    auto [pid, fd] = it->second;
-    siginfo_t si{};
-    int rc;
-    do {
-      rc = ::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG);
-    } while (rc < 0 && errno == EINTR);
-    if (rc == 0 && si.si_pid == 0)
-      return;  // not exited yet
-    ::epoll_ctl(epfd, EPOLL_CTL_DEL, fd, nullptr);
-    ::close(fd);
-    orphans.erase(it);
+  void track_orphan(int pid) {
+    if (auto st = read_proc_stat(pid))
+      orphans.emplace(pid, st->start_ticks);
+  }
+
+  /// Reaps the tracked processes that are now faultd's zombies; forgets
+  /// those that are gone or were reaped elsewhere. A live one stays tracked
+  /// (re-checked on a short timer while any are left).
+  void reap_orphans() {
+    const int self = static_cast<int>(::getpid());
+    for (auto it = orphans.begin(); it != orphans.end();) {
+      auto st = read_proc_stat(it->first);
+      if (!st || st->start_ticks != it->second) {
+        it = orphans.erase(it);
+        continue;
+      }
+      if (st->state == 'Z' && st->ppid == self) {
+        siginfo_t si{};
+        ::waitid(P_PID, static_cast<id_t>(it->first), &si, WEXITED | WNOHANG);
+        it = orphans.erase(it);
+        continue;
+      }
+      ++it;
+    }
   }
 
   /// The pidfd of `s` is readable: its process has exited.
@@ -615,6 +615,7 @@ struct supervisor::impl {
       all.push_back(s.get());
     for (auto* s : all)
       run(*s, s->machine.deadline_passed());
+    reap_orphans();
   }
 
   void rearm_timer() {
@@ -622,6 +623,11 @@ struct supervisor::impl {
     for (auto& [name, s] : services)
       if (auto due = s->machine.next_deadline(); due && (!next || *due < *next))
         next = due;
+    if (!orphans.empty()) {
+      auto soon = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+      if (!next || soon < *next)
+        next = soon;
+    }
     itimerspec spec{};
     if (next) {
       auto ns = std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -756,8 +762,6 @@ struct supervisor::impl {
           on_timer();
         } else if (key == inotify_key) {
           on_inotify();
-        } else if (key >= orphan_key_base) {
-          reap_orphan(key);
         } else {
           auto it = by_id.find(key);
           if (it != by_id.end() && it->second->machine.pid() > 0)
@@ -792,12 +796,7 @@ struct supervisor::impl {
       s->machine.exited(exit_info{}, true);
       publish(*s);
     }
-    for (auto& [key, o] : orphans) {
-      siginfo_t si{};
-      ::waitid(P_PID, static_cast<id_t>(o.first), &si, WEXITED | WNOHANG);
-      ::close(o.second);
-    }
-    orphans.clear();
+    reap_orphans();
     // Commands still queued run against stopped services and a shut-down
     // supervisor, so each gets its answer.
     std::vector<std::function<void()>> batch;

@@ -2,6 +2,11 @@
 
 #include <doctest/doctest.h>
 
+#include <csignal>
+
+#include "process/proc.hpp"
+#include "process/run_state.hpp"
+
 namespace faultd::test {
 
 std::string json_value(const std::string& json, const std::string& key, size_t from) {
@@ -20,6 +25,26 @@ node_process::node_process(const std::string& extra_yaml, const std::string& id)
                                         + "\n  data_dir: " + dir.file("data") + "\n"
                                         + extra_yaml);
   start();
+}
+
+node_process::~node_process() {
+  if (proc && proc->running()) {
+    proc->signal(SIGTERM);
+    if (proc->wait(std::chrono::seconds(30)) < 0)
+      proc->signal(SIGKILL);
+  }
+  proc.reset();
+  kill_recorded_services();
+}
+
+void node_process::kill_recorded_services() {
+  process::run_dir runs{dir.file("data") + "/run"};
+  for (auto& r : runs.read_all()) {
+    if (!process::still_running(r))
+      continue;
+    for (int p : process::process_tree(r.pid, r.token))
+      ::kill(p, SIGKILL);
+  }
 }
 
 void node_process::start() {

@@ -23,8 +23,16 @@ public:
   /// `faultctl status` answers.
   explicit node_process(const std::string& extra_yaml = "", const std::string& id = "test-node");
 
+  /// Stops faultd (SIGTERM, then SIGKILL) and ends whatever services it
+  /// left behind (they outlive a killed faultd on purpose, see adoption).
+  ~node_process();
+
   /// Starts faultd again (after it was killed).
   void start();
+
+  /// SIGKILLs every process recorded in the data dir's run records, with
+  /// their trees (what a faultd killed with -9 left running).
+  void kill_recorded_services();
 
   /// Runs faultctl against this node.
   run_result ctl(std::vector<std::string> args);

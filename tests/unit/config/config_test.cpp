@@ -720,3 +720,65 @@ TEST_CASE("a bad override names its flag and leaves the config unchanged") {
   REQUIRE(err4);
   CHECK(err4->file == "--data-dir");
 }
+
+// -- service process keys: stop_signal, user, group, log rotation ------------
+
+TEST_CASE("stop_signal, user, group and log rotation keys are read with their defaults") {
+  auto plain = parse_ok("services:\n  - name: a\n    command: [x]\n");
+  CHECK(plain.services[0].stop_signal == 15);
+  CHECK(plain.services[0].user.empty());
+  CHECK(plain.services[0].log_max_size == 10u << 20);
+  CHECK(plain.services[0].log_keep == 3);
+  auto c = parse_ok("services:\n"
+                    "  - name: a\n"
+                    "    command: [x]\n"
+                    "    stop_signal: SIGQUIT\n"
+                    "    user: nobody\n"
+                    "    group: nogroup\n"
+                    "    log_max_size: 512KiB\n"
+                    "    log_keep: 0\n");
+  auto& s = c.services[0];
+  CHECK(s.stop_signal == 3);
+  CHECK(s.user == "nobody");
+  CHECK(s.group == "nogroup");
+  CHECK(s.log_max_size == 512u * 1024);
+  CHECK(s.log_keep == 0);
+  CHECK(parse_ok("services:\n  - name: a\n    command: [x]\n    stop_signal: int\n")
+          .services[0].stop_signal == 2);
+}
+
+TEST_CASE("bad stop_signal, user, group and log sizes are errors with their line") {
+  CHECK_ERROR(parse_bad("services:\n  - name: a\n    command: [x]\n    stop_signal: SIGFOO\n"), 4,
+              "services[0].stop_signal: unknown or unusable stop signal \"SIGFOO\"");
+  CHECK_ERROR(parse_bad("services:\n  - name: a\n    command: [x]\n    stop_signal: SIGSTOP\n"), 4,
+              "unusable stop signal");
+  CHECK_ERROR(parse_bad("services:\n  - name: a\n    command: [x]\n    user: no-such-user-x\n"), 4,
+              "services[0].user: unknown user \"no-such-user-x\"");
+  CHECK_ERROR(parse_bad("services:\n  - name: a\n    command: [x]\n    group: no-such-group-x\n"),
+              4, "services[0].group: unknown group");
+  CHECK_ERROR(parse_bad("services:\n  - name: a\n    command: [x]\n    log_max_size: 10 potatoes\n"),
+              4, "services[0].log_max_size: expected a size");
+  CHECK_ERROR(parse_bad("services:\n  - name: a\n    command: [x]\n    log_max_size: 100\n"), 4,
+              "at least 4KiB");
+  CHECK_ERROR(parse_bad("services:\n  - name: a\n    command: [x]\n    log_keep: -1\n"), 4,
+              "services[0].log_keep");
+}
+
+TEST_CASE("sizes and signals parse in their usual spellings and refuse the rest") {
+  CHECK(parse_size("4096") == 4096u);
+  CHECK(parse_size("10MiB") == 10u << 20);
+  CHECK(parse_size("1GB") == 1000000000u);
+  CHECK(parse_size("2KB") == 2000u);
+  CHECK_FALSE(parse_size(""));
+  CHECK_FALSE(parse_size("MiB"));
+  CHECK_FALSE(parse_size("-1"));
+  CHECK_FALSE(parse_size("1.5MiB"));
+  CHECK_FALSE(parse_size("99999999999999999999"));
+  CHECK_FALSE(parse_size("18446744073709551615GiB"));
+  CHECK(parse_signal("SIGTERM") == 15);
+  CHECK(parse_signal("quit") == 3);
+  CHECK(parse_signal("9") == 9);
+  CHECK_FALSE(parse_signal("SIGWHAT"));
+  CHECK_FALSE(parse_signal("64"));
+  CHECK(signal_name(3) == "SIGQUIT");
+}

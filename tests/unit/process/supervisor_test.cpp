@@ -9,8 +9,11 @@
 #include <vector>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "process/proc.hpp"
+#include "process/run_state.hpp"
 #include "process/spawn.hpp"
 #include "process/supervisor.hpp"
 #include "support/support.hpp"
@@ -436,4 +439,243 @@ TEST_CASE("command lookup follows PATH like execvp") {
   CHECK(resolve_command("/bin/sh", "/nowhere") == "/bin/sh");
   CHECK(resolve_command("sh", "/nonexistent:/bin") == "/bin/sh");
   CHECK(resolve_command("faultd-none", "/nonexistent:/bin") == "/nonexistent/faultd-none");
+}
+
+// -- trust: stop signals, trees, adoption, identity, log size -----------------
+
+namespace {
+
+bool alive(int pid) {
+  auto st = read_proc_stat(pid);
+  return st && st->state != 'Z';
+}
+
+off_t file_size(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? st.st_size : 0;
+}
+
+} // namespace
+
+TEST_CASE("stop uses the service's stop_signal") {
+  recorder rec;
+  supervisor sup{options(rec)};
+  auto cfg = make_service("quitter", {"/bin/sleep", "100"});
+  cfg.stop_signal = SIGQUIT;
+  REQUIRE(sup.add(cfg).get().ok());
+  REQUIRE(sup.stop("quitter").get().ok());
+  auto exited = rec.of(event_kind::exited);
+  REQUIRE(exited.size() == 1);
+  CHECK(exited[0].signal == SIGQUIT);
+}
+
+TEST_CASE("a SIGSTOPped service is continued and ends on its stop signal, not on SIGKILL") {
+  recorder rec;
+  supervisor sup{options(rec)};
+  auto cfg = make_service("frozen", {"/bin/sleep", "100"});
+  cfg.restart.stop_grace = seconds(60);
+  REQUIRE(sup.add(cfg).get().ok());
+  int pid = pid_of(sup, "frozen");
+  REQUIRE(::kill(pid, SIGSTOP) == 0);
+  REQUIRE(wait_until([&] { return read_proc_stat(pid)->state == 'T'; }));
+  auto stopped = sup.stop("frozen");
+  // Without SIGCONT first this would take the whole 60 s grace.
+  REQUIRE(stopped.wait_for(seconds(20)) == std::future_status::ready);
+  auto exited = rec.of(event_kind::exited);
+  REQUIRE(exited.size() == 1);
+  CHECK(exited[0].signal == SIGTERM);
+}
+
+TEST_CASE("descendants that called setsid die when the service stops and when it restarts") {
+  temp_dir dir;
+  recorder rec;
+  supervisor sup{options(rec)};
+  auto script = "setsid sleep 300 & echo $! > " + dir.file("escapee") + "; exec sleep 300";
+  REQUIRE(sup.add(make_service("daemonish", {"/bin/sh", "-c", script})).get().ok());
+  REQUIRE(wait_until([&] { return !read_file(dir.file("escapee")).empty(); }));
+  int first = std::stoi(read_file(dir.file("escapee")));
+  REQUIRE(wait_until([&] { auto st = read_proc_stat(first); return st && st->sid == first; }));
+
+  // A crash of the main process: restarted, and the old escapee is gone.
+  ::unlink(dir.file("escapee").c_str());
+  int main_pid = pid_of(sup, "daemonish");
+  REQUIRE(::kill(main_pid, SIGKILL) == 0);
+  REQUIRE(rec.wait_for(event_kind::started, 2));
+  CHECK(wait_until([&] { return !alive(first); }));
+  REQUIRE(wait_until([&] { return !read_file(dir.file("escapee")).empty(); }));
+  int second = std::stoi(read_file(dir.file("escapee")));
+  REQUIRE(wait_until([&] { auto st = read_proc_stat(second); return st && st->sid == second; }));
+  CHECK(alive(second));
+
+  // A stop: the escapee of the running instance goes with it.
+  REQUIRE(sup.stop("daemonish").get().ok());
+  CHECK(wait_until([&] { return !alive(second); }));
+  // Reparented to us (the subreaper) and reaped: not even a zombie left.
+  CHECK(wait_until([&] { return !read_proc_stat(second); }));
+}
+
+TEST_CASE("a recorded live process of a previous incarnation is adopted, not started twice") {
+  temp_dir dir;
+  auto token = std::string{"adopt-test-token"};
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::setenv(instance_env, token.c_str(), 1);
+    ::execl("/bin/sleep", "sleep", "300", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  REQUIRE(wait_until([&] {
+    auto st = read_proc_stat(pid);
+    return st && read_file("/proc/" + std::to_string(pid) + "/cmdline").find("sleep") == 0;
+  }));
+  auto cfg = make_service("old", {"/bin/sleep", "300"});
+  run_record r;
+  r.service = "old";
+  r.pid = pid;
+  r.start_ticks = read_proc_stat(pid)->start_ticks;
+  r.boot_id = boot_id();
+  r.token = token;
+  r.command_hash = command_hash(cfg.command);
+  run_dir{dir.file("run")}.write(r);
+
+  recorder rec;
+  auto opts = options(rec);
+  opts.run_dir = dir.file("run");
+  supervisor sup{opts};
+  REQUIRE(sup.add(cfg).get().ok());
+  auto snap = sup.snapshot("old");
+  CHECK(snap->pid == pid);
+  CHECK(snap->adopted);
+  CHECK(snap->state == service_state::running);
+  CHECK(rec.count(event_kind::adopted) == 1);
+  CHECK(rec.count(event_kind::started) == 0);
+
+  // Supervised again: its death is seen through the pidfd and it restarts.
+  ::kill(pid, SIGKILL);
+  REQUIRE(rec.wait_for(event_kind::started, 1));
+  int fresh = pid_of(sup, "old");
+  CHECK(fresh != pid);
+  CHECK_FALSE(sup.snapshot("old")->adopted);
+  // The record now names the new process.
+  auto records = run_dir{dir.file("run")}.read_all();
+  REQUIRE(records.size() == 1);
+  CHECK(records[0].pid == fresh);
+  ::waitpid(pid, nullptr, 0);
+  REQUIRE(sup.stop("old").get().ok());
+  CHECK(run_dir{dir.file("run")}.read_all().empty());
+}
+
+TEST_CASE("a recorded process whose command changed is adopted and restarted with the new one") {
+  temp_dir dir;
+  recorder rec;
+  auto opts = options(rec);
+  opts.run_dir = dir.file("run");
+  int old_pid = 0;
+  {
+    supervisor first{opts};
+    REQUIRE(first.add(make_service("svc", {"/bin/sleep", "300"})).get().ok());
+    old_pid = pid_of(first, "svc");
+    // What a kill -9 of faultd leaves behind: the record and the process.
+    auto saved = run_dir{dir.file("run")}.read_all();
+    REQUIRE(saved.size() == 1);
+    first.shutdown();
+    REQUIRE(wait_until([&] { return !alive(old_pid); }));
+    // Bring back an equivalent live process under the old record.
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::setpgid(0, 0);
+      ::setenv(instance_env, saved[0].token.c_str(), 1);
+      ::execl("/bin/sleep", "sleep", "300", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    REQUIRE(wait_until([&] {
+      return read_file("/proc/" + std::to_string(pid) + "/cmdline").find("sleep") == 0;
+    }));
+    saved[0].pid = pid;
+    saved[0].start_ticks = read_proc_stat(pid)->start_ticks;
+    REQUIRE(run_dir{dir.file("run")}.write(saved[0]).ok());
+    old_pid = pid;
+  }
+  supervisor second{opts};
+  REQUIRE(second.add(make_service("svc", {"/bin/sleep", "301"})).get().ok());
+  REQUIRE(wait_until([&] {
+    auto s = second.snapshot("svc");
+    return s && s->pid != 0 && s->pid != old_pid && s->state == service_state::running;
+  }));
+  CHECK(wait_until([&] { return !alive(old_pid); }));
+  ::waitpid(old_pid, nullptr, 0);
+  CHECK(second.snapshot("svc")->command.back() == "301");
+}
+
+TEST_CASE("retire_others ends recorded processes of services no longer configured") {
+  temp_dir dir;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::setenv(instance_env, "retire-token", 1);
+    ::execl("/bin/sleep", "sleep", "300", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  REQUIRE(wait_until([&] {
+    return read_file("/proc/" + std::to_string(pid) + "/cmdline").find("sleep") == 0;
+  }));
+  run_record r;
+  r.service = "removed";
+  r.pid = pid;
+  r.start_ticks = read_proc_stat(pid)->start_ticks;
+  r.boot_id = boot_id();
+  r.token = "retire-token";
+  REQUIRE(run_dir{dir.file("run")}.write(r).ok());
+  recorder rec;
+  auto opts = options(rec);
+  opts.run_dir = dir.file("run");
+  supervisor sup{opts};
+  REQUIRE(sup.retire_others({"kept"}).wait_for(seconds(20)) == std::future_status::ready);
+  CHECK(wait_until([&] { return !alive(pid); }));
+  ::waitpid(pid, nullptr, 0);
+  CHECK(run_dir{dir.file("run")}.read_all().empty());
+  CHECK_FALSE(sup.snapshot("removed"));
+}
+
+TEST_CASE("user and group drop the service's privileges") {
+  if (::getuid() != 0)
+    return;  // only root can change users; CI runs as root
+  temp_dir dir;
+  recorder rec;
+  supervisor sup{options(rec, dir.path())};
+  auto cfg = make_service("nobody-svc", {"/bin/sh", "-c", "id -u; id -g; exec sleep 300"});
+  cfg.user = "nobody";
+  cfg.group = "nogroup";
+  REQUIRE(sup.add(cfg).get().ok());
+  int pid = pid_of(sup, "nobody-svc");
+  REQUIRE(wait_until([&] { return read_file(dir.file("nobody-svc.log")).size() >= 10; }));
+  CHECK(read_file(dir.file("nobody-svc.log")) == "65534\n65534\n");
+  auto status = read_file("/proc/" + std::to_string(pid) + "/status");
+  CHECK(status.find("Uid:\t65534\t65534\t65534\t65534") != std::string::npos);
+
+  auto bad = make_service("bad-user", {"/bin/true"});
+  bad.user = "no-such-user-here";
+  auto st = sup.add(bad).get();
+  CHECK(st.code() == errc::spawn_failed);
+  CHECK(st.message().find("unknown user no-such-user-here") != std::string::npos);
+}
+
+TEST_CASE("a service printing 20 MB keeps its log files within log_max_size each") {
+  temp_dir dir;
+  recorder rec;
+  supervisor sup{options(rec, dir.path())};
+  auto cfg = make_service("chatty", {"/bin/sh", "-c", "head -c 20000000 /dev/zero | tr '\\0' x"},
+                          restart_policy::never);
+  cfg.log_max_size = 1 << 20;
+  cfg.log_keep = 2;
+  REQUIRE(sup.add(cfg).get().ok());
+  REQUIRE(rec.wait_for(event_kind::exited, 1));
+  auto log = dir.file("chatty.log");
+  // The last write's notification is handled after the exit at the latest.
+  CHECK(wait_until([&] { return file_size(log) <= (1 << 20); }));
+  CHECK(file_size(log + ".1") <= (1 << 20));
+  CHECK(file_size(log + ".1") > 0);
+  CHECK(file_size(log + ".2") <= (1 << 20));
+  CHECK(file_size(log + ".3") == 0);
 }

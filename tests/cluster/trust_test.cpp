@@ -1,0 +1,187 @@
+// faultd never orphans, duplicates or overrides the services it supervises:
+// real faultd processes, real services, real signals.
+
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <csignal>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "faultd/domain.hpp"
+#include "process/proc.hpp"
+#include "storage/store.hpp"
+#include "support/node_process.hpp"
+#include "support/support.hpp"
+
+using namespace faultd::test;
+
+namespace {
+
+bool alive(int pid) {
+  auto st = faultd::process::read_proc_stat(pid);
+  return st && st->state != 'Z';
+}
+
+size_t lines_of(const std::string& path) {
+  auto text = read_file(path);
+  return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+/// A service that appends a line to `starts` each time it starts, then sleeps.
+std::string counted_service(const std::string& name, const std::string& starts,
+                            const std::string& extra = "") {
+  return "  - name: " + name + "\n    command: [\"/bin/sh\", \"-c\", \"echo $$ >> " + starts
+         + "; exec sleep 1000\"]\n" + extra;
+}
+
+/// Injects a fault on a marker component and waits for its incident: every
+/// event the node received before it has been analyzed by then.
+void drain(node_process& n) {
+  auto r = n.ctl({"--json", "inject", "--type", "software_error", "--component", "marker",
+                  "--severity", "low"});
+  REQUIRE(r.status == 0);
+  auto id = json_value(r.out, "incident_id");
+  REQUIRE(wait_until([&] { return json_value(n.incident_json(id), "component") == "marker"; }));
+}
+
+std::vector<faultd::alert> stored_alerts(node_process& n) {
+  faultd::storage::store db;
+  std::vector<faultd::alert> alerts;
+  REQUIRE(db.open(n.dir.file("data") + "/faultd.db").ok());
+  REQUIRE(db.alerts(100, alerts).ok());
+  return alerts;
+}
+
+} // namespace
+
+TEST_CASE("one-shot jobs run once: no restart, no recovery, no high incident, no alert") {
+  temp_dir files;
+  auto yaml = "services:\n"
+              "  - name: done-never\n    command: [\"/bin/sh\", \"-c\", \"echo run >> "
+              + files.file("a") + "\"]\n    restart: never\n"
+              "  - name: done-on-failure\n    command: [\"/bin/sh\", \"-c\", \"echo run >> "
+              + files.file("b") + "\"]\n    restart: on-failure\n"
+              "  - name: crash-never\n    command: [\"/bin/sh\", \"-c\", \"echo run >> "
+              + files.file("c") + "; exit 3\"]\n    restart: never\n";
+  node_process n{yaml};
+  for (auto name : {"done-never", "done-on-failure", "crash-never"})
+    REQUIRE(wait_until([&] { return json_value(n.service_json(name), "state") == "exited"; }));
+  drain(n);
+  for (auto f : {"a", "b", "c"})
+    CHECK(lines_of(files.file(f)) == 1);
+  for (auto name : {"done-never", "done-on-failure", "crash-never"}) {
+    auto s = n.service_json(name);
+    CHECK(json_value(s, "restarts") == "0");
+    CHECK(json_value(s, "state") == "exited");
+  }
+  CHECK(json_value(n.service_json("done-never"), "health") == "completed");
+  auto incidents = n.ctl({"--json", "incidents"}).out;
+  CHECK(incidents.find("\"component\":\"done-never\"") == std::string::npos);
+  CHECK(incidents.find("\"component\":\"done-on-failure\"") == std::string::npos);
+  // The crash is recorded, below alerting, with no strategy run.
+  auto pos = incidents.find("\"component\":\"crash-never\"");
+  REQUIRE(pos != std::string::npos);
+  auto start = incidents.rfind("{\"id\"", pos);
+  CHECK(json_value(incidents, "severity", start) == "medium");
+  CHECK(json_value(incidents, "strategy", start) == "none");
+  for (auto& a : stored_alerts(n))
+    CHECK(a.component.find("-never") == std::string::npos);
+}
+
+TEST_CASE("after kill -9 of faultd every service runs exactly once and is supervised again") {
+  temp_dir files;
+  node_process n{"services:\n" + counted_service("web", files.file("starts"))};
+  auto pid = std::stoi(n.service_pid("web"));
+  n.proc->signal(SIGKILL);
+  CHECK(n.proc->wait() == 128 + SIGKILL);
+  CHECK(alive(pid));  // a crash of faultd takes no service down
+  n.start();
+  REQUIRE(wait_until([&] { return n.service_pid("web") == std::to_string(pid); }));
+  CHECK(json_value(n.service_json("web"), "adopted") == "true");
+  CHECK(lines_of(files.file("starts")) == 1);
+  // Supervised again: its death is seen at once and it restarts.
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  std::string fresh;
+  REQUIRE(wait_until([&] {
+    fresh = n.service_pid("web");
+    return !fresh.empty() && fresh != "0" && fresh != std::to_string(pid);
+  }));
+  CHECK(lines_of(files.file("starts")) == 2);
+  CHECK(json_value(n.service_json("web"), "adopted") == "false");
+  // And a clean stop of faultd stops it.
+  n.proc->signal(SIGTERM);
+  CHECK(n.proc->wait(std::chrono::seconds(20)) == 0);
+  CHECK(wait_until([&] { return !alive(std::stoi(fresh)); }));
+}
+
+TEST_CASE("a service removed from the config while faultd was down is ended at the next start") {
+  temp_dir files;
+  node_process n{"services:\n" + counted_service("keep", files.file("k"))
+                 + counted_service("drop", files.file("d"))};
+  auto keep = std::stoi(n.service_pid("keep"));
+  auto drop = std::stoi(n.service_pid("drop"));
+  n.proc->signal(SIGKILL);
+  n.proc->wait();
+  auto cfg = read_file(n.dir.file("faultd.yaml"));
+  auto cut = cfg.find("  - name: drop");
+  REQUIRE(cut != std::string::npos);
+  write_file(n.dir.file("faultd.yaml"), cfg.substr(0, cut));
+  n.start();
+  CHECK(wait_until([&] { return !alive(drop); }));
+  CHECK(n.service_pid("keep") == std::to_string(keep));
+  CHECK(alive(keep));
+}
+
+TEST_CASE("a second faultd on the same data dir exits 1 at once and starts nothing") {
+  temp_dir files;
+  node_process n{"services:\n" + counted_service("once", files.file("starts"))};
+  REQUIRE(lines_of(files.file("starts")) == 1);
+  auto second = run({faultd_bin(), "--config", n.dir.file("faultd.yaml")}, std::chrono::seconds(20));
+  CHECK(second.status == 1);
+  CHECK(second.err.find("is in use by another faultd (pid " + std::to_string(n.proc->pid()) + ")")
+        != std::string::npos);
+  CHECK(lines_of(files.file("starts")) == 1);
+  CHECK(n.ctl({"status"}).status == 0);
+}
+
+TEST_CASE("a taken port is found before any service starts") {
+  temp_dir dir;
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  REQUIRE(::listen(fd, 4) == 0);
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  auto port = std::to_string(ntohs(addr.sin_port));
+  write_file(dir.file("f.yaml"), "node:\n  listen: 127.0.0.1:" + port + "\n  data_dir: "
+                                   + dir.file("data") + "\nservices:\n"
+                                   + counted_service("early", dir.file("starts")));
+  auto r = run({faultd_bin(), "--config", dir.file("f.yaml")}, std::chrono::seconds(20));
+  ::close(fd);
+  CHECK(r.status == 1);
+  CHECK(r.err.find("cannot listen on 127.0.0.1:" + port) != std::string::npos);
+  CHECK(read_file(dir.file("starts")).empty());
+}
+
+TEST_CASE("SIGTERM to faultd ends a SIGSTOPped service with its stop signal, not after the grace") {
+  temp_dir files;
+  node_process n{"services:\n" + counted_service("frozen", files.file("s"),
+                                                 "    stop_signal: SIGQUIT\n"
+                                                 "    restart: {policy: always, stop_grace: 60s}\n")};
+  auto pid = std::stoi(n.service_pid("frozen"));
+  REQUIRE(::kill(pid, SIGSTOP) == 0);
+  n.proc->signal(SIGTERM);
+  CHECK(n.proc->wait(std::chrono::seconds(30)) == 0);
+  CHECK_FALSE(alive(pid));
+  auto out = read_file(n.dir.file("faultd.out"));
+  CHECK(out.find("service-exited service=frozen pid=" + std::to_string(pid) + " signal="
+                 + std::to_string(SIGQUIT))
+        != std::string::npos);
+}
