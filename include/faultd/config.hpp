@@ -89,6 +89,19 @@ std::optional<int> parse_signal(std::string_view s);
 /// "SIGTERM" for 15 ("SIG15" for a number without a name).
 std::string signal_name(int sig);
 
+/// `limits:` of a service: what its whole process tree may use, measured
+/// from /proc every resources interval. Crossing a limit for
+/// failure_threshold samples in a row raises resource_exhaustion (high) with
+/// the service as component; success_threshold samples below clear it.
+struct service_limits {
+  std::optional<uint64_t> memory;  ///< bytes of resident memory (RSS summed over the tree)
+  std::optional<double> cpu;       ///< percent of one core (150 = one and a half cores)
+  std::optional<uint64_t> fds;     ///< open file descriptors summed over the tree
+  uint32_t failure_threshold = 3;
+  uint32_t success_threshold = 3;
+  bool any() const { return memory || cpu || fds; }
+};
+
 struct service_config {
   std::string name;
   std::vector<std::string> command;  ///< argv; empty = unmanaged (checks only)
@@ -99,6 +112,7 @@ struct service_config {
   std::string group;                 ///< and group ("" = the user's primary group)
   uint64_t log_max_size = 10ull << 20; ///< <data_dir>/logs/<name>.log rotated past this size
   uint32_t log_keep = 3;             ///< rotated files kept (<name>.log.1 .. .N)
+  service_limits limits;
   restart_config restart;
   std::vector<check_config> checks;
   std::vector<std::string> depends_on;

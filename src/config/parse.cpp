@@ -176,7 +176,7 @@ private:
     for (const auto& item : v.as_list()) {
       map_reader m(item, {"name", "command", "env", "working_dir", "restart", "checks",
                           "depends_on", "backup_node", "degradation_levels", "stop_signal",
-                          "user", "group", "log_max_size", "log_keep"});
+                          "user", "group", "log_max_size", "log_keep", "limits"});
       service_config s;
       auto name = m.field("name");
       if (name.is_null())
@@ -223,6 +223,7 @@ private:
       m.with("log_keep", [&](const value& x) {
         s.log_keep = static_cast<uint32_t>(x.as_int(0, 100));
       });
+      m.with("limits", [&](const value& x) { s.limits = parse_limits(x); });
       m.with("checks", [&](const value& x) { s.checks = parse_checks(x); });
       std::vector<value> deps;
       m.with("depends_on", [&](const value& x) {
@@ -248,6 +249,41 @@ private:
       out.push_back(std::move(s));
       dependency_values_.push_back(std::move(deps));
     }
+  }
+
+  service_limits parse_limits(const value& v) {
+    service_limits l;
+    map_reader m(v, {"memory", "cpu", "fds", "failure_threshold", "success_threshold"});
+    m.with("memory", [&](const value& x) {
+      auto n = parse_size(x.as_string());
+      if (!n || *n == 0)
+        x.fail("expected a size such as 512MiB or 2GB, got " + quoted(x.as_string()));
+      l.memory = *n;
+    });
+    m.with("cpu", [&](const value& x) {
+      auto text = x.as_string();
+      if (!text.empty() && text.back() == '%')
+        text.pop_back();
+      double pct = 0;
+      try {
+        size_t used = 0;
+        pct = std::stod(text, &used);
+        if (used != text.size())
+          pct = -1;
+      } catch (...) {
+        pct = -1;
+      }
+      if (!(pct > 0) || pct > 100000)
+        x.fail("expected a percentage of one core such as 90% or 250%, got "
+               + quoted(x.as_string()));
+      l.cpu = pct;
+    });
+    m.with("fds", [&](const value& x) { l.fds = as_positive_u32(x); });
+    m.with("failure_threshold", [&](const value& x) { l.failure_threshold = as_positive_u32(x); });
+    m.with("success_threshold", [&](const value& x) { l.success_threshold = as_positive_u32(x); });
+    if (!l.any())
+      v.fail("names no limit (memory, cpu or fds)");
+    return l;
   }
 
   restart_config parse_restart(const value& v) {

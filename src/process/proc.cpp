@@ -70,6 +70,7 @@ std::optional<proc_stat> parse_proc_stat(const std::string& text) {
   } catch (...) {
     return std::nullopt;
   }
+  st.comm = text.substr(open + 1, close - open - 1);
   std::istringstream rest(text.substr(close + 1));
   std::vector<std::string> f;  // f[0] = state (field 3)
   std::string tok;

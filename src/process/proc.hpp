@@ -15,6 +15,7 @@ namespace faultd::process {
 /// The fields of /proc/<pid>/stat faultd uses.
 struct proc_stat {
   int pid = 0;
+  std::string comm;          ///< the command name (up to 15 characters)
   char state = '?';          ///< R, S, D, Z, T, ...
   int ppid = 0;
   int pgid = 0;

@@ -85,6 +85,7 @@ service_snapshot service_machine::snapshot() const {
   s.exit_signal = exit_signal_;
   s.started_at = started_at_;
   s.adopted = adopted_;
+  s.token = token_;
   s.command = cfg_.command;
   return s;
 }

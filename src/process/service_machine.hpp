@@ -94,6 +94,7 @@ struct service_snapshot {
   std::optional<int> exit_signal; ///< of the last exit
   std::optional<timestamp> started_at;  ///< of the current/last run
   bool adopted = false;      ///< the current process was started by a previous faultd
+  std::string token;         ///< FAULTD_INSTANCE of the current process tree
   std::vector<std::string> command;
 };
 

@@ -185,3 +185,28 @@ TEST_CASE("SIGTERM to faultd ends a SIGSTOPped service with its stop signal, not
                  + std::to_string(SIGQUIT))
         != std::string::npos);
 }
+
+TEST_CASE("a service over its memory limit is a resource_exhaustion incident naming the service") {
+  node_process n{"fault_detection:\n  resources:\n    interval: 100ms\n"
+                 "services:\n"
+                 "  - name: hog\n"
+                 "    command: [\"/bin/sh\", \"-c\", \"dd if=/dev/zero bs=48M count=1 2>/dev/null | "
+                 "sleep 1000\"]\n"
+                 "    limits: {memory: 16MiB, failure_threshold: 2}\n"
+                 "  - name: slim\n"
+                 "    command: [\"/bin/sleep\", \"1000\"]\n"
+                 "    limits: {memory: 512MiB}\n"};
+  std::string incidents;
+  REQUIRE(wait_until(
+    [&] {
+      incidents = n.ctl({"--json", "incidents"}).out;
+      return incidents.find("\"component\":\"hog\"") != std::string::npos;
+    },
+    std::chrono::seconds(20)));
+  auto start = incidents.rfind("{\"id\"", incidents.find("\"component\":\"hog\""));
+  CHECK(json_value(incidents, "fault_type", start) == "resource_exhaustion");
+  CHECK(json_value(incidents, "severity", start) == "high");
+  CHECK(incidents.find("\"component\":\"slim\"") == std::string::npos);
+  auto faults = n.ctl({"--json", "faults"}).out;
+  CHECK(faults.find("hog over its limits: memory") != std::string::npos);
+}

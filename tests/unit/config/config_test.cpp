@@ -782,3 +782,23 @@ TEST_CASE("sizes and signals parse in their usual spellings and refuse the rest"
   CHECK_FALSE(parse_signal("64"));
   CHECK(signal_name(3) == "SIGQUIT");
 }
+
+TEST_CASE("service limits read memory, cpu and fds, and refuse nonsense") {
+  auto c = parse_ok("services:\n  - name: a\n    command: [x]\n"
+                    "    limits: {memory: 512MiB, cpu: 90%, fds: 4096}\n");
+  auto& l = c.services[0].limits;
+  CHECK(l.memory == 512ull << 20);
+  CHECK(l.cpu == 90.0);
+  CHECK(l.fds == 4096u);
+  CHECK(l.failure_threshold == 3);
+  CHECK(parse_ok("services:\n  - name: a\n    command: [x]\n    limits: {cpu: 250}\n")
+          .services[0].limits.cpu == 250.0);
+  CHECK_ERROR(parse_bad("services:\n  - name: a\n    command: [x]\n    limits: {memory: lots}\n"),
+              4, "services[0].limits.memory: expected a size");
+  CHECK_ERROR(parse_bad("services:\n  - name: a\n    command: [x]\n    limits: {cpu: -5%}\n"), 4,
+              "services[0].limits.cpu: expected a percentage");
+  CHECK_ERROR(parse_bad("services:\n  - name: a\n    command: [x]\n    limits: {}\n"), 4,
+              "names no limit");
+  CHECK_ERROR(parse_bad("services:\n  - name: a\n    command: [x]\n    limits: {disk: 1GB}\n"), 4,
+              "disk");
+}

@@ -9,6 +9,7 @@
 
 #include "process/proc.hpp"
 #include "process/run_state.hpp"
+#include "process/usage.hpp"
 #include "support/support.hpp"
 
 using namespace faultd;
@@ -137,4 +138,28 @@ TEST_CASE("the run dir writes, lists and removes records, skipping damaged ones"
   CHECK(bad == std::vector<std::string>{"junk"});
   rd.remove("web/api");
   CHECK(rd.read_all().empty());
+}
+
+TEST_CASE("a tree's usage sums its members' memory, CPU time and open fds") {
+  temp_dir dir;
+  // dd holds a 32 MiB buffer it filled while its reader never reads.
+  pid_t root = start_shell("dd if=/dev/zero bs=32M count=1 2>/dev/null | sleep 300", "usage-tok");
+  tree_usage u;
+  REQUIRE(wait_until([&] {
+    u = measure_tree(root, "usage-tok");
+    return u.rss_bytes >= (32u << 20);
+  }));
+  CHECK(u.processes >= 3);
+  CHECK(u.fds >= 6);  // at least stdio of each
+  CHECK(u.cpu_ticks < 1000000);
+  consumer_tracker ct;
+  ct.scan();
+  auto top = ct.top_memory(50);
+  bool found = false;
+  for (auto& c : top)
+    found = found || c.name == "dd";
+  CHECK(found);
+  for (int p : process_tree(root, "usage-tok"))
+    ::kill(p, SIGKILL);
+  ::waitpid(root, nullptr, 0);
 }
