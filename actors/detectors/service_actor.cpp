@@ -29,6 +29,10 @@ void on_process_event(self_ptr self, const process::event& e) {
   auto& ctx = *self->state.ctx;
   if (e.kind == process::event_kind::started && e.restarts > 0)
     ctx.health->reset(e.service);  // health from before says nothing about the new process
+  if (auto own = process::node_fault_of(e, ctx.cfg.node.id)) {
+    own->id = make_uuid();
+    ctx.send_to("analyzer", event_atom::value, std::move(*own));
+  }
   const auto* svc = ctx.cfg.find_service(e.service);
   if (svc == nullptr)
     return;

@@ -36,6 +36,11 @@ namespace {
 
 using factory = std::function<caf::actor(caf::actor_system&)>;
 
+std::string parent_dir(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? std::string{"."} : path.substr(0, slash);
+}
+
 child_spec worker(std::string name, factory f) {
   child_spec c;
   c.name = std::move(name);
@@ -75,8 +80,15 @@ supervisor_spec node_tree(const std::shared_ptr<node_context>& ctx,
     {
       supervisor_child(subtree(ctx, "sup:storage",
                                {worker("storage",
-                                       [db, retention](caf::actor_system& sys) {
-                                         return spawn_storage_actor(sys, db, retention);
+                                       [ctx, db, retention](caf::actor_system& sys) {
+                                         return spawn_storage_actor(
+                                           sys, db, retention,
+                                           [ctx](fault_event f) {
+                                             f.node = ctx->cfg.node.id;
+                                             ctx->send_to("analyzer", event_atom::value,
+                                                          std::move(f));
+                                           },
+                                           parent_dir(ctx->cfg.db_path()));
                                        })})),
       supervisor_child(subtree(ctx, "sup:alerting",
                                {worker("alerting", [ctx](caf::actor_system& sys) {

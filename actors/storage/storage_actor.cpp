@@ -7,6 +7,7 @@
 #include "actors/type_ids.hpp"
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
+#include "storage/failure.hpp"
 #include "storage/store.hpp"
 
 namespace faultd {
@@ -14,6 +15,7 @@ namespace faultd {
 namespace {
 
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using retry_atom = caf::atom_constant<caf::atom("stretry")>;
 
 constexpr auto purge_interval = std::chrono::minutes(10);
 
@@ -27,6 +29,15 @@ struct storage_state {
   std::vector<caf::response_promise> waiting;
   bool flush_queued = false;
   uint64_t write_failures = 0;
+  // A failed batch is kept and retried (a full disk, no fds) with growing
+  // delays; its fault is raised once per streak of failures.
+  storage_reporter report;
+  std::string db_dir;
+  duration retry_delay{0};
+  bool retry_queued = false;
+  bool fault_raised = false;
+  uint64_t dropped = 0;
+  status last_failure;
   std::shared_ptr<spdlog::logger> log = log::get("storage");
   static inline const char* name = "storage";
 };
@@ -38,6 +49,68 @@ void queue_flush(self_ptr self) {
     self->state.flush_queued = true;
     self->send(self, flush_atom::value); // lands behind everything already queued
   }
+}
+
+/// Most events kept for a retry; past it the oldest are dropped (counted):
+/// a disk that stays full must not exhaust memory too.
+constexpr size_t max_retained_events = 200000;
+
+void keep_for_retry(self_ptr self) {
+  auto& st = self->state;
+  if (st.events.size() > max_retained_events) {
+    auto excess = st.events.size() - max_retained_events;
+    st.events.erase(st.events.begin(), st.events.begin() + static_cast<std::ptrdiff_t>(excess));
+    st.dropped += excess;
+    st.log->error("storage-retry-buffer-full dropped_events={} dropped_total={}", excess, st.dropped);
+  }
+  st.retry_delay = st.retry_delay == duration{0}
+                     ? duration{std::chrono::milliseconds(250)}
+                     : std::min<duration>(st.retry_delay * 2, std::chrono::seconds(30));
+  if (!st.retry_queued) {
+    st.retry_queued = true;
+    self->delayed_send(self, st.retry_delay, retry_atom::value);
+  }
+}
+
+/// A batch failed: the node's own exhaustion (disk, fds) is raised as a
+/// fault once per streak, and the batch is kept for a retry when the
+/// failure may pass; otherwise it is dropped, counted and logged.
+void failed(self_ptr self, const status& res) {
+  auto& st = self->state;
+  ++st.write_failures;
+  st.log->error("storage-batch-failed events={} incidents={} alerts={} failures={} error={}",
+                st.events.size(), st.incidents.size(), st.alerts.size(), st.write_failures,
+                res.to_string());
+  auto kind = storage::classify_failure(res, st.db_dir);
+  if (!st.fault_raised && st.report) {
+    st.fault_raised = true;
+    st.last_failure = res;
+    st.report(storage::failure_fault(kind, res, system_clock_source().now()));
+  }
+  if (kind.transient) {
+    keep_for_retry(self);
+    return;
+  }
+  st.dropped += st.events.size() + st.incidents.size() + st.alerts.size();
+  st.log->error("storage-batch-dropped dropped_total={} error={}", st.dropped, res.to_string());
+  st.events.clear();
+  st.incidents.clear();
+  st.alerts.clear();
+}
+
+/// Writes work again: the retried data is stored, the fault clears.
+void recovered(self_ptr self) {
+  auto& st = self->state;
+  st.fault_raised = false;
+  st.retry_delay = duration{0};
+  st.log->info("storage-writes-recovered failures={}", st.write_failures);
+  if (!st.report)
+    return;
+  auto clear = storage::failure_fault(storage::classify_failure(st.last_failure, st.db_dir),
+                                      st.last_failure, system_clock_source().now());
+  clear.clears = true;
+  clear.severity = fault_severity::low;
+  st.report(std::move(clear));
 }
 
 void flush(self_ptr self) {
@@ -61,15 +134,15 @@ void flush(self_ptr self) {
     }
   }
   auto res = st.db->write_batch(st.events, st.incidents, st.alerts);
-  if (!res.ok()) {
-    ++st.write_failures;
-    st.log->error("storage-batch-failed events={} incidents={} alerts={} failures={} error={}",
-                  st.events.size(), st.incidents.size(), st.alerts.size(), st.write_failures,
-                  res.to_string());
+  if (res.ok()) {
+    st.events.clear();
+    st.incidents.clear();
+    st.alerts.clear();
+    if (st.fault_raised)
+      recovered(self);
+  } else {
+    failed(self, res);
   }
-  st.events.clear();
-  st.incidents.clear();
-  st.alerts.clear();
   auto waiting = std::move(st.waiting);
   st.waiting.clear();
   for (auto& rp : waiting) {
@@ -100,10 +173,13 @@ caf::result<bool> enqueue(self_ptr self) {
   return self->state.waiting.back();
 }
 
-caf::behavior storage_actor(self_ptr self, std::shared_ptr<storage::store> db, uint32_t retention) {
+caf::behavior storage_actor(self_ptr self, std::shared_ptr<storage::store> db, uint32_t retention,
+                            storage_reporter report, std::string db_dir) {
   auto& st = self->state;
   st.db = std::move(db);
   st.retention_hours = retention;
+  st.report = std::move(report);
+  st.db_dir = std::move(db_dir);
   self->send(self, tick_atom::value);
   self->attach_functor([self](const caf::error&) { flush(self); });
   self->set_error_handler([self](caf::error& err) {
@@ -124,6 +200,10 @@ caf::behavior storage_actor(self_ptr self, std::shared_ptr<storage::store> db, u
       return enqueue(self);
     },
     [=](flush_atom) { flush(self); },
+    [=](retry_atom) {
+      self->state.retry_queued = false;
+      flush(self);
+    },
     [=](faults_atom, int64_t since_ns, uint32_t limit) -> caf::result<std::vector<fault_event>> {
       flush(self); // read your own writes
       std::vector<fault_event> out;
@@ -196,8 +276,10 @@ status open_store(const config& cfg, std::shared_ptr<storage::store>& out) {
 }
 
 caf::actor spawn_storage_actor(caf::actor_system& sys, std::shared_ptr<storage::store> db,
-                               uint32_t retention_hours) {
-  return sys.spawn<caf::detached>(storage_actor, std::move(db), retention_hours);
+                               uint32_t retention_hours, storage_reporter report,
+                               std::string db_dir) {
+  return sys.spawn<caf::detached>(storage_actor, std::move(db), retention_hours, std::move(report),
+                                  std::move(db_dir));
 }
 
 } // namespace faultd

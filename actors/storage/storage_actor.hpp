@@ -1,5 +1,7 @@
 #pragma once
 
+#include <functional>
+
 // The storage actor: the only owner of the node's sqlite database
 // (src/storage/store.hpp). It runs detached (its own thread), so sqlite's
 // blocking I/O never stalls CAF's scheduler threads.
@@ -38,8 +40,15 @@ class store;
 /// status if it cannot be opened.
 status open_store(const config& cfg, std::shared_ptr<storage::store>& out);
 
-/// Spawns the actor that owns `db` (an opened store).
+/// Receives the storage actor's own faults (a full disk, no fds left): the
+/// node's exhaustion is an incident, not only a log line.
+using storage_reporter = std::function<void(fault_event)>;
+
+/// Spawns the actor that owns `db` (an opened store). A failed write is
+/// reported through `report` once per streak of failures and, when it may
+/// pass (disk full, fds, busy, I/O), kept and retried with growing delays.
 caf::actor spawn_storage_actor(caf::actor_system& sys, std::shared_ptr<storage::store> db,
-                               uint32_t retention_hours);
+                               uint32_t retention_hours, storage_reporter report = {},
+                               std::string db_dir = {});
 
 } // namespace faultd

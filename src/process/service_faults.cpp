@@ -10,6 +10,30 @@ std::string exit_text(const event& e) {
   return "unknown";
 }
 
+std::optional<fault_event> node_fault_of(const event& e, const std::string& node_id) {
+  if (e.kind != event_kind::spawn_failed)
+    return std::nullopt;
+  std::string resource;
+  if (e.error.find("Too many open files") != std::string::npos)
+    resource = "fds";
+  else if (e.error.find("Resource temporarily unavailable") != std::string::npos)
+    resource = "processes";
+  else if (e.error.find("Cannot allocate memory") != std::string::npos)
+    resource = "memory";
+  else
+    return std::nullopt;
+  fault_event f;
+  f.time = e.at;
+  f.type = fault_type::resource_exhaustion;
+  f.severity = fault_severity::critical;
+  f.component = "resource:" + resource;
+  f.node = node_id;
+  f.source = "process";
+  f.details["resource"] = resource;
+  f.details["message"] = "faultd could not start " + e.service + ": " + e.error;
+  return f;
+}
+
 std::optional<fault_event> fault_of(const event& e, const service_config& cfg,
                                     const std::string& node_id) {
   fault_event f;

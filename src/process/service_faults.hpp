@@ -29,6 +29,12 @@ namespace faultd::process {
 std::optional<fault_event> fault_of(const event& e, const service_config& cfg,
                                     const std::string& node_id);
 
+/// A spawn that failed because faultd itself ran out of file descriptors,
+/// processes or memory is also the node's exhaustion: a resource_exhaustion
+/// fault for "resource:fds" / "resource:processes" / "resource:memory"
+/// (critical), or nullopt for any other event.
+std::optional<fault_event> node_fault_of(const event& e, const std::string& node_id);
+
 /// "signal 9", "exit 1" or "unknown".
 std::string exit_text(const event& e);
 

@@ -6,7 +6,9 @@
 #include <arpa/inet.h>
 #include <csignal>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <string>
@@ -209,4 +211,54 @@ TEST_CASE("a service over its memory limit is a resource_exhaustion incident nam
   CHECK(incidents.find("\"component\":\"slim\"") == std::string::npos);
   auto faults = n.ctl({"--json", "faults"}).out;
   CHECK(faults.find("hog over its limits: memory") != std::string::npos);
+}
+
+TEST_CASE("a full disk under the data dir becomes an incident once space allows, losing no event") {
+  if (::getuid() != 0)
+    return;  // mounting a small tmpfs needs root; CI runs as root
+  std::string mounted;
+  struct unmount {
+    std::string* path;
+    ~unmount() {
+      if (!path->empty())
+        run({"umount", "-l", *path});
+    }
+  } guard{&mounted};
+  node_process n{"", "test-node", [&](const std::string& data) {
+                   ::mkdir(data.c_str(), 0755);
+                   if (run({"mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", data}).status == 0)
+                     mounted = data;
+                 }};
+  if (mounted.empty())
+    return;  // no mount here: nothing to test
+  // Fill the disk.
+  auto filler = mounted + "/filler";
+  {
+    int fd = ::open(filler.c_str(), O_WRONLY | O_CREAT, 0644);
+    REQUIRE(fd >= 0);
+    std::string block(1 << 16, 'f');
+    while (::write(fd, block.data(), block.size()) > 0) {
+    }
+    ::close(fd);
+  }
+  for (int i = 0; i < 5; ++i)
+    n.ctl({"inject", "--type", "software_error", "--component", "while-full-" + std::to_string(i),
+           "--severity", "low"});
+  CHECK(wait_until([&] {
+    return read_file(n.dir.file("faultd.out")).find("storage-batch-failed") != std::string::npos;
+  }));
+  ::unlink(filler.c_str());
+  std::string faults;
+  CHECK(wait_until(
+    [&] {
+      faults = n.ctl({"--json", "faults", "--limit", "200"}).out;
+      return faults.find("while-full-4") != std::string::npos;
+    },
+    std::chrono::seconds(30)));
+  for (int i = 0; i < 5; ++i)
+    CHECK(faults.find("\"component\":\"while-full-" + std::to_string(i) + "\"") != std::string::npos);
+  auto incidents = n.ctl({"--json", "incidents"}).out;
+  auto pos = incidents.find("\"component\":\"resource:disk:" + mounted + "\"");
+  REQUIRE(pos != std::string::npos);
+  CHECK(json_value(incidents, "fault_type", incidents.rfind("{\"id\"", pos)) == "resource_exhaustion");
 }

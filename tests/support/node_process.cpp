@@ -20,10 +20,16 @@ std::string json_value(const std::string& json, const std::string& key, size_t f
 }
 
 node_process::node_process(const std::string& extra_yaml, const std::string& id)
+  : node_process(extra_yaml, id, [](const std::string&) {}) {
+}
+
+node_process::node_process(const std::string& extra_yaml, const std::string& id,
+                           const std::function<void(const std::string&)>& before_start)
   : port(free_port()), node("127.0.0.1:" + std::to_string(port)) {
   write_file(dir.file("faultd.yaml"), "node:\n  id: " + id + "\n  listen: " + node
                                         + "\n  data_dir: " + dir.file("data") + "\n"
                                         + extra_yaml);
+  before_start(dir.file("data"));
   start();
 }
 

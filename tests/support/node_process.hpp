@@ -4,6 +4,7 @@
 // control port; started with the built binary and driven with the built
 // faultctl.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,11 @@ public:
   /// the temp dir, plus `extra_yaml`; then starts faultd and waits until
   /// `faultctl status` answers.
   explicit node_process(const std::string& extra_yaml = "", const std::string& id = "test-node");
+
+  /// The same, with `before_start(data_dir)` called before faultd starts
+  /// (e.g. to mount something there).
+  node_process(const std::string& extra_yaml, const std::string& id,
+               const std::function<void(const std::string&)>& before_start);
 
   /// Stops faultd (SIGTERM, then SIGKILL) and ends whatever services it
   /// left behind (they outlive a killed faultd on purpose, see adoption).

@@ -94,3 +94,20 @@ TEST_CASE("a storm and a failed spawn are critical") {
   CHECK(g->severity == fault_severity::critical);
   CHECK(g->details.at("error") == bad.error);
 }
+
+TEST_CASE("a spawn that failed for lack of fds is also the node's exhaustion") {
+  event e;
+  e.kind = event_kind::spawn_failed;
+  e.service = "web";
+  e.error = "open-log /d/logs/web.log: Too many open files (24)";
+  auto f = node_fault_of(e, "n1");
+  REQUIRE(f);
+  CHECK(f->component == "resource:fds");
+  CHECK(f->type == fault_type::resource_exhaustion);
+  CHECK(f->severity == fault_severity::critical);
+  e.error = "exec /nope: No such file or directory (2)";
+  CHECK_FALSE(node_fault_of(e, "n1"));
+  event exited;
+  exited.kind = event_kind::exited;
+  CHECK_FALSE(node_fault_of(exited, "n1"));
+}
