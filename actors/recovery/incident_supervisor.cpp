@@ -67,7 +67,7 @@ void run_action(self_ptr self, const recovery::step& s) {
   auto c = context_for(self, s.timeout);
   st.log->info("action-started execution={} action={} type={} target={} attempt={} timeout={}",
                st.machine->state().id, s.index, to_string(action.type),
-               actions::resolve_target(action, c), s.attempt, format_duration(s.timeout));
+               actions::resolve_target(action, c), s.attempt, human_duration(s.timeout));
   actions::action_result res;
   if (!ex)
     res.st = {errc::not_found, "no executor registered for " + std::string{to_string(action.type)}};
@@ -115,7 +115,7 @@ void advance(self_ptr self) {
       return;
     case recovery::step_kind::wait:
       st.log->info("action-retry-wait execution={} delay={}", st.machine->state().id,
-                   format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(s.delay)));
+                   human_duration(s.delay));
       self->delayed_send(self, s.delay, wait_over_atom::value);
       return;
     case recovery::step_kind::done:

@@ -91,7 +91,7 @@ void stop_child(self_ptr self, size_t i) {
 void escalate(self_ptr self) {
   auto& st = self->state;
   st.log->error("supervisor-escalated supervisor={} max_restarts={} period={}", st.spec.name,
-                st.intensity->max_restarts(), format_duration(st.intensity->period()));
+                st.intensity->max_restarts(), human_duration(st.intensity->period()));
   begin_shutdown(self, escalation_reason(st.spec.name));
 }
 
@@ -247,7 +247,7 @@ caf::behavior supervisor_actor(self_ptr self, supervisor_spec spec) {
       auto& slot = self->state.children[*i];
       self->state.log->warn("child-stop-timeout supervisor={} child={} timeout={}",
                             self->state.spec.name, slot.spec.name,
-                            format_duration(slot.spec.shutdown_timeout));
+                            human_duration(slot.spec.shutdown_timeout));
       self->send_exit(slot.current, caf::exit_reason::kill);
     },
   };

@@ -23,8 +23,13 @@ constexpr duration millis_d(int64_t ms) { return std::chrono::milliseconds(ms); 
 /// (seconds). Returns nullopt for anything else, including negatives.
 std::optional<duration> parse_duration(std::string_view s);
 
-/// Formats a duration the way parse_duration reads it back ("250ms", "30s").
+/// Formats a duration the way parse_duration reads it back ("250ms", "30s"),
+/// exactly (so "590073349ns" for an odd value): for config values.
 std::string format_duration(duration d);
+
+/// A duration for people, rounded to what matters: "590ms", "4.3ms",
+/// "29.7s", "1m30s", "2h5m", "850us". For logs, messages and faultctl.
+std::string human_duration(duration d);
 
 /// RFC 3339 UTC with milliseconds: "2026-11-24T15:48:21.123Z".
 std::string format_timestamp(timestamp t);

@@ -48,14 +48,6 @@ std::chrono::nanoseconds time_left(const action_context& ctx) {
                           : std::chrono::nanoseconds{0};
 }
 
-std::string describe_duration(std::chrono::nanoseconds d) {
-  using namespace std::chrono;
-  auto ms = duration_cast<milliseconds>(d + microseconds(500)).count();
-  if (ms >= 1000)
-    ms = (ms + 50) / 100 * 100;
-  return format_duration(milliseconds(ms));
-}
-
 std::string parameter(const recovery_action& a, const std::string& key) {
   auto i = a.parameters.find(key);
   return i == a.parameters.end() ? std::string{} : i->second;

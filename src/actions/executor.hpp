@@ -98,8 +98,6 @@ std::string resolve_target(const recovery_action& a, const action_context& ctx);
 /// Time left until ctx.deadline (zero if it has passed).
 std::chrono::nanoseconds time_left(const action_context& ctx);
 
-/// A duration for messages, rounded to milliseconds ("1.5s", "250ms").
-std::string describe_duration(std::chrono::nanoseconds d);
 
 /// parameters[key] if present and non-empty, else "".
 std::string parameter(const recovery_action& a, const std::string& key);

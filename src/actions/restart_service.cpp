@@ -53,7 +53,7 @@ action_result restart_service_executor::execute(const recovery_action& a,
 
 action_result restart_service_executor::restart_managed(const std::string& target,
                                                         const action_context& ctx) {
-  auto budget = describe_duration(time_left(ctx));
+  auto budget = human_duration(time_left(ctx));
   auto before = supervisor_.snapshot(target);
   int old_pid = before ? before->pid : 0;
 

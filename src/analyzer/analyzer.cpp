@@ -351,7 +351,7 @@ result analyzer::on_event(const fault_event& e) {
       if (x.inc.root_cause.empty() && !(x.alerted & kind_flapping))
         raise(x, kind_flapping,
               "flapping, " + std::to_string(ks->closes.size()) + " open/close cycles within "
-                + format_duration(settings_.flap_window),
+                + human_duration(settings_.flap_window),
               now, r);
       r.changed.push_back(x.inc);
       return r;
@@ -449,7 +449,7 @@ result analyzer::tick() {
         ks->closes.clear();
       close(*x, "flapping stopped", now, r);
     }
-  const auto quiet_reason = "quiet for " + format_duration(settings_.auto_close_after);
+  const auto quiet_reason = "quiet for " + human_duration(settings_.auto_close_after);
   for (const auto& id : quiet)
     if (entry* x = lookup(id); x != nullptr)
       close(*x, quiet_reason, now, r);

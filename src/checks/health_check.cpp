@@ -49,7 +49,7 @@ std::string os_error(int err) {
 }
 
 std::string timed_out_text(duration timeout) {
-  return "timed out after " + format_duration(timeout);
+  return "timed out after " + human_duration(timeout);
 }
 
 /// Closes a file descriptor when it goes out of scope.

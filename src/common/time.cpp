@@ -58,6 +58,43 @@ std::string format_duration(duration d) {
   return fmt(ns, "ns");
 }
 
+std::string human_duration(duration d) {
+  auto ns = d.count();
+  std::string sign;
+  if (ns < 0) {
+    sign = "-";
+    ns = -ns;
+  }
+  char buf[64];
+  auto one_decimal = [&](double v, const char* unit) {
+    std::snprintf(buf, sizeof(buf), "%.1f", v);
+    std::string t = buf;
+    if (t.size() > 2 && t.compare(t.size() - 2, 2, ".0") == 0)
+      t.resize(t.size() - 2);
+    return sign + t + unit;
+  };
+  if (ns == 0)
+    return "0s";
+  if (ns < 1'000)
+    return sign + std::to_string(ns) + "ns";
+  if (ns < 1'000'000)
+    return sign + std::to_string((ns + 500) / 1'000) + "us";
+  if (ns < 10'000'000)
+    return one_decimal(static_cast<double>(ns) / 1e6, "ms");
+  if (ns < 999'500'000)
+    return sign + std::to_string((ns + 500'000) / 1'000'000) + "ms";
+  if (ns < 59'950'000'000)
+    return one_decimal(static_cast<double>(ns) / 1e9, "s");
+  int64_t secs = (ns + 500'000'000) / 1'000'000'000;
+  if (secs < 3600) {
+    auto m = secs / 60, s2 = secs % 60;
+    return sign + std::to_string(m) + "m" + (s2 ? std::to_string(s2) + "s" : "");
+  }
+  int64_t mins = (secs + 30) / 60;
+  auto h = mins / 60, m = mins % 60;
+  return sign + std::to_string(h) + "h" + (m ? std::to_string(m) + "m" : "");
+}
+
 int64_t to_unix_nanos(timestamp t) { return t.time_since_epoch().count(); }
 
 timestamp from_unix_nanos(int64_t ns) { return timestamp{duration{ns}}; }

@@ -109,7 +109,9 @@ services:
   - name: demo
     command: ["/bin/sleep", "2147483647"]
     # always | on-failure | never, or a map with policy, burst, period,
-    # backoff_initial, backoff_max, backoff_jitter and stop_grace.
+    # backoff_initial, backoff_max, backoff_jitter and stop_grace. The policy
+    # is law: no recovery restarts a service its policy keeps down. Other
+    # keys: stop_signal, user, group, log_max_size, log_keep, limits.
     restart: always
 
 # Recovery strategies: the built-in network_timeout, service_unavailable and

@@ -409,7 +409,7 @@ std::string encode_strategies(const std::map<std::string, recovery_strategy>& st
     for (auto v : s.severity_levels)
       si->add_severity_levels(str(to_string(v)));
     si->set_priority(s.priority);
-    si->set_timeout(format_duration(s.timeout));
+    si->set_timeout(human_duration(s.timeout));
     si->set_rollback_enabled(s.rollback_enabled);
     si->set_component_pattern(s.component_pattern);
     for (auto& a : s.actions) {
@@ -418,9 +418,9 @@ std::string encode_strategies(const std::map<std::string, recovery_strategy>& st
       ai->set_target(a.target);
       for (auto& [k, v] : a.parameters)
         (*ai->mutable_parameters())[k] = v;
-      ai->set_timeout(format_duration(a.timeout));
+      ai->set_timeout(human_duration(a.timeout));
       ai->set_retry_count(a.retry_count);
-      ai->set_retry_delay(format_duration(a.retry_delay));
+      ai->set_retry_delay(human_duration(a.retry_delay));
     }
   }
   return finish(resp);

@@ -77,7 +77,7 @@ std::optional<fault_event> fault_of(const event& e, const service_config& cfg,
     case event_kind::storm:
       f.severity = fault_severity::critical;
       f.details["restarts_in_period"] = std::to_string(e.restarts_in_period);
-      f.details["backoff"] = format_duration(e.delay);
+      f.details["backoff"] = human_duration(e.delay);
       return f;
     case event_kind::spawn_failed:
       f.severity = fault_severity::critical;

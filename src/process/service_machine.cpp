@@ -51,10 +51,10 @@ std::string event::to_string() const {
       s += fmt::format(" expected={} restart={}", was_expected, will_restart);
       break;
     case event_kind::restart_scheduled:
-      s += " delay=" + format_duration(delay);
+      s += " delay=" + human_duration(delay);
       break;
     case event_kind::storm:
-      s += fmt::format(" restarts_in_period={} delay={}", restarts_in_period, format_duration(delay));
+      s += fmt::format(" restarts_in_period={} delay={}", restarts_in_period, human_duration(delay));
       break;
     case event_kind::spawn_failed:
       s += " error=\"" + error + "\"";

@@ -173,7 +173,7 @@ std::string execution_machine::describe(size_t index) const {
 }
 
 std::string execution_machine::strategy_timeout_text(const std::string& last_error) const {
-  std::string out = "strategy timeout after " + format_duration(strategy_.timeout);
+  std::string out = "strategy timeout after " + human_duration(strategy_.timeout);
   if (!last_error.empty())
     out += " (last error: " + last_error + ")";
   return out;
@@ -269,7 +269,7 @@ bool execution_machine::on_action_result(size_t index, bool ok, const std::strin
 bool execution_machine::on_timeout(size_t index) {
   if (phase_ != phase::forward || !in_flight_ || index != current_)
     return false;
-  return on_action_result(index, false, "timed out after " + format_duration(in_flight_timeout_));
+  return on_action_result(index, false, "timed out after " + human_duration(in_flight_timeout_));
 }
 
 bool execution_machine::on_wait_over() {
@@ -340,7 +340,7 @@ bool execution_machine::on_rollback_result(size_t index, bool ok, const std::str
 
 bool execution_machine::on_rollback_timeout(size_t index) {
   return on_rollback_result(index, false,
-                            "timed out after " + format_duration(in_flight_timeout_));
+                            "timed out after " + human_duration(in_flight_timeout_));
 }
 
 void execution_machine::rollback_done(size_t index, bool ok, const std::string& error) {

@@ -42,6 +42,12 @@ options:
   --version            print the version and exit
   --help               this text
 
+Services: a clean stop (SIGTERM/SIGINT) stops every service. A faultd that
+is killed (SIGKILL, a crash) leaves its services running, and the next faultd
+started on the same data dir adopts them (<data_dir>/run records pid, start
+time and boot id): every service runs exactly once. Only one faultd may use a
+data dir at a time (<data_dir>/faultd.lock).
+
 Exit status: 0 after a clean shutdown (SIGTERM/SIGINT), 1 when the node
 cannot start (another faultd holds the data dir, port in use, data dir not
 writable: found before any service starts) or its supervision tree

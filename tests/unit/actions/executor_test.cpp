@@ -100,10 +100,10 @@ TEST_CASE("state_sync and data_restore fail as unavailable instead of pretending
 TEST_CASE("durations in messages are rounded for people") {
   using std::chrono::milliseconds;
   using std::chrono::microseconds;
-  CHECK(describe_duration(milliseconds(250)) == "250ms");
-  CHECK(describe_duration(microseconds(299'800)) == "300ms");
-  CHECK(describe_duration(milliseconds(1'999)) == "2s");
-  CHECK(describe_duration(milliseconds(1'520)) == "1500ms");
+  CHECK(human_duration(milliseconds(250)) == "250ms");
+  CHECK(human_duration(microseconds(299'800)) == "300ms");
+  CHECK(human_duration(milliseconds(1'999)) == "2s");
+  CHECK(human_duration(milliseconds(1'520)) == "1.5s");
 }
 
 TEST_CASE("the built-in executors cover every action type") {

@@ -89,3 +89,23 @@ TEST_CASE("every enum value round-trips through its name") {
   CHECK_FALSE(parse_fault_type("NetworkTimeout"));
   CHECK_FALSE(parse_fault_severity("fatal"));
 }
+
+TEST_CASE("durations for people are rounded to what matters, never raw nanoseconds") {
+  using faultd::duration;
+  CHECK(human_duration(nanoseconds(590'073'349)) == "590ms");
+  CHECK(human_duration(milliseconds(29'700)) == "29.7s");
+  CHECK(human_duration(nanoseconds(29'712'345'678)) == "29.7s");
+  CHECK(human_duration(seconds(30)) == "30s");
+  CHECK(human_duration(microseconds(4'321)) == "4.3ms");
+  CHECK(human_duration(microseconds(850)) == "850us");
+  CHECK(human_duration(nanoseconds(12)) == "12ns");
+  CHECK(human_duration(seconds(90)) == "1m30s");
+  CHECK(human_duration(minutes(5)) == "5m");
+  CHECK(human_duration(minutes(125)) == "2h5m");
+  CHECK(human_duration(hours(3)) == "3h");
+  CHECK(human_duration(milliseconds(999'600)) == "16m40s");
+  CHECK(human_duration(milliseconds(999)) == "999ms");
+  CHECK(human_duration(microseconds(999'700)) == "1s");
+  CHECK(human_duration(duration{0}) == "0s");
+  CHECK(human_duration(-milliseconds(250)) == "-250ms");
+}
