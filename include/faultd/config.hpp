@@ -224,11 +224,22 @@ struct config_result {
   explicit operator bool() const { return value.has_value(); }
 };
 
-/// Parses YAML text; `file` is used in error messages only.
-config_result parse_config(const std::string& yaml, const std::string& file);
+/// How much a parse checks beyond the text itself.
+struct parse_options {
+  /// Also check what the config names on this machine: every service's
+  /// program exists (looked up in PATH like exec does) and is executable,
+  /// every working_dir exists. faultd and --check-config do; tests of the
+  /// text alone do not.
+  bool check_environment = false;
+};
 
-/// Reads and parses a file (an unreadable file is an error at line 0).
-config_result load_config_file(const std::string& path);
+/// Parses YAML text; `file` is used in error messages only.
+config_result parse_config(const std::string& yaml, const std::string& file,
+                           const parse_options& opts = {});
+
+/// Reads and parses a file (an unreadable file or a directory is an error at
+/// line 0).
+config_result load_config_file(const std::string& path, const parse_options& opts = {});
 
 /// The embedded default config's YAML text (one node, loopback, ./faultd-data,
 /// the built-in strategies).

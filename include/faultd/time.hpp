@@ -20,8 +20,12 @@ constexpr duration seconds_d(int64_t s) { return std::chrono::seconds(s); }
 constexpr duration millis_d(int64_t ms) { return std::chrono::milliseconds(ms); }
 
 /// Parses `250ms`, `30s`, `5m`, `2h`, `1d`, `100us` or a bare integer
-/// (seconds). Returns nullopt for anything else, including negatives.
+/// (seconds). Returns nullopt for anything else, including negatives and
+/// values too large for a nanosecond count (about 292 years).
 std::optional<duration> parse_duration(std::string_view s);
+
+/// True if `s` is well-formed but too large for parse_duration.
+bool duration_too_large(std::string_view s);
 
 /// Formats a duration the way parse_duration reads it back ("250ms", "30s"),
 /// exactly (so "590073349ns" for an odd value): for config values.

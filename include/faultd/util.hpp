@@ -23,6 +23,12 @@ std::string errno_text(int err);
 /// Creates `path` and its parents (like mkdir -p). Returns "" or an error text.
 std::string make_dirs(const std::string& path);
 
+/// Resolves argv0 like execvp would, against `path_var` (a PATH value):
+/// the first executable candidate, else the first existing one (exec will
+/// then report EACCES), else the first candidate (ENOENT). argv0 with a '/'
+/// is returned unchanged.
+std::string resolve_command(const std::string& argv0, const std::string& path_var);
+
 /// Glob match with `*` and `?` (fnmatch semantics without special cases).
 bool glob_match(std::string_view pattern, std::string_view text);
 

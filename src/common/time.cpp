@@ -1,6 +1,7 @@
 #include "faultd/time.hpp"
 
 #include <cctype>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 
@@ -12,31 +13,48 @@ std::optional<duration> parse_duration(std::string_view s) {
   size_t i = 0;
   uint64_t n = 0;
   while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
-    if (n > (uint64_t{1} << 40))
-      return std::nullopt; // absurdly large
+    if (n > (uint64_t{1} << 62) / 10)
+      return std::nullopt; // more digits than any duration holds
     n = n * 10 + static_cast<uint64_t>(s[i] - '0');
     ++i;
   }
   if (i == 0)
     return std::nullopt; // no digits (also rejects a leading '-')
   auto unit = s.substr(i);
-  auto v = static_cast<int64_t>(n);
-  using namespace std::chrono;
+  uint64_t unit_ns = 0;
   if (unit.empty() || unit == "s")
-    return duration{seconds(v)};
-  if (unit == "ms")
-    return duration{milliseconds(v)};
-  if (unit == "us")
-    return duration{microseconds(v)};
-  if (unit == "ns")
-    return duration{nanoseconds(v)};
-  if (unit == "m")
-    return duration{minutes(v)};
-  if (unit == "h")
-    return duration{hours(v)};
-  if (unit == "d")
-    return duration{hours(24 * v)};
-  return std::nullopt;
+    unit_ns = 1'000'000'000;
+  else if (unit == "ms")
+    unit_ns = 1'000'000;
+  else if (unit == "us")
+    unit_ns = 1'000;
+  else if (unit == "ns")
+    unit_ns = 1;
+  else if (unit == "m")
+    unit_ns = 60'000'000'000;
+  else if (unit == "h")
+    unit_ns = 3'600'000'000'000;
+  else if (unit == "d")
+    unit_ns = 86'400'000'000'000;
+  else
+    return std::nullopt;
+  // The product must fit the nanosecond count (about 292 years): an
+  // overflow would wrap to something short and silently act on it.
+  if (n > static_cast<uint64_t>(INT64_MAX) / unit_ns)
+    return std::nullopt;
+  return duration{static_cast<int64_t>(n * unit_ns)};
+}
+
+bool duration_too_large(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])))
+    ++i;
+  if (i == 0)
+    return false;
+  auto unit = s.substr(i);
+  bool known = unit.empty() || unit == "s" || unit == "ms" || unit == "us" || unit == "ns"
+               || unit == "m" || unit == "h" || unit == "d";
+  return known && !parse_duration(s);
 }
 
 std::string format_duration(duration d) {

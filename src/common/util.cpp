@@ -5,6 +5,7 @@
 #include <fstream>
 #include <random>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -115,6 +116,43 @@ bool glob_match(std::string_view p, std::string_view t) {
   while (pi < p.size() && p[pi] == '*')
     ++pi;
   return pi == p.size();
+}
+
+namespace {
+
+bool is_exec_file(const std::string& path, bool& exists) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0)
+    return false;
+  exists = true;
+  return S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+}
+
+} // namespace
+
+std::string resolve_command(const std::string& argv0, const std::string& path_var) {
+  if (argv0.find('/') != std::string::npos || argv0.empty())
+    return argv0;
+  std::string first, first_existing;
+  size_t pos = 0;
+  for (;;) {
+    size_t end = path_var.find(':', pos);
+    std::string dir = path_var.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    if (dir.empty())
+      dir = ".";
+    std::string candidate = dir + "/" + argv0;
+    if (first.empty())
+      first = candidate;
+    bool exists = false;
+    if (is_exec_file(candidate, exists))
+      return candidate;
+    if (exists && first_existing.empty())
+      first_existing = candidate;
+    if (end == std::string::npos)
+      break;
+    pos = end + 1;
+  }
+  return first_existing.empty() ? first : first_existing;
 }
 
 } // namespace faultd

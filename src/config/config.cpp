@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <sys/stat.h>
 #include <fstream>
 #include <sstream>
 
@@ -189,7 +190,13 @@ std::string config_error::to_string() const {
   return file + ":" + std::to_string(line) + ": " + message;
 }
 
-config_result load_config_file(const std::string& path) {
+config_result load_config_file(const std::string& path, const parse_options& opts) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    config_result r;
+    r.error = config_error{path, 0, "is a directory, not a config file"};
+    return r;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     int err = errno;
@@ -205,7 +212,7 @@ config_result load_config_file(const std::string& path) {
     r.error = config_error{path, 0, "cannot read config file: " + errno_text(err)};
     return r;
   }
-  return parse_config(text.str(), path);
+  return parse_config(text.str(), path, opts);
 }
 
 namespace {

@@ -8,6 +8,9 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <grp.h>
 #include <pwd.h>
 #include <functional>
@@ -15,6 +18,7 @@
 
 #include "config/yaml_reader.hpp"
 #include "faultd/config.hpp"
+#include "faultd/util.hpp"
 
 namespace faultd {
 
@@ -102,7 +106,7 @@ value at_or_self(const map_reader& m, const std::string& key) {
 
 class parser {
 public:
-  explicit parser(const std::string& file) : file_(file) {
+  parser(const std::string& file, const parse_options& opts) : file_(file), opts_(opts) {
   }
 
   config run(const YAML::Node& doc) {
@@ -178,6 +182,7 @@ private:
                           "depends_on", "backup_node", "degradation_levels", "stop_signal",
                           "user", "group", "log_max_size", "log_keep", "limits"});
       service_config s;
+      std::optional<value> program;  // the command's first element, for errors
       auto name = m.field("name");
       if (name.is_null())
         name.fail("required");
@@ -188,13 +193,24 @@ private:
                   std::to_string(it->second) + ")");
       m.with("command", [&](const value& x) {
         auto list = x.as_list();
+        if (list.empty())
+          x.fail("must not be empty (leave `command` out for a service faultd only checks)");
         for (const auto& arg : list)
           s.command.push_back(arg.as_string());
-        if (!s.command.empty() && s.command.front().empty())
+        if (s.command.front().empty())
           list.front().fail("the program must not be empty");
+        program.emplace(list.front());
       });
       m.with("env", [&](const value& x) { s.env = x.as_string_map(); });
-      m.with("working_dir", [&](const value& x) { s.working_dir = x.as_string(); });
+      if (program && opts_.check_environment)
+        check_program(*program, s);
+      m.with("working_dir", [&](const value& x) {
+        s.working_dir = x.as_string();
+        struct stat st;
+        if (opts_.check_environment
+            && (::stat(s.working_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)))
+          x.fail("directory " + quoted(s.working_dir) + " does not exist");
+      });
       m.with("restart", [&](const value& x) { s.restart = parse_restart(x); });
       m.with("stop_signal", [&](const value& x) {
         auto sig = parse_signal(x.as_string());
@@ -249,6 +265,23 @@ private:
       out.push_back(std::move(s));
       dependency_values_.push_back(std::move(deps));
     }
+  }
+
+  /// The program of `s` must exist and be executable, as exec would find it
+  /// (the service's own PATH, else faultd's).
+  void check_program(const value& at, const service_config& s) {
+    std::string path_var = "/usr/local/bin:/usr/bin:/bin";
+    if (auto i = s.env.find("PATH"); i != s.env.end())
+      path_var = i->second;
+    else if (const char* p = std::getenv("PATH"))
+      path_var = p;
+    auto path = resolve_command(s.command.front(), path_var);
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0)
+      at.fail("program " + quoted(s.command.front()) + " not found"
+              + (s.command.front().find('/') == std::string::npos ? " in PATH " + path_var : ""));
+    if (!S_ISREG(st.st_mode) || ::access(path.c_str(), X_OK) != 0)
+      at.fail("program " + quoted(path) + " is not executable");
   }
 
   service_limits parse_limits(const value& v) {
@@ -664,6 +697,7 @@ private:
   }
 
   const std::string& file_;
+  parse_options opts_;
   /// services[i].depends_on[j] as read, for errors found after all services.
   std::vector<std::vector<value>> dependency_values_;
   /// (strategy id, action index) whose timeout defaults to
@@ -673,11 +707,19 @@ private:
 
 } // namespace
 
-config_result parse_config(const std::string& yaml, const std::string& file) {
+config_result parse_config(const std::string& yaml, const std::string& file,
+                           const parse_options& opts) {
   config_result r;
   try {
-    YAML::Node doc = YAML::Load(yaml);
-    r.value = parser(file).run(doc);
+    auto docs = YAML::LoadAll(yaml);
+    if (docs.size() > 1) {
+      auto mark = docs[1].Mark();
+      int line = mark.is_null() ? 0 : mark.line + 1;
+      r.error = config_error{file, line, "a second YAML document: a config file holds one"};
+      return r;
+    }
+    YAML::Node doc = docs.empty() ? YAML::Node{} : docs.front();
+    r.value = parser(file, opts).run(doc);
   } catch (const config_detail::parse_failure& f) {
     r.error = f.error;
   } catch (const YAML::Exception& e) {

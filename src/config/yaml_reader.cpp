@@ -165,6 +165,8 @@ duration value::as_duration() const {
   const auto& s = node_.Scalar();
   if (auto d = parse_duration(s))
     return *d;
+  if (duration_too_large(s))
+    fail("duration " + quoted(s) + " is too large (at most 106751d)");
   fail("bad duration " + quoted(s) + " (expected e.g. 250ms, 30s, 5m or a number of seconds)");
 }
 

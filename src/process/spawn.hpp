@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "faultd/error.hpp"
+#include "faultd/util.hpp"
 
 namespace faultd::process {
 
@@ -46,10 +47,7 @@ struct spawn_result {
 /// The caller must reap the child (waitpid/waitid) once pidfd is readable.
 spawn_result spawn_process(const spawn_request& req);
 
-/// Resolves argv0 like execvp would, against `path_var` (a PATH value):
-/// the first executable candidate, else the first existing one (exec will
-/// then report EACCES), else the first candidate (ENOENT). argv0 with a '/'
-/// is returned unchanged.
-std::string resolve_command(const std::string& argv0, const std::string& path_var);
+/// faultd::resolve_command (faultd/util.hpp), which config validation uses too.
+using faultd::resolve_command;
 
 } // namespace faultd::process

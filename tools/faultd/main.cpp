@@ -110,9 +110,11 @@ int main(int argc, char** argv) {
   if (!faultd::log::set_level(log_level))
     return usage_error("--log-level: unknown level \"" + log_level + "\"");
 
+  faultd::parse_options popts;
+  popts.check_environment = true;  // programs and working dirs must exist here
   auto loaded = config_file.empty()
-                  ? faultd::parse_config(faultd::default_config_yaml(), "<embedded default>")
-                  : faultd::load_config_file(config_file);
+                  ? faultd::parse_config(faultd::default_config_yaml(), "<embedded default>", popts)
+                  : faultd::load_config_file(config_file, popts);
   if (!loaded) {
     std::fprintf(stderr, "faultd: %s\n", loaded.error->to_string().c_str());
     return 2;

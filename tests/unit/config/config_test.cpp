@@ -802,3 +802,62 @@ TEST_CASE("service limits read memory, cpu and fds, and refuse nonsense") {
   CHECK_ERROR(parse_bad("services:\n  - name: a\n    command: [x]\n    limits: {disk: 1GB}\n"), 4,
               "disk");
 }
+
+// -- holes: what used to be accepted and then misbehaved ---------------------
+
+TEST_CASE("a directory given as the config file is an error, not an empty config") {
+  test::temp_dir dir;
+  auto r = load_config_file(dir.path());
+  REQUIRE_FALSE(r);
+  CHECK(r.error->file == dir.path());
+  CHECK(contains(r.error->message, "is a directory"));
+}
+
+TEST_CASE("durations too large for a nanosecond count are refused as too large") {
+  // 18446744074s wrapped around to ~290ms; 9300000000s came out negative.
+  CHECK_FALSE(parse_duration("18446744074s"));
+  CHECK_FALSE(parse_duration("9300000000s"));
+  CHECK_FALSE(parse_duration("99999999999999999999999"));
+  CHECK(parse_duration("106751d"));
+  CHECK_FALSE(parse_duration("106752d"));
+  CHECK(duration_too_large("9300000000s"));
+  CHECK_FALSE(duration_too_large("5x"));
+  CHECK_ERROR(parse_bad("fault_detection:\n  detection_interval: 18446744074s\n"), 2,
+              "fault_detection.detection_interval: duration \"18446744074s\" is too large");
+  CHECK_ERROR(parse_bad("fault_detection:\n  detection_interval: 9300000000s\n"), 2, "too large");
+}
+
+TEST_CASE("an empty command is an error, not a silently unmanaged service") {
+  CHECK_ERROR(parse_bad("services:\n  - name: a\n    command: []\n"), 3,
+              "services[0].command: must not be empty");
+}
+
+TEST_CASE("a second YAML document in the file is an error at its line") {
+  auto e = parse_bad("node:\n  id: a\n---\nnode:\n  id: b\n");
+  CHECK(e.line == 4);
+  CHECK(contains(e.message, "second YAML document"));
+}
+
+TEST_CASE("with environment checks, a missing or non-executable program and a missing working_dir are errors") {
+  parse_options env;
+  env.check_environment = true;
+  auto bad = [&](const std::string& yaml) {
+    auto r = parse_config(yaml, "test.yaml", env);
+    return r ? config_error{"test.yaml", 0, "unexpectedly valid"} : *r.error;
+  };
+  auto e1 = bad("services:\n  - name: a\n    command: [no-such-program-here, x]\n");
+  CHECK_ERROR(e1, 3, "services[0].command[0]: program \"no-such-program-here\" not found in PATH");
+  test::temp_dir dir;
+  test::write_file(dir.file("plain"), "not a program\n");
+  auto e2 = bad("services:\n  - name: a\n    command: [" + dir.file("plain") + "]\n");
+  CHECK_ERROR(e2, 3, "program \"" + dir.file("plain") + "\" is not executable");
+  auto e3 = bad("services:\n  - name: a\n    command: [/bin/sleep, '1']\n"
+                "    working_dir: /no/such/dir\n");
+  CHECK_ERROR(e3, 4, "services[0].working_dir: directory \"/no/such/dir\" does not exist");
+  auto e4 = bad("services:\n  - name: a\n    env: {PATH: /nonexistent}\n    command: [sleep]\n");
+  CHECK_ERROR(e4, 4, "not found in PATH /nonexistent");
+  CHECK(parse_config("services:\n  - name: a\n    command: [sleep, '1']\n    working_dir: /tmp\n",
+                     "test.yaml", env));
+  // Without the checks the text alone is judged.
+  CHECK(parse_config("services:\n  - name: a\n    command: [no-such-program-here]\n", "test.yaml"));
+}
