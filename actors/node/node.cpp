@@ -176,7 +176,8 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out) 
   // of a previous faultd are adopted, those no longer configured ended.
   std::set<std::string> names;
   for (auto& svc : cfg.services) {
-    names.insert(svc.name);
+    if (!svc.command.empty())  // an unmanaged one's old process is ended too
+      names.insert(svc.name);
     ctx->processes->add(svc); // completion and failures arrive as events
   }
   ctx->processes->retire_others(std::move(names));

@@ -51,9 +51,28 @@ void queue_flush(self_ptr self) {
   }
 }
 
+/// A storm folds thousands of events into one incident: only the latest
+/// version of each incident in a batch is stored.
+void keep_latest_incidents(std::vector<incident>& xs) {
+  if (xs.size() < 2)
+    return;
+  std::unordered_map<std::string, size_t> last;
+  for (size_t i = 0; i < xs.size(); ++i)
+    last[xs[i].id] = i;
+  if (last.size() == xs.size())
+    return;
+  std::vector<incident> latest;
+  latest.reserve(last.size());
+  for (size_t i = 0; i < xs.size(); ++i)
+    if (last[xs[i].id] == i)
+      latest.push_back(std::move(xs[i]));
+  xs = std::move(latest);
+}
+
 /// Most events kept for a retry; past it the oldest are dropped (counted):
 /// a disk that stays full must not exhaust memory too.
 constexpr size_t max_retained_events = 200000;
+constexpr size_t max_retained_alerts = 10000;
 
 void keep_for_retry(self_ptr self) {
   auto& st = self->state;
@@ -62,6 +81,12 @@ void keep_for_retry(self_ptr self) {
     st.events.erase(st.events.begin(), st.events.begin() + static_cast<std::ptrdiff_t>(excess));
     st.dropped += excess;
     st.log->error("storage-retry-buffer-full dropped_events={} dropped_total={}", excess, st.dropped);
+  }
+  if (st.alerts.size() > max_retained_alerts) {
+    auto excess = st.alerts.size() - max_retained_alerts;
+    st.alerts.erase(st.alerts.begin(), st.alerts.begin() + static_cast<std::ptrdiff_t>(excess));
+    st.dropped += excess;
+    st.log->error("storage-retry-buffer-full dropped_alerts={} dropped_total={}", excess, st.dropped);
   }
   st.retry_delay = st.retry_delay == duration{0}
                      ? duration{std::chrono::milliseconds(250)}
@@ -116,23 +141,13 @@ void recovered(self_ptr self) {
 void flush(self_ptr self) {
   auto& st = self->state;
   st.flush_queued = false;
+  // While a failed batch waits for its retry, new data joins it: writing
+  // now would only fail again at the rate data arrives.
+  if (st.retry_queued)
+    return;
   if (st.events.empty() && st.incidents.empty() && st.alerts.empty() && st.waiting.empty())
     return;
-  // A storm folds thousands of events into one incident: store only the
-  // latest version of each incident in this batch.
-  if (st.incidents.size() > 1) {
-    std::unordered_map<std::string, size_t> last;
-    for (size_t i = 0; i < st.incidents.size(); ++i)
-      last[st.incidents[i].id] = i;
-    if (last.size() < st.incidents.size()) {
-      std::vector<incident> latest;
-      latest.reserve(last.size());
-      for (size_t i = 0; i < st.incidents.size(); ++i)
-        if (last[st.incidents[i].id] == i)
-          latest.push_back(std::move(st.incidents[i]));
-      st.incidents = std::move(latest);
-    }
-  }
+  keep_latest_incidents(st.incidents);
   auto res = st.db->write_batch(st.events, st.incidents, st.alerts);
   if (res.ok()) {
     st.events.clear();
@@ -193,6 +208,8 @@ caf::behavior storage_actor(self_ptr self, std::shared_ptr<storage::store> db, u
                       std::make_move_iterator(events.end()));
       s.incidents.insert(s.incidents.end(), std::make_move_iterator(incidents.begin()),
                          std::make_move_iterator(incidents.end()));
+      if (s.retry_queued && s.incidents.size() > 1000)
+        keep_latest_incidents(s.incidents);  // bounded while the disk is full
       return enqueue(self);
     },
     [=](persist_atom, const alert& a) -> caf::result<bool> {

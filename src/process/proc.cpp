@@ -115,10 +115,12 @@ std::string boot_id(const std::string& proc_root) {
   return id;
 }
 
-std::vector<int> process_tree(int root, const std::string& token, const std::string& proc_root) {
+std::vector<proc_stat> process_tree(int root, const std::string& token, token_scope scope,
+                                    const std::string& proc_root) {
   const int self = static_cast<int>(::getpid());
   const std::string marker = std::string{instance_env} + "=" + token;
   std::multimap<int, int> children;  // ppid -> pid
+  std::map<int, proc_stat> stats;
   std::set<int> members;
   for (int pid : numeric_entries(proc_root)) {
     if (pid == self)
@@ -129,15 +131,14 @@ std::vector<int> process_tree(int root, const std::string& token, const std::str
     children.emplace(st->ppid, pid);
     // Group members count even as zombies (their pgid stays readable, and
     // a pgid is never handed out again while a member exists).
-    if (pid == root || (root > 0 && st->pgid == root))
+    if (root > 0 && (pid == root || st->pgid == root))
       members.insert(pid);
     else if (!token.empty() && st->state != 'Z'
+             && (scope == token_scope::everywhere || st->ppid == self)
              && environ_has(proc_root + "/" + std::to_string(pid) + "/environ", marker))
       members.insert(pid);
+    stats.emplace(pid, std::move(*st));
   }
-  // Descendants by parent pid of the root (while it lives: a dead root's
-  // children were reparented, and its pid may already name a stranger) and
-  // of every token holder.
   std::vector<int> todo(members.begin(), members.end());
   while (!todo.empty()) {
     int p = todo.back();
@@ -147,7 +148,11 @@ std::vector<int> process_tree(int root, const std::string& token, const std::str
       if (it->second != self && members.insert(it->second).second)
         todo.push_back(it->second);
   }
-  return {members.begin(), members.end()};
+  std::vector<proc_stat> out;
+  out.reserve(members.size());
+  for (int pid : members)
+    out.push_back(stats.at(pid));
+  return out;
 }
 
 std::optional<uint64_t> count_fds(int pid, const std::string& proc_root) {

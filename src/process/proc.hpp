@@ -42,13 +42,28 @@ std::string boot_id(const std::string& proc_root = "/proc");
 /// instance; children inherit it, also the ones that call setsid().
 inline constexpr const char* instance_env = "FAULTD_INSTANCE";
 
-/// The pids of a service's process tree: the members of process group
-/// `root` (zombies too), `root` and its descendants by parent pid (if it is
-/// alive), and every process whose environment holds
-/// FAULTD_INSTANCE=<token> (descendants that escaped by setsid and were
-/// reparented). Never includes the calling process. Sorted.
-std::vector<int> process_tree(int root, const std::string& token,
-                              const std::string& proc_root = "/proc");
+/// Where process_tree looks for token holders.
+enum class token_scope : uint8_t {
+  /// Every process on the machine (a tree faultd did not start itself:
+  /// its escaped members were reparented to init, not to faultd).
+  everywhere,
+  /// Only faultd's own children: with faultd as the subreaper, a member of
+  /// a tree it started is either a descendant of a live member or, once its
+  /// parent died, faultd's child. Reads far fewer environments.
+  reparented_to_self,
+};
+
+/// The members of a service's process tree, each with the stat it was found
+/// with (so a later signal can be checked against the start time): the
+/// members of process group `root` (zombies too), `root` and its
+/// descendants by parent pid, and every process whose environment holds
+/// FAULTD_INSTANCE=<token> (descendants that escaped by setsid), with their
+/// descendants. REQUIRES: `root` is 0 (unknown) or names the tree's live or
+/// not yet reaped main process: a reaped pid may already name a stranger.
+/// Never includes the calling process. Sorted by pid.
+std::vector<proc_stat> process_tree(int root, const std::string& token,
+                                    token_scope scope = token_scope::everywhere,
+                                    const std::string& proc_root = "/proc");
 
 /// Open fds of a process (entries of /proc/<pid>/fd); nullopt if unreadable.
 std::optional<uint64_t> count_fds(int pid, const std::string& proc_root = "/proc");

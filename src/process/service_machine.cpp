@@ -1,5 +1,6 @@
 #include "process/service_machine.hpp"
 
+#include <algorithm>
 #include <csignal>
 
 #include <spdlog/fmt/fmt.h>
@@ -113,6 +114,7 @@ std::vector<step> service_machine::start(bool by_operator) {
     tracker_.reset();
   restart_due_.reset();
   state_ = service_state::starting;
+  automatic_ = false;
   step s;
   s.kind = step::spawn;
   return {s};
@@ -162,10 +164,25 @@ std::vector<step> service_machine::spawned(int pid, std::string token) {
 
 std::vector<step> service_machine::spawn_failed(const std::string& error) {
   pid_ = 0;
-  state_ = service_state::failed;
   auto e = make_event(event_kind::spawn_failed);
   e.error = error;
-  return {notify(std::move(e))};
+  std::vector<step> out{notify(std::move(e))};
+  if (!automatic_) {
+    // A start that fails (bad command, missing directory) stays failed:
+    // retrying it would only fail again.
+    state_ = service_state::failed;
+    return out;
+  }
+  // A restart that fails (no fds or processes left for a moment) is tried
+  // again under the storm guard, as the policy wants the service up.
+  auto d = tracker_.next_restart();
+  auto delay = std::max(d.delay, cfg_.restart.backoff_initial);
+  state_ = service_state::backoff;
+  restart_due_ = clock_->steady_now() + delay;
+  auto rs = make_event(event_kind::restart_scheduled);
+  rs.delay = delay;
+  out.push_back(notify(std::move(rs)));
+  return out;
 }
 
 std::vector<step> service_machine::adopted(int pid, std::string token, timestamp started_at) {
@@ -225,6 +242,7 @@ std::vector<step> service_machine::exited(const exit_info& x, bool shutting_down
   e.will_restart = true;
   auto d = tracker_.next_restart();
   ++restarts_;
+  automatic_ = true;
   if (d.delay <= duration::zero()) {
     state_ = service_state::starting;
     step s;
@@ -265,6 +283,7 @@ std::vector<step> service_machine::deadline_passed() {
     restart_due_.reset();
     if (pid_ == 0 && state_ == service_state::backoff) {
       state_ = service_state::starting;
+      automatic_ = true;
       step s;
       s.kind = step::spawn;
       out.push_back(s);

@@ -10,6 +10,7 @@
 //   unmanaged (empty command): no transitions
 //   stopped/exited/failed --start--> starting --spawned--> running
 //                                        \--spawn failed--> failed
+//   (a restart by policy) starting --spawn failed--> backoff (storm guard)
 //   (a new faultd) --adopted--> running
 //   running --exit, policy restarts, guard quiet--> starting (at once)
 //   running --exit, policy restarts, guard engaged--> backoff --deadline--> starting
@@ -173,6 +174,7 @@ private:
   std::optional<timestamp> started_at_;
   std::optional<steady_point> restart_due_;  ///< backoff ends
   std::optional<steady_point> kill_due_;     ///< stop grace ends
+  bool automatic_ = false;                   ///< the pending spawn is a restart by policy
 };
 
 } // namespace faultd::process

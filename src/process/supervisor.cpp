@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <poll.h>
 #include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -85,6 +86,7 @@ struct supervisor::impl {
     service_machine machine;
     int pidfd = -1;
     bool child = false;     ///< the process is faultd's child (else adopted)
+    uint64_t start_ticks = 0; ///< of the current process (an adopted one's exit is checked against it)
     int inotify_wd = -1;
     bool retiring = false;  ///< a leftover of a previous faultd, removed once stopped
     std::vector<reply_ptr> stop_waiters;
@@ -118,7 +120,11 @@ struct supervisor::impl {
   /// Processes of service trees that faultd signalled and that may end up
   /// as its zombies (the subreaper inherits them when their parent dies):
   /// pid -> start time, so a recycled pid is never reaped by mistake.
-  std::map<int, uint64_t> orphans;
+  struct orphan {
+    uint64_t start_ticks = 0;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::map<int, orphan> orphans;
   uint64_t next_id = 16;
   bool shutting_down = false;
 
@@ -224,39 +230,69 @@ struct supervisor::impl {
     if (s.cfg().command.empty())
       return reply(r, {});
     watch_log(s);
-    if (try_adopt(s))
-      return reply(r, {});
+    std::string error;
+    switch (try_adopt(s, error)) {
+      case adoption::adopted:
+        return reply(r, {});
+      case adoption::failed:
+        log->error("service-adopt-failed name={} error=\"{}\"", s.cfg().name, error);
+        run(s, s.machine.spawn_failed(error));
+        return reply(r, {errc::io, error});
+      case adoption::none:
+        break;
+    }
     start(s, false, r);
   }
 
+  /// Opens a pidfd on a recorded process and only then checks that the pid
+  /// still names it (start time, boot, not exited): a pid recycled between
+  /// the check and the open cannot be bound. -1 if it is gone.
+  int open_recorded(const run_record& rec) {
+    int fd = open_pidfd(rec.pid);
+    if (fd < 0)
+      return -1;
+    pollfd pfd{fd, POLLIN, 0};
+    if (!still_running(rec) || ::poll(&pfd, 1, 0) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
+
+  /// What try_adopt found.
+  enum class adoption { none, adopted, failed };
+
   /// Adopts the live process a previous faultd recorded for `s`, if any.
-  /// A process running an outdated command is adopted and restarted.
-  bool try_adopt(service& s) {
+  /// A process running an outdated command is adopted and restarted. If a
+  /// live one cannot be watched (no fds left), nothing is started either:
+  /// two copies would be worse than one unsupervised.
+  adoption try_adopt(service& s, std::string& error) {
     std::optional<run_record> rec;
     for (auto& x : records->read_all())
       if (x.service == s.cfg().name)
         rec = x;
     if (!rec)
-      return false;
-    if (!still_running(*rec)) {
-      records->remove(s.cfg().name);
-      return false;
-    }
-    int fd = open_pidfd(rec->pid);
+      return adoption::none;
+    int fd = open_recorded(*rec);
     if (fd < 0) {
-      log->warn("service-adopt-failed name={} pid={} error={}", s.cfg().name, rec->pid,
-                errno_text(errno));
-      return false;
+      if (still_running(*rec)) {
+        error = "cannot watch pid " + std::to_string(rec->pid) + " of the previous faultd: "
+                + errno_text(errno);
+        return adoption::failed;
+      }
+      records->remove(s.cfg().name);
+      return adoption::none;
     }
     if (!watch(fd, s.id).ok()) {
+      error = "cannot watch pid " + std::to_string(rec->pid) + " of the previous faultd: "
+              + errno_text(errno);
       ::close(fd);
-      return false;
+      return adoption::failed;
     }
-    auto st = read_proc_stat(rec->pid);
     s.pidfd = fd;
     s.child = false;
-    run(s, s.machine.adopted(rec->pid, rec->token,
-                             started_at_of(st ? st->start_ticks : rec->start_ticks)));
+    s.start_ticks = rec->start_ticks;
+    run(s, s.machine.adopted(rec->pid, rec->token, started_at_of(rec->start_ticks)));
     if (rec->command_hash != command_hash(s.cfg().command)) {
       log->info("service-adopted-outdated name={} pid={}: restarting with the configured command",
                 s.cfg().name, rec->pid);
@@ -266,48 +302,56 @@ struct supervisor::impl {
           start(*again, false, nullptr);
       });
     }
-    return true;
+    return adoption::adopted;
   }
 
   void cmd_retire_others(const std::set<std::string>& keep, const reply_ptr& r) {
     auto pending = std::make_shared<size_t>(1);
-    auto done = [r, pending] {
+    auto done = [r, pending](const status&) {
       if (--*pending == 0)
         reply(r, {});
     };
     for (auto& rec : records->read_all()) {
-      if (keep.count(rec.service) != 0 || services.count(rec.service) != 0)
+      if (keep.count(rec.service) != 0)
         continue;
-      if (!still_running(rec)) {
+      if (auto* known = find(rec.service); known != nullptr && !known->cfg().command.empty())
+        continue;  // managed: add() adopted or replaced it
+      int fd = open_recorded(rec);
+      if (fd < 0) {
         records->remove(rec.service);
         continue;
       }
+      // Under a name of its own: the service may still exist, unmanaged.
+      const std::string name = "retired:" + rec.service;
+      if (find(name) != nullptr) {
+        ::close(fd);
+        continue;
+      }
       service_config cfg;
-      cfg.name = rec.service;
+      cfg.name = name;
       cfg.command = {"(left by a previous faultd)"};
       cfg.stop_signal = rec.stop_signal;
       cfg.restart.policy = restart_policy::never;
       auto& s = insert(std::move(cfg));
       s.retiring = true;
-      int fd = open_pidfd(rec.pid);
-      if (fd < 0 || !watch(fd, s.id).ok()) {
-        if (fd >= 0)
-          ::close(fd);
-        forget(s.cfg().name);
+      if (!watch(fd, s.id).ok()) {
+        ::close(fd);
+        forget(name);
         continue;
       }
       s.pidfd = fd;
       s.child = false;
-      log->warn("service-retiring name={} pid={}: no longer configured, ending it", rec.service,
+      s.start_ticks = rec.start_ticks;
+      log->warn("service-retiring name={} pid={}: no longer managed, ending it", rec.service,
                 rec.pid);
-      run(s, s.machine.adopted(rec.pid, rec.token, opts.clock->now()));
+      run(s, s.machine.adopted(rec.pid, rec.token, started_at_of(rec.start_ticks)));
       ++*pending;
-      when_stopped(s, [this, name = rec.service, done] {
-        forget(name);
-        done();
+      remove_when_stopped(name, [this, done, service = rec.service](const status& st) {
+        records->remove(service);
+        done(st);
       });
     }
-    done();
+    done({});
   }
 
   void cmd_start(const std::string& name, const reply_ptr& r) {
@@ -355,17 +399,31 @@ struct supervisor::impl {
   }
 
   void cmd_remove(const std::string& name, const reply_ptr& r) {
-    auto* s = find(name);
-    if (s == nullptr)
+    if (find(name) == nullptr)
       return reply(r, {errc::not_found, "no service " + name});
-    when_stopped(*s, [this, name, r] {
-      forget(name);
-      log->info("service-removed name={}", name);
-      reply(r, {});
-    });
+    remove_when_stopped(name, [r](const status& st) { reply(r, st); });
   }
 
-  void forget(const std::string& name) {
+  /// Stops `name` and forgets it, only once no process of it runs: a start
+  /// queued before (a restart) may bring one up again in between, which is
+  /// then stopped too.
+  void remove_when_stopped(const std::string& name, std::function<void(const status&)> done) {
+    auto* s = find(name);
+    if (s == nullptr)
+      return done({errc::not_found, "service " + name + " was removed"});
+    if (s->machine.pid() > 0) {
+      s->after_stop.push_back([this, name, done] { remove_when_stopped(name, done); });
+      run(*s, s->machine.stop());
+      return;
+    }
+    run(*s, s->machine.stop());
+    forget(name);
+    log->info("service-removed name={}", name);
+    done({});
+  }
+
+  /// Drops a service that has no process (REQUIRES: pid() == 0).
+  void forget(std::string name) {
     auto* gone = find(name);
     if (gone == nullptr)
       return;
@@ -433,11 +491,11 @@ struct supervisor::impl {
           signal_tree(s, st.sig);
           break;
         case step::sweep_tree:
-          // The group goes at once (cheap); the /proc scan for escaped
-          // descendants waits until the restart is under way.
-          if (st.pid > 0)
-            ::kill(-st.pid, SIGKILL);
-          sweeps.emplace_back(st.pid, st.token);
+          // A child's tree was swept in on_exit, before it was reaped; an
+          // adopted one (whose pid init may have reaped and recycled
+          // already) is swept by its token alone, after the restart.
+          if (!s.child)
+            sweeps.emplace_back(0, st.token);
           break;
         case step::notify:
           out.push_back(std::move(st.ev));
@@ -448,7 +506,7 @@ struct supervisor::impl {
     for (auto& e : out)
       deliver(e);
     for (auto& [pid, token] : sweeps)
-      sweep(s.cfg().name, pid, token);
+      sweep(s.cfg().name, pid, token, token_scope::everywhere);
     if (s.machine.pid() == 0 && !s.machine.stopping()
         && (!s.stop_waiters.empty() || !s.after_stop.empty()))
       finish_stop(s);
@@ -477,73 +535,104 @@ struct supervisor::impl {
     }
     s.pidfd = res.pidfd;
     s.child = true;
-    record(s, res.pid, token);
+    s.start_ticks = record(s, res.pid, token);
     return s.machine.spawned(res.pid, token);
   }
 
-  void record(const service& s, int pid, const std::string& token) {
+  /// Records the running process for adoption; returns its start ticks.
+  uint64_t record(const service& s, int pid, const std::string& token) {
+    auto st = read_proc_stat(pid);
+    uint64_t ticks = st ? st->start_ticks : 0;
     if (opts.run_dir.empty())
-      return;
+      return ticks;
     run_record rec;
     rec.service = s.cfg().name;
     rec.pid = pid;
-    auto st = read_proc_stat(pid);
-    rec.start_ticks = st ? st->start_ticks : 0;
+    rec.start_ticks = ticks;
     rec.boot_id = boot_id();
     rec.token = token;
     rec.command_hash = command_hash(s.cfg().command);
     rec.stop_signal = s.cfg().stop_signal;
     if (auto w = records->write(rec); !w.ok())
       log->error("service-record-failed name={} error={}", s.cfg().name, w.to_string());
+    return ticks;
   }
 
-  /// `sig` to the running process's group and to every other member of its
-  /// tree (descendants, and processes carrying its FAULTD_INSTANCE token).
+  /// True while the process behind `s`'s pidfd has not exited.
+  bool still_alive(const service& s) const {
+    if (s.pidfd < 0)
+      return false;
+    pollfd pfd{s.pidfd, POLLIN, 0};
+    return ::poll(&pfd, 1, 0) == 0;
+  }
+
+  /// `sig` to the running process's group (each process once) and to every
+  /// other member of its tree (descendants, and processes carrying its
+  /// FAULTD_INSTANCE token). The main process is signalled through its
+  /// pidfd, which cannot reach a stranger; the group only while the main
+  /// process lives (an adopted one, not faultd's child, may already have
+  /// been reaped by init and its pid recycled).
   void signal_tree(service& s, int sig) {
     int pid = s.machine.pid();
     if (pid <= 0)
       return;
-    ::kill(-pid, sig);
-    ::kill(pid, sig);
-    for (int p : process_tree(pid, s.machine.token())) {
-      if (p == pid)
-        continue;
-      ::kill(p, sig);
-      track_orphan(p);
+    bool alive = s.child || still_alive(s);
+    auto tree = process_tree(alive ? pid : 0, s.machine.token(),
+                             s.child ? token_scope::reparented_to_self : token_scope::everywhere);
+    if (::syscall(SYS_pidfd_send_signal, s.pidfd, sig, nullptr, 0) != 0 && errno != ESRCH)
+      log->warn("service-signal-failed name={} pid={} error={}", s.cfg().name, pid,
+                errno_text(errno));
+    if (alive)
+      ::kill(-pid, sig);
+    for (const auto& st : tree) {
+      if (st.pid == pid || (alive && st.pgid == pid))
+        continue;  // already signalled above
+      ::kill(st.pid, sig);
+      track_orphan(st);
     }
     if (sig == SIGKILL)
       log->warn("service-stop-escalated name={} pid={} signal=SIGKILL", s.cfg().name, pid);
     else
-      log->info("service-signalled name={} pid={} signal={}", s.cfg().name, pid,
-                signal_name(sig));
+      log->info("service-signalled name={} pid={} signal={} members={}", s.cfg().name, pid,
+                signal_name(sig), tree.size());
   }
 
-  /// SIGKILLs what is left of a tree whose main process is gone.
-  void sweep(const std::string& name, int pid, const std::string& token) {
-    auto left = process_tree(pid, token);
-    if (left.empty())
-      return;
-    for (int p : left) {
-      ::kill(p, SIGKILL);
-      track_orphan(p);
+  /// SIGKILLs what is left of a tree (`root`: its main process, not yet
+  /// reaped, or 0 when it is gone).
+  void sweep(const std::string& name, int root, const std::string& token, token_scope scope) {
+    auto left = process_tree(root, token, scope);
+    size_t killed = 0;
+    for (const auto& st : left) {
+      if (st.pid == root || st.state == 'Z')
+        continue;
+      ::kill(st.pid, SIGKILL);
+      track_orphan(st);
+      ++killed;
     }
-    log->info("service-leftovers-killed name={} count={}", name, left.size());
+    for (const auto& st : left)
+      if (st.state == 'Z' && st.pid != root)  // the root is reaped by on_exit
+        track_orphan(st);
+    if (killed > 0)
+      log->info("service-leftovers-killed name={} count={}", name, killed);
     reap_orphans();
   }
 
-  void track_orphan(int pid) {
-    if (auto st = read_proc_stat(pid))
-      orphans.emplace(pid, st->start_ticks);
+  /// Remembers a tree member (as found before it was signalled) that may
+  /// end up as faultd's zombie.
+  void track_orphan(const proc_stat& st) {
+    orphans.emplace(st.pid, orphan{st.start_ticks, std::chrono::steady_clock::now()});
   }
 
   /// Reaps the tracked processes that are now faultd's zombies; forgets
-  /// those that are gone or were reaped elsewhere. A live one stays tracked
-  /// (re-checked on a short timer while any are left).
+  /// those that are gone, were reaped elsewhere, or outlived a minute of
+  /// tracking (re-checked on a short timer while any are left).
   void reap_orphans() {
     const int self = static_cast<int>(::getpid());
+    auto now = std::chrono::steady_clock::now();
     for (auto it = orphans.begin(); it != orphans.end();) {
       auto st = read_proc_stat(it->first);
-      if (!st || st->start_ticks != it->second) {
+      if (!st || st->start_ticks != it->second.start_ticks
+          || now - it->second.since > std::chrono::minutes(1)) {
         it = orphans.erase(it);
         continue;
       }
@@ -562,8 +651,11 @@ struct supervisor::impl {
     int pid = s.machine.pid();
     exit_info x;
     if (s.child) {
-      // The zombie leader still holds the pgid, so this cannot hit a stranger.
+      // While the zombie is not reaped its pid and pgid name nothing else:
+      // end the rest of the tree now, before the restart, so the new
+      // instance never races its own leftovers for a port or a lock.
       ::kill(-pid, SIGKILL);
+      sweep(s.cfg().name, pid, s.machine.token(), token_scope::reparented_to_self);
       siginfo_t si{};
       int rc;
       do {
@@ -578,7 +670,8 @@ struct supervisor::impl {
         x.code = si.si_status;
       else
         x.signal = si.si_status;
-    } else if (auto st = read_proc_stat(pid); st && st->state == 'Z' && st->exit_code) {
+    } else if (auto st = read_proc_stat(pid);
+               st && st->state == 'Z' && st->start_ticks == s.start_ticks && st->exit_code) {
       // Adopted: not faultd's child. Its status can be read while it is a
       // zombie, before its parent (init) reaps it; after that it is unknown.
       int status = *st->exit_code;

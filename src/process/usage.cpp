@@ -37,14 +37,13 @@ long clock_ticks_per_second() {
 
 tree_usage measure_tree(int root, const std::string& token, const std::string& proc_root) {
   tree_usage u;
-  for (int pid : process_tree(root, token, proc_root)) {
-    auto st = read_proc_stat(pid, proc_root);
-    if (!st || st->state == 'Z')
+  for (const auto& st : process_tree(root, token, token_scope::everywhere, proc_root)) {
+    if (st.state == 'Z')
       continue;
     ++u.processes;
-    u.rss_bytes += st->rss_pages * static_cast<uint64_t>(page_size());
-    u.cpu_ticks += st->utime_ticks + st->stime_ticks;
-    if (auto fds = count_fds(pid, proc_root))
+    u.rss_bytes += st.rss_pages * static_cast<uint64_t>(page_size());
+    u.cpu_ticks += st.utime_ticks + st.stime_ticks;
+    if (auto fds = count_fds(st.pid, proc_root))
       u.fds += *fds;
   }
   return u;

@@ -48,8 +48,8 @@ void node_process::kill_recorded_services() {
   for (auto& r : runs.read_all()) {
     if (!process::still_running(r))
       continue;
-    for (int p : process::process_tree(r.pid, r.token))
-      ::kill(p, SIGKILL);
+    for (auto& st : process::process_tree(r.pid, r.token))
+      ::kill(st.pid, SIGKILL);
   }
 }
 

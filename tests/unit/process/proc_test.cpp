@@ -78,13 +78,17 @@ TEST_CASE("the process tree holds descendants that called setsid, by their insta
     auto st = read_proc_stat(escapee);
     return st && st->sid == escapee;  // setsid done, exec'd sleep
   }));
-  auto tree = process_tree(root, "tree-token-1");
+  std::vector<int> tree;
+  for (auto& st : process_tree(root, "tree-token-1"))
+    tree.push_back(st.pid);
   CHECK(std::count(tree.begin(), tree.end(), root) == 1);
   CHECK(std::count(tree.begin(), tree.end(), escapee) == 1);
   CHECK(tree.size() >= 3);  // sh, its sleep, the escapee
   CHECK(std::count(tree.begin(), tree.end(), static_cast<int>(::getpid())) == 0);
   // Another token finds nothing of it.
-  auto other = process_tree(0, "some-other-token");
+  std::vector<int> other;
+  for (auto& st : process_tree(0, "some-other-token"))
+    other.push_back(st.pid);
   CHECK(std::count(other.begin(), other.end(), escapee) == 0);
 
   for (int p : tree)
@@ -159,7 +163,7 @@ TEST_CASE("a tree's usage sums its members' memory, CPU time and open fds") {
   for (auto& c : top)
     found = found || c.name == "dd";
   CHECK(found);
-  for (int p : process_tree(root, "usage-tok"))
-    ::kill(p, SIGKILL);
+  for (auto& st : process_tree(root, "usage-tok"))
+    ::kill(st.pid, SIGKILL);
   ::waitpid(root, nullptr, 0);
 }

@@ -210,3 +210,24 @@ TEST_CASE("a service without a command is unmanaged and never spawns") {
   CHECK(f.m.start(true).empty());
   CHECK(f.m.stop().empty());
 }
+
+TEST_CASE("a restart by policy that fails to spawn is retried after a backoff, a first start is not") {
+  fixture f;
+  auto first = f.m.start(true);
+  REQUIRE(has_spawn(first));
+  auto failed = f.m.spawn_failed("exec /x: No such file or directory (2)");
+  CHECK(find_event(failed, event_kind::spawn_failed) != nullptr);
+  CHECK(f.m.state() == service_state::failed);
+  CHECK_FALSE(f.m.next_deadline());
+
+  fixture g;
+  g.run_as(5);
+  REQUIRE(has_spawn(g.m.exited(exit_code(1), false)));
+  auto again = g.m.spawn_failed("clone: Resource temporarily unavailable (11)");
+  CHECK(g.m.state() == service_state::backoff);
+  auto* rs = find_event(again, event_kind::restart_scheduled);
+  REQUIRE(rs != nullptr);
+  CHECK(rs->delay == milliseconds(500));
+  g.clock.advance(milliseconds(500));
+  CHECK(has_spawn(g.m.deadline_passed()));
+}
