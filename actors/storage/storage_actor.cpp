@@ -19,13 +19,20 @@ using retry_atom = caf::atom_constant<caf::atom("stretry")>;
 
 constexpr auto purge_interval = std::chrono::minutes(10);
 
-struct storage_state {
-  std::shared_ptr<storage::store> db; ///< opened before spawn; only this actor uses it
-  uint32_t retention_hours = 24;
-  // The pending batch and the requests waiting for its commit.
+/// What is written in the next commit.
+struct pending_batch {
   std::vector<fault_event> events;
   std::vector<incident> incidents;
   std::vector<alert> alerts;
+  bool empty() const { return events.empty() && incidents.empty() && alerts.empty(); }
+};
+
+struct storage_state {
+  std::shared_ptr<storage::store> db; ///< opened before spawn; only this actor uses it
+  uint32_t retention_hours = 24;
+  // The pending batch (shared with the exit handler, which runs after CAF
+  // destroyed this state) and the requests waiting for its commit.
+  std::shared_ptr<pending_batch> batch = std::make_shared<pending_batch>();
   std::vector<caf::response_promise> waiting;
   bool flush_queued = false;
   uint64_t write_failures = 0;
@@ -76,15 +83,17 @@ constexpr size_t max_retained_alerts = 10000;
 
 void keep_for_retry(self_ptr self) {
   auto& st = self->state;
-  if (st.events.size() > max_retained_events) {
-    auto excess = st.events.size() - max_retained_events;
-    st.events.erase(st.events.begin(), st.events.begin() + static_cast<std::ptrdiff_t>(excess));
+  if (st.batch->events.size() > max_retained_events) {
+    auto excess = st.batch->events.size() - max_retained_events;
+    auto& ev = st.batch->events;
+    ev.erase(ev.begin(), ev.begin() + static_cast<std::ptrdiff_t>(excess));
     st.dropped += excess;
     st.log->error("storage-retry-buffer-full dropped_events={} dropped_total={}", excess, st.dropped);
   }
-  if (st.alerts.size() > max_retained_alerts) {
-    auto excess = st.alerts.size() - max_retained_alerts;
-    st.alerts.erase(st.alerts.begin(), st.alerts.begin() + static_cast<std::ptrdiff_t>(excess));
+  if (st.batch->alerts.size() > max_retained_alerts) {
+    auto excess = st.batch->alerts.size() - max_retained_alerts;
+    auto& al = st.batch->alerts;
+    al.erase(al.begin(), al.begin() + static_cast<std::ptrdiff_t>(excess));
     st.dropped += excess;
     st.log->error("storage-retry-buffer-full dropped_alerts={} dropped_total={}", excess, st.dropped);
   }
@@ -104,8 +113,8 @@ void failed(self_ptr self, const status& res) {
   auto& st = self->state;
   ++st.write_failures;
   st.log->error("storage-batch-failed events={} incidents={} alerts={} failures={} error={}",
-                st.events.size(), st.incidents.size(), st.alerts.size(), st.write_failures,
-                res.to_string());
+                st.batch->events.size(), st.batch->incidents.size(), st.batch->alerts.size(),
+                st.write_failures, res.to_string());
   auto kind = storage::classify_failure(res, st.db_dir);
   if (!st.fault_raised && st.report) {
     st.fault_raised = true;
@@ -116,11 +125,9 @@ void failed(self_ptr self, const status& res) {
     keep_for_retry(self);
     return;
   }
-  st.dropped += st.events.size() + st.incidents.size() + st.alerts.size();
+  st.dropped += st.batch->events.size() + st.batch->incidents.size() + st.batch->alerts.size();
   st.log->error("storage-batch-dropped dropped_total={} error={}", st.dropped, res.to_string());
-  st.events.clear();
-  st.incidents.clear();
-  st.alerts.clear();
+  *st.batch = pending_batch{};
 }
 
 /// Writes work again: the retried data is stored, the fault clears.
@@ -145,14 +152,12 @@ void flush(self_ptr self) {
   // now would only fail again at the rate data arrives.
   if (st.retry_queued)
     return;
-  if (st.events.empty() && st.incidents.empty() && st.alerts.empty() && st.waiting.empty())
+  if (st.batch->empty() && st.waiting.empty())
     return;
-  keep_latest_incidents(st.incidents);
-  auto res = st.db->write_batch(st.events, st.incidents, st.alerts);
+  keep_latest_incidents(st.batch->incidents);
+  auto res = st.db->write_batch(st.batch->events, st.batch->incidents, st.batch->alerts);
   if (res.ok()) {
-    st.events.clear();
-    st.incidents.clear();
-    st.alerts.clear();
+    *st.batch = pending_batch{};
     if (st.fault_raised)
       recovered(self);
   } else {
@@ -196,7 +201,17 @@ caf::behavior storage_actor(self_ptr self, std::shared_ptr<storage::store> db, u
   st.report = std::move(report);
   st.db_dir = std::move(db_dir);
   self->send(self, tick_atom::value);
-  self->attach_functor([self](const caf::error&) { flush(self); });
+  // The last batch is written when the actor ends. CAF 0.17 destroys the
+  // state (on_exit) before attached functors run, so this one holds its own
+  // references to the store and the batch and never touches self->state.
+  self->attach_functor([db = st.db, batch = st.batch](const caf::error&) {
+    if (batch->empty())
+      return;
+    keep_latest_incidents(batch->incidents);
+    if (auto res = db->write_batch(batch->events, batch->incidents, batch->alerts); !res.ok())
+      log::get("storage")->error("storage-exit-flush-failed events={} error={}",
+                                 batch->events.size(), res.to_string());
+  });
   self->set_error_handler([self](caf::error& err) {
     self->state.log->warn("storage-unexpected-error error={}", self->system().render(err));
   });
@@ -204,16 +219,17 @@ caf::behavior storage_actor(self_ptr self, std::shared_ptr<storage::store> db, u
     [=](persist_atom, std::vector<fault_event>& events, std::vector<incident>& incidents)
       -> caf::result<bool> {
       auto& s = self->state;
-      s.events.insert(s.events.end(), std::make_move_iterator(events.begin()),
+      s.batch->events.insert(s.batch->events.end(), std::make_move_iterator(events.begin()),
                       std::make_move_iterator(events.end()));
-      s.incidents.insert(s.incidents.end(), std::make_move_iterator(incidents.begin()),
-                         std::make_move_iterator(incidents.end()));
-      if (s.retry_queued && s.incidents.size() > 1000)
-        keep_latest_incidents(s.incidents);  // bounded while the disk is full
+      s.batch->incidents.insert(s.batch->incidents.end(),
+                                std::make_move_iterator(incidents.begin()),
+                                std::make_move_iterator(incidents.end()));
+      if (s.retry_queued && s.batch->incidents.size() > 1000)
+        keep_latest_incidents(s.batch->incidents);  // bounded while the disk is full
       return enqueue(self);
     },
     [=](persist_atom, const alert& a) -> caf::result<bool> {
-      self->state.alerts.push_back(a);
+      self->state.batch->alerts.push_back(a);
       return enqueue(self);
     },
     [=](flush_atom) { flush(self); },
