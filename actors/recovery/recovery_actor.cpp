@@ -1,5 +1,6 @@
 #include "actors/recovery/recovery_actor.hpp"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 
@@ -92,6 +93,29 @@ void alert_no_strategy(self_ptr self, const incident& inc) {
   a.summary = "no recovery strategy matches " + std::string{to_string(inc.type)} + " ("
               + std::string{to_string(inc.severity)} + ") on " + inc.component;
   self->state.ctx->send_to("alerting", alert_atom::value, a);
+}
+
+/// A recovery that failed or was rolled back leaves the fault to a person:
+/// that is always worth an alert (at least high), whatever the incident's
+/// own severity.
+void alert_unrecovered(self_ptr self, const recovery_execution& x) {
+  auto& st = self->state;
+  alert a;
+  a.id = make_uuid();
+  a.incident_id = x.incident_id;
+  a.time = system_clock_source().now();
+  a.severity = fault_severity::high;
+  std::string component = x.incident_id;
+  if (auto i = st.open.find(x.incident_id); i != st.open.end()) {
+    component = i->second.component;
+    a.severity = std::max(a.severity, i->second.severity);
+  }
+  a.component = component;
+  a.summary = "recovery " + std::string{to_string(x.status)} + " on " + component + " (strategy "
+              + x.strategy_id + "): " + (x.error.empty() ? std::string{"no error text"} : x.error);
+  st.log->warn("recovery-unrecovered incident={} strategy={} status={} error=\"{}\"",
+               x.incident_id, x.strategy_id, to_string(x.status), x.error);
+  st.ctx->send_to("alerting", alert_atom::value, a);
 }
 
 void on_opened(self_ptr self, const incident& inc, timestamp fault_time) {
@@ -271,6 +295,8 @@ caf::behavior running(self_ptr self) {
     },
     [=](done_atom, const recovery_execution& x) {
       auto& s = self->state;
+      if (x.status == execution_status::failed || x.status == execution_status::rolled_back)
+        alert_unrecovered(self, x);
       if (auto c = s.closed_while_running.find(x.incident_id); c != s.closed_while_running.end()) {
         restore_degradations(self, x.incident_id, c->second, x.actions);
         s.closed_while_running.erase(c);

@@ -73,6 +73,19 @@ std::vector<std::string> closure(const std::string& start,
 
 } // namespace
 
+std::string source_key(const fault_event& e) {
+  if (e.source.rfind("check:", 0) == 0) {
+    auto c = e.details.find("check");
+    return c != e.details.end() ? "check:" + c->second : e.source;
+  }
+  return e.source;
+}
+
+bool source_clears(const std::string& key) {
+  return key == "process" || key == "resources" || key == "limits" || key == "storage"
+         || key == "membership" || key.rfind("check:", 0) == 0;
+}
+
 settings make_settings(const config& cfg) {
   settings s;
   s.node_id = cfg.node.id;
@@ -258,6 +271,7 @@ void analyzer::note_close(key_state& ks, timestamp now) {
 void analyzer::raise(entry& x, alert_kind kind, const std::string& detail, timestamp now,
                      result& r) {
   x.alerted |= kind;
+  x.last_alert = now;
   alert a;
   a.id = make_uuid();
   a.incident_id = x.inc.id;
@@ -326,12 +340,21 @@ result analyzer::on_event(const fault_event& e) {
   }
   const auto now = clock_.now();
 
+  const auto source = source_key(e);
   if (e.clears) {
     key_state* ks = find_key(e.component, e.type);
     if (ks == nullptr || ks->open == nullptr)
       return r;
     entry& x = *ks->open;
     r.incident_id = x.inc.id;
+    x.active.erase(source);
+    if (!x.active.empty()) {
+      // Another source still reports the fault (a check still failing
+      // while the process runs again): the incident stays open.
+      log_->debug("incident-still-active id={} cleared_by={} active={}", x.inc.id, source,
+                  *x.active.begin());
+      return r;
+    }
     if (x.inc.flapping) {
       note_close(*ks, now);
       ++x.inc.event_count;
@@ -366,6 +389,8 @@ result analyzer::on_event(const fault_event& e) {
   if (ks.open != nullptr) {
     entry& x = *ks.open;
     const auto before = x.inc.severity;
+    if (source_clears(source))
+      x.active.insert(source);
     ++x.inc.event_count;
     x.inc.last_seen_at = now;
     x.inc.severity = std::max(x.inc.severity, e.severity);
@@ -391,6 +416,9 @@ result analyzer::on_event(const fault_event& e) {
     x->inc.severity = std::max(x->inc.severity, e.severity);
     ks.closed = nullptr;
     r.reopened = true;
+    // It alerts again on reopening, unless it alerted within dedup_window.
+    if (!x->last_alert || now - *x->last_alert >= settings_.dedup_window)
+      x->alerted = 0;
   } else {
     incident inc;
     inc.id = make_uuid();
@@ -407,11 +435,14 @@ result analyzer::on_event(const fault_event& e) {
     inc.first_event_id = e.id;
     inc.impacted = impact_scope(e.component);
     auto id = inc.id;
-    x = &incidents_.emplace(std::move(id), entry{std::move(inc), 0, {}}).first->second;
+    x = &incidents_.emplace(std::move(id), entry{std::move(inc), 0, {}, {}, std::nullopt}).first->second;
     r.opened = true;
   }
   ks.open = x;
   r.incident_id = x->inc.id;
+  x->active.clear();
+  if (source_clears(source))
+    x->active.insert(source);
 
   if (auto root = find_root(x->inc.component, x->inc.node, x->inc.id); !root.empty())
     attach(*x, root);
@@ -438,7 +469,7 @@ result analyzer::tick() {
     if (x.inc.flapping) {
       if (idle >= settings_.flap_window)
         flap_ended.push_back(id);
-    } else if (settings_.auto_close_after > duration::zero()
+    } else if (settings_.auto_close_after > duration::zero() && x.active.empty()
                && idle >= settings_.auto_close_after) {
       quiet.push_back(id);
     }
@@ -497,7 +528,7 @@ void analyzer::restore(std::vector<incident> open) {
       continue;
     }
     auto id = inc.id;
-    entry* x = &incidents_.emplace(std::move(id), entry{std::move(inc), 0, {}}).first->second;
+    entry* x = &incidents_.emplace(std::move(id), entry{std::move(inc), 0, {}, {}, std::nullopt}).first->second;
     ks.open = x;
     restored.push_back(x);
   }

@@ -22,10 +22,20 @@
 // root_cause always names the ultimate root: if E is itself a symptom of R,
 // F.root_cause is R. Symptoms close when their root closes.
 //
+// Fault sources. Each detector that can say a fault is over (a process
+// running again, a check passing, a resource back under its threshold, a
+// service back within its limits, storage writing again) is a source of its
+// own, keyed "process", "check:<check name>", "resources", "limits",
+// "storage", "membership". An incident stays open while any such source still reports
+// the fault: a process start does not close what a check raised. Only an
+// incident raised by sources with no clearing signal (faults injected by
+// hand, one-shot security findings, user detectors) closes after
+// auto_close_after of quiet.
+//
 // Alert triggers (each at most once per incident; symptoms never alert):
 //  - opened: the incident opens or reopens as a root with severity >=
-//    min_alert_severity (a reopened incident that already alerted this way
-//    does not alert again, so a quick bounce is one alert);
+//    min_alert_severity (a reopened incident alerts again unless its last
+//    alert is younger than dedup_window, so a quick bounce is one alert);
 //  - escalated: its severity rises to a level >= min_alert_severity after it
 //    opened;
 //  - threshold: its event_count reaches alert_threshold while nothing has
@@ -37,6 +47,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -62,6 +74,11 @@ struct settings {
   uint32_t alert_threshold = 5;            ///< event_count that alerts even below min_alert_severity; 0 = off
   fault_severity min_alert_severity = fault_severity::high; ///< incidents at or above alert on open
 };
+
+/// The key of the source that reported `e` ("process", "check:<name>", ...)
+/// and whether that source ever clears what it raised.
+std::string source_key(const fault_event& e);
+bool source_clears(const std::string& key);
 
 /// Settings from a loaded config (node id, fault_detection, alerting.min_severity).
 settings make_settings(const config& cfg);
@@ -135,6 +152,8 @@ private:
     incident inc;
     uint8_t alerted = 0;                    ///< alert_kind bits already fired
     std::unordered_set<std::string> symptoms; ///< open incidents whose root this is
+    std::set<std::string> active;           ///< sources with a clearing signal reporting it now
+    std::optional<timestamp> last_alert;    ///< when it last alerted
   };
 
   struct key_state {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <string>
 
+#include "storage/store.hpp"
 #include "support/node_process.hpp"
 #include "support/support.hpp"
 
@@ -117,6 +118,17 @@ strategies:
   auto circuit_back = log.find("action-rolled-back execution=");
   REQUIRE(circuit_back != std::string::npos);
   CHECK(log.find("type=circuit_breaker", circuit_back) < log.find("type=service_degradation", circuit_back));
+  // A recovery that ends rolled back leaves the fault to a person: alerted.
+  CHECK(wait_until([&] {
+    faultd::storage::store db;
+    std::vector<faultd::alert> alerts;
+    if (!db.open(n.dir.file("data") + "/faultd.db").ok() || !db.alerts(50, alerts).ok())
+      return false;
+    for (auto& a : alerts)
+      if (a.incident_id == id && a.summary.find("recovery rolled_back on gw") == 0)
+        return a.severity >= faultd::fault_severity::high;
+    return false;
+  }));
 }
 
 TEST_CASE("a degradation set by recovery is visible and restored when the incident closes") {

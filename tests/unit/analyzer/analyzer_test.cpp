@@ -128,13 +128,13 @@ TEST_CASE("a clear event closes the open incident of its component and type") {
   auto opened = a.on_event(fault("gw-mqtt", unavailable));
   a.on_event(fault("gw-mqtt", timeout));
   clock.advance(seconds_d(2));
-  auto r = a.on_event(clear("gw-mqtt", unavailable, "process"));
+  auto r = a.on_event(clear("gw-mqtt", unavailable, "check:tcp"));
   CHECK(r.incident_id == opened.incident_id);
   CHECK(r.alerts.empty());
   auto* closed = changed(r, opened.incident_id);
   REQUIRE(closed != nullptr);
   CHECK(closed->status == incident_status::closed);
-  CHECK(closed->close_reason == "cleared by process");
+  CHECK(closed->close_reason == "cleared by check:tcp");
   REQUIRE(closed->closed_at.has_value());
   CHECK(*closed->closed_at == clock.now());
   auto open = a.open_incidents();
@@ -368,7 +368,9 @@ TEST_CASE("a down peer node explains the faults reported from that node") {
   analyzer a{test_settings(), {}, clock};
 
   SUBCASE("node first") {
-    auto node = a.on_event(fault("node:n2", unavailable, fault_severity::critical, "n1"));
+    auto down = fault("node:n2", unavailable, fault_severity::critical, "n1");
+    down.source = "membership";
+    auto node = a.on_event(down);
     CHECK(node.alerts.size() == 1);
     auto on_n2 = a.on_event(fault("gw-mqtt", unavailable, fault_severity::critical, "n2"));
     auto on_n3 = a.on_event(fault("gw-coap", unavailable, fault_severity::critical, "n3"));
@@ -419,9 +421,12 @@ TEST_CASE("impact scope lists transitive dependents and survives a dependency cy
 TEST_CASE("an incident nobody clears closes after the quiet period on tick, not before") {
   manual_clock clock;
   analyzer a{test_settings(), {}, clock};
-  auto r = a.on_event(fault("gw-mqtt", unavailable));
+  auto injected = fault("gw-mqtt", unavailable);
+  injected.source = "inject";
+  auto r = a.on_event(injected);
   clock.advance(seconds_d(200));
-  a.on_event(fault("gw-mqtt", unavailable)); // activity restarts the quiet period
+  injected.id = "again";
+  a.on_event(injected); // activity restarts the quiet period
   clock.advance(seconds_d(299));
   auto early = a.tick();
   CHECK(early.changed.empty());
@@ -558,4 +563,49 @@ TEST_CASE("the recovery strategy and actions recorded on an incident are kept wh
   CHECK(again.changed[0].strategy == "service_unavailable");
   CHECK(again.changed[0].actions.size() == 1);
   CHECK(an.set_recovery("unknown-id", "x", {}).changed.empty());
+}
+
+TEST_CASE("an incident stays open while any source with a clearing signal still reports it") {
+  manual_clock clock;
+  analyzer a{test_settings(), {}, clock};
+  auto by_check = fault("gw-mqtt", unavailable);
+  by_check.details["check"] = "mqtt-listener";
+  auto opened = a.on_event(by_check);
+  auto by_process = fault("gw-mqtt", unavailable);
+  by_process.source = "process";
+  a.on_event(by_process);
+  // The process runs again: the check still fails, the incident stays.
+  a.on_event(clear("gw-mqtt", unavailable, "process"));
+  CHECK(a.find(opened.incident_id)->status == incident_status::open);
+  // Neither does it close on quiet: its check has a clearing signal.
+  clock.advance(seconds_d(3600));
+  a.tick();
+  CHECK(a.find(opened.incident_id)->status == incident_status::open);
+  auto done = clear("gw-mqtt", unavailable, "check:tcp");
+  done.details["check"] = "mqtt-listener";
+  a.on_event(done);
+  CHECK(a.find(opened.incident_id)->status == incident_status::closed);
+  CHECK(faultd::analysis::source_key(by_check) == "check:mqtt-listener");
+  CHECK(faultd::analysis::source_clears("process"));
+  CHECK_FALSE(faultd::analysis::source_clears("inject"));
+}
+
+TEST_CASE("a reopened incident alerts again once its last alert is older than the dedup window") {
+  manual_clock clock;
+  analyzer a{test_settings(), {}, clock};
+  auto first = a.on_event(fault("gw-mqtt", unavailable));
+  CHECK(first.alerts.size() == 1);
+  // A quick bounce: closed and back within seconds of the alert, no new page.
+  a.on_event(clear("gw-mqtt", unavailable));
+  auto bounce = a.on_event(fault("gw-mqtt", unavailable));
+  CHECK(bounce.reopened);
+  CHECK(bounce.alerts.empty());
+  // Open for an hour, closed, back within the dedup window: it alerts again.
+  clock.advance(seconds_d(3600));
+  a.on_event(clear("gw-mqtt", unavailable));
+  clock.advance(seconds_d(10));
+  auto back = a.on_event(fault("gw-mqtt", unavailable));
+  CHECK(back.reopened);
+  CHECK(back.incident_id == first.incident_id);
+  CHECK(back.alerts.size() == 1);
 }
