@@ -20,6 +20,7 @@
 #include "actors/supervision/supervisor_actor.hpp"
 #include "actors/type_ids.hpp"
 #include "faultd/log.hpp"
+#include "faultd/util.hpp"
 #include "process/supervisor.hpp"
 #include "state/health.hpp"
 #include "state/registry.hpp"
@@ -115,12 +116,49 @@ supervisor_spec node_tree(const std::shared_ptr<node_context>& ctx,
   return root;
 }
 
+/// A damaged database found at start: critical, until a person looks.
+fault_event corrupt_database_fault(const config& cfg, const std::string& what) {
+  fault_event f;
+  f.id = make_uuid();
+  f.time = system_clock_source().now();
+  f.type = fault_type::data_inconsistency;
+  f.severity = fault_severity::critical;
+  f.component = "storage";
+  f.node = cfg.node.id;
+  f.source = "storage";
+  f.details["message"] = "damaged database moved aside to " + what
+                         + "; started on a fresh one (incidents and journal before it are "
+                           "in the old file)";
+  return f;
+}
+
+/// Hands `f` to the analyzer as soon as it runs (it starts with the tree).
+void announce(caf::actor_system& sys, const std::shared_ptr<node_context>& ctx, fault_event f) {
+  sys.spawn([ctx, f](caf::event_based_actor* self) -> caf::behavior {
+    auto tries = std::make_shared<int>(0);
+    self->send(self, tick_atom::value);
+    return {
+      [=](tick_atom) {
+        if (ctx->send_to("analyzer", event_atom::value, f)) {
+          self->quit();
+        } else if (++*tries > 2000) {  // 10 s: the node is not coming up
+          log::get("node")->error("startup-fault-undelivered component={}", f.component);
+          self->quit();
+        } else {
+          self->delayed_send(self, std::chrono::milliseconds(5), tick_atom::value);
+        }
+      },
+    };
+  });
+}
+
 } // namespace
 
 status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out) {
   auto log = log::get("node");
   node_runtime n;
-  if (auto st = open_store(cfg, n.db); !st.ok())
+  std::string corrupt;
+  if (auto st = open_store(cfg, n.db, &corrupt); !st.ok())
     return st;
   auto ctx = std::make_shared<node_context>();
   ctx->cfg = cfg;
@@ -161,6 +199,8 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out) 
   }
   n.ctx = ctx;
   n.root = spawn_supervisor(sys, node_tree(ctx, n.db));
+  if (!corrupt.empty())
+    announce(sys, ctx, corrupt_database_fault(cfg, corrupt));
   // The port first: a port that is taken must stop the node before any
   // service has started.
   n.front = spawn_control_front(sys, ctx);

@@ -65,6 +65,7 @@ void run_action(self_ptr self, const recovery::step& s) {
   auto& action = st.machine->strategy().actions[s.index];
   auto ex = st.ctx->executors->get(action.type);
   auto c = context_for(self, s.timeout);
+  c.attempt = s.attempt;
   st.log->info("action-started execution={} action={} type={} target={} attempt={} timeout={}",
                st.machine->state().id, s.index, to_string(action.type),
                actions::resolve_target(action, c), s.attempt, human_duration(s.timeout));

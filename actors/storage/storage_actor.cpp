@@ -1,5 +1,7 @@
 #include "actors/storage/storage_actor.hpp"
 
+#include <cerrno>
+#include <cstdio>
 #include <unordered_map>
 
 #include <caf/all.hpp>
@@ -13,6 +15,16 @@
 namespace faultd {
 
 namespace {
+
+/// "20261130T225501Z" for file names.
+std::string compact_time(timestamp t) {
+  auto text = format_timestamp(t);  // 2026-11-30T22:55:01.123Z
+  std::string out;
+  for (char c : text.substr(0, 19))
+    if (c != '-' && c != ':')
+      out += c;
+  return out + "Z";
+}
 
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using retry_atom = caf::atom_constant<caf::atom("stretry")>;
@@ -295,14 +307,32 @@ caf::behavior storage_actor(self_ptr self, std::shared_ptr<storage::store> db, u
 
 } // namespace
 
-status open_store(const config& cfg, std::shared_ptr<storage::store>& out) {
+status open_store(const config& cfg, std::shared_ptr<storage::store>& out,
+                  std::string* moved_aside) {
   auto path = cfg.db_path();
   auto slash = path.rfind('/');
   if (slash != std::string::npos && slash > 0)
     if (auto err = make_dirs(path.substr(0, slash)); !err.empty())
       return {errc::storage_open_failed, err};
   auto db = std::make_shared<storage::store>(cfg.storage.busy_timeout);
-  if (auto st = db->open(path); !st.ok())
+  auto st = db->open(path);
+  if (st.ok())
+    st = db->check_integrity();  // PRAGMA quick_check: damage is found now, not mid-write
+  if (st.code() == errc::storage_corrupt) {
+    // Keep the damaged file for a person to look at, and start on a fresh
+    // one: the managed services matter more than the history.
+    db->close();
+    auto aside = path + ".corrupt-" + compact_time(system_clock_source().now());
+    for (const char* suffix : {"", "-wal", "-shm"})
+      if (::rename((path + suffix).c_str(), (aside + suffix).c_str()) != 0 && errno != ENOENT)
+        return {errc::storage_corrupt, st.message() + "; cannot move it aside: " + errno_text(errno)};
+    log::get("storage")->error("storage-corrupt-moved-aside path={} aside={} error=\"{}\"", path,
+                               aside, st.message());
+    if (moved_aside != nullptr)
+      *moved_aside = aside + " (" + st.message() + ")";
+    st = db->open(path);
+  }
+  if (!st.ok())
     return st;
   out = std::move(db);
   return {};

@@ -36,9 +36,13 @@ namespace storage {
 class store;
 }
 
-/// Opens the database (creating or migrating it); fails with the store's
-/// status if it cannot be opened.
-status open_store(const config& cfg, std::shared_ptr<storage::store>& out);
+/// Opens the database (creating or migrating it) and checks it (PRAGMA
+/// quick_check). A damaged one is moved aside to faultd.db.corrupt-<time>
+/// (with its -wal and -shm) and a fresh one is started; `moved_aside` then
+/// says where it went and why. Fails with the store's status if no database
+/// can be opened.
+status open_store(const config& cfg, std::shared_ptr<storage::store>& out,
+                  std::string* moved_aside = nullptr);
 
 /// Receives the storage actor's own faults (a full disk, no fds left): the
 /// node's exhaustion is an incident, not only a log line.

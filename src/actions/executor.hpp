@@ -38,6 +38,8 @@ struct action_context {
   /// unknown. restart_service does not restart a service that was already
   /// started again after this (by its restart policy) and is running.
   std::optional<timestamp> fault_since;
+  /// Which attempt of the action this is (1 = the first try).
+  uint32_t attempt = 1;
 };
 
 /// How one execution went.

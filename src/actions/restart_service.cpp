@@ -59,8 +59,11 @@ action_result restart_service_executor::restart_managed(const std::string& targe
 
   // Its restart policy already brought it back after the fault: restarting
   // it again would only cost another outage. Wait for its checks instead.
-  if (before && ctx.fault_since && before->state == process::service_state::running
-      && before->started_at && *before->started_at > *ctx.fault_since) {
+  // Only on the first attempt: a later one follows a restart that did not
+  // help (maybe this action's own), so it really restarts.
+  if (ctx.attempt <= 1 && before && ctx.fault_since
+      && before->state == process::service_state::running && before->started_at
+      && *before->started_at > *ctx.fault_since) {
     if (!health_.wait_healthy(target, ctx.deadline))
       return failure(errc::timeout, target + " was restarted by its restart policy (pid "
                                       + std::to_string(old_pid)
@@ -71,9 +74,6 @@ action_result restart_service_executor::restart_managed(const std::string& targe
     return r;
   }
 
-  // Reset first: "healthy" must mean healthy since this restart, not a
-  // stale result from the process that is being replaced.
-  health_.reset(target);
   auto fut = supervisor_.restart(target);
   if (fut.wait_until(ctx.deadline) != std::future_status::ready)
     return failure(errc::timeout, "restart of " + target + " did not complete within " + budget);
@@ -84,6 +84,10 @@ action_result restart_service_executor::restart_managed(const std::string& targe
     r.st = std::move(st);
     return r;
   }
+  // Reset once the new process runs: "healthy" must come from a check of
+  // the new process. A check that began against the old one finishes with
+  // the old generation and is ignored.
+  health_.reset(target);
   auto after = supervisor_.snapshot(target);
   int new_pid = after ? after->pid : 0;
 

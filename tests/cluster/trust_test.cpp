@@ -262,3 +262,26 @@ TEST_CASE("a full disk under the data dir becomes an incident once space allows,
   REQUIRE(pos != std::string::npos);
   CHECK(json_value(incidents, "fault_type", incidents.rfind("{\"id\"", pos)) == "resource_exhaustion");
 }
+
+TEST_CASE("a damaged database is moved aside at start, a critical incident raised, services run") {
+  temp_dir files;
+  node_process n{"services:\n" + counted_service("keeps-running", files.file("s")), "test-node",
+                 [](const std::string& data) {
+                   ::mkdir(data.c_str(), 0755);
+                   write_file(data + "/faultd.db", std::string(8192, 'X'));  // not a database
+                 }};
+  REQUIRE(!n.service_pid("keeps-running").empty());
+  CHECK(n.service_pid("keeps-running") != "0");
+  CHECK(run({"/bin/sh", "-c", "ls " + n.dir.file("data") + " | grep -q '^faultd.db.corrupt-'"})
+          .status
+        == 0);
+  std::string incidents;
+  CHECK(wait_until([&] {
+    incidents = n.ctl({"--json", "incidents"}).out;
+    return incidents.find("\"fault_type\":\"data_inconsistency\"") != std::string::npos;
+  }));
+  auto pos = incidents.find("\"fault_type\":\"data_inconsistency\"");
+  auto start = incidents.rfind("{\"id\"", pos);
+  CHECK(json_value(incidents, "component", start) == "storage");
+  CHECK(json_value(incidents, "severity", start) == "critical");
+}

@@ -49,3 +49,35 @@ TEST_CASE("restart_service does not restart a service its restart policy already
   CHECK(again.st.ok());
   CHECK(sup.snapshot("sleeper")->pid != restarted->pid);
 }
+
+TEST_CASE("a second attempt of restart_service restarts again instead of trusting the first") {
+  test::temp_dir dir;
+  config cfg;
+  service_config svc;
+  svc.name = "sleeper";
+  svc.command = {"/bin/sleep", "1000"};
+  cfg.services.push_back(svc);
+  process::supervisor_options opts;
+  opts.log_dir = dir.path();
+  process::supervisor sup{opts};
+  REQUIRE(sup.add(svc).get().ok());
+  state::health_board health;
+  actions::restart_service_executor ex{cfg, sup, health};
+  recovery_action a;
+  a.type = action_type::restart_service;
+  a.target = "sleeper";
+  actions::action_context c;
+  c.component = "sleeper";
+  c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  c.fault_since = system_clock_source().now();
+  auto first = ex.execute(a, c);  // attempt 1 restarts it
+  REQUIRE(first.st.ok());
+  auto after_first = sup.snapshot("sleeper")->pid;
+  // Attempt 2 (attempt 1's checks did not pass, say): the process that
+  // attempt 1 started is newer than the fault, and must still be restarted.
+  c.attempt = 2;
+  auto second = ex.execute(a, c);
+  CHECK(second.st.ok());
+  CHECK(second.note.find("already restarted") == std::string::npos);
+  CHECK(sup.snapshot("sleeper")->pid != after_first);
+}
