@@ -143,10 +143,13 @@ void on_opened(self_ptr self, const incident& inc, timestamp fault_time) {
 }
 
 /// Degradations an incident's recovery set are undone when it closes (or,
-/// if it closes while its recovery still runs, when the recovery ends).
+/// if it closes while its recovery still runs, when the recovery ends). The
+/// registry writes (and their fsync) run on a detached worker, never on a
+/// scheduler thread.
 void restore_degradations(self_ptr self, const std::string& incident_id,
                           const std::string& component, const std::vector<action_execution>& done) {
   auto& st = self->state;
+  std::vector<std::pair<std::string, std::string>> restores;  // service -> first level
   for (auto& a : done) {
     if (a.action.type != action_type::service_degradation || a.status != action_status::completed)
       continue;
@@ -154,15 +157,24 @@ void restore_degradations(self_ptr self, const std::string& incident_id,
     c.component = component;
     auto target = actions::resolve_target(a.action, c);
     auto* svc = st.ctx->cfg.find_service(target);
-    std::string full = svc && !svc->degradation_levels.empty() ? svc->degradation_levels.front()
-                                                               : std::string{"full"};
-    auto res = actions::restore_degradation(*st.ctx->registry, target, full);
-    if (res.ok())
-      st.log->info("degradation-restored service={} level={} incident={}", target, full,
-                   incident_id);
-    else
-      st.log->error("degradation-restore-failed service={} error={}", target, res.to_string());
+    restores.emplace_back(target, svc && !svc->degradation_levels.empty()
+                                    ? svc->degradation_levels.front()
+                                    : std::string{"full"});
   }
+  if (restores.empty())
+    return;
+  self->system().spawn<caf::detached>(
+    [registry = st.ctx->registry, restores, incident_id, log = st.log](caf::event_based_actor* w) {
+      for (auto& [target, full] : restores) {
+        auto res = actions::restore_degradation(*registry, target, full);
+        if (res.ok())
+          log->info("degradation-restored service={} level={} incident={}", target, full,
+                    incident_id);
+        else
+          log->error("degradation-restore-failed service={} error={}", target, res.to_string());
+      }
+      w->quit();
+    });
 }
 
 /// Closes an execution that cannot be resumed, with the reason.
