@@ -15,6 +15,7 @@
 #include <string>
 
 #include <caf/actor.hpp>
+#include <caf/make_message.hpp>
 #include <caf/send.hpp>
 
 #include "actors/supervision/directory.hpp"
@@ -46,9 +47,18 @@ struct node_context {
   /// The current incarnation of a named actor (invalid if none).
   caf::actor lookup(const std::string& name) const { return dir->get(name); }
 
-  /// Sends to the current incarnation of `name`; false if there is none.
+  /// Sends to the current incarnation of `name`. While it has none (it
+  /// crashed and is being restarted), the message is held for the next one
+  /// (actor_directory::send_or_hold): a detector's event is not lost to an
+  /// analyzer restart. False only if the message had to be dropped.
   template <class... Ts>
   bool send_to(const std::string& name, Ts&&... xs) const {
+    return dir->send_or_hold(name, caf::make_message(std::forward<Ts>(xs)...));
+  }
+
+  /// Sends only if `name` runs now; false (nothing held) otherwise.
+  template <class... Ts>
+  bool send_if_running(const std::string& name, Ts&&... xs) const {
     auto a = lookup(name);
     if (!a)
       return false;

@@ -132,24 +132,9 @@ fault_event corrupt_database_fault(const config& cfg, const std::string& what) {
   return f;
 }
 
-/// Hands `f` to the analyzer as soon as it runs (it starts with the tree).
-void announce(caf::actor_system& sys, const std::shared_ptr<node_context>& ctx, fault_event f) {
-  sys.spawn([ctx, f](caf::event_based_actor* self) -> caf::behavior {
-    auto tries = std::make_shared<int>(0);
-    self->send(self, tick_atom::value);
-    return {
-      [=](tick_atom) {
-        if (ctx->send_to("analyzer", event_atom::value, f)) {
-          self->quit();
-        } else if (++*tries > 2000) {  // 10 s: the node is not coming up
-          log::get("node")->error("startup-fault-undelivered component={}", f.component);
-          self->quit();
-        } else {
-          self->delayed_send(self, std::chrono::milliseconds(5), tick_atom::value);
-        }
-      },
-    };
-  });
+/// Hands `f` to the analyzer (held until it runs: it starts with the tree).
+void announce(const std::shared_ptr<node_context>& ctx, fault_event f) {
+  ctx->send_to("analyzer", event_atom::value, std::move(f));
 }
 
 } // namespace
@@ -173,8 +158,7 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out) 
   opts.run_dir = cfg.node.data_dir + "/run";
   // Runs on the supervisor thread: hand over to the current "services".
   opts.listener = [dir = ctx->dir](const process::event& e) {
-    if (auto services = dir->get("services"))
-      caf::anon_send(services, proc_atom::value, e);
+    dir->send_or_hold("services", caf::make_message(proc_atom::value, e));
   };
   ctx->processes = std::make_shared<process::supervisor>(std::move(opts));
   if (!ctx->processes->init_status().ok())
@@ -200,7 +184,7 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out) 
   n.ctx = ctx;
   n.root = spawn_supervisor(sys, node_tree(ctx, n.db));
   if (!corrupt.empty())
-    announce(sys, ctx, corrupt_database_fault(cfg, corrupt));
+    announce(ctx, corrupt_database_fault(cfg, corrupt));
   // The port first: a port that is taken must stop the node before any
   // service has started.
   n.front = spawn_control_front(sys, ctx);

@@ -1,11 +1,41 @@
 #include "actors/supervision/directory.hpp"
 
+#include <caf/send.hpp>
+
 namespace faultd {
 
 void actor_directory::put(entry e) {
   std::lock_guard<std::mutex> guard{mtx_};
   auto key = e.name;
+  auto actor = e.actor;
   entries_[key] = std::move(e);
+  // What was sent while no incarnation existed goes to this one, first.
+  if (auto h = held_.find(key); h != held_.end() && actor) {
+    for (auto& msg : h->second)
+      caf::anon_send(actor, std::move(msg));
+    held_.erase(h);
+  }
+}
+
+bool actor_directory::send_or_hold(const std::string& name, caf::message msg) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (auto i = entries_.find(name); i != entries_.end() && i->second.actor) {
+    caf::anon_send(i->second.actor, std::move(msg));
+    return true;
+  }
+  auto& q = held_[name];
+  q.push_back(std::move(msg));
+  if (q.size() > max_held) {
+    q.pop_front();
+    ++dropped_;
+    return false;
+  }
+  return true;
+}
+
+uint64_t actor_directory::dropped() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return dropped_;
 }
 
 caf::actor actor_directory::get(const std::string& name) const {

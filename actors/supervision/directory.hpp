@@ -10,6 +10,7 @@
 // characters; this directory takes any string.)
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -18,6 +19,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
+#include <caf/message.hpp>
 
 namespace faultd {
 
@@ -56,9 +58,23 @@ public:
   /// Every entry, ordered by name.
   std::vector<entry> list() const;
 
+  /// Sends `msg` to the current incarnation of `name`; while there is none
+  /// (it crashed and its supervisor has not restarted it yet) the message is
+  /// held and delivered, in order, to the next incarnation put() here. At
+  /// most max_held messages are held per name; past that the oldest is
+  /// dropped and counted. Returns false only when a message was dropped.
+  bool send_or_hold(const std::string& name, caf::message msg);
+
+  /// Messages dropped because too many were held for an absent actor.
+  uint64_t dropped() const;
+
+  static constexpr size_t max_held = 100000;
+
 private:
   mutable std::mutex mtx_;
   std::map<std::string, entry> entries_; // GUARDED_BY(mtx_)
+  std::map<std::string, std::deque<caf::message>> held_; // GUARDED_BY(mtx_)
+  uint64_t dropped_ = 0;                                 // GUARDED_BY(mtx_)
 };
 
 } // namespace faultd

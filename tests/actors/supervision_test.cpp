@@ -355,3 +355,34 @@ TEST_CASE_FIXTURE(fixture, "a supervisor whose child cannot start quits with an 
   CHECK(is_abnormal_exit(*reason));
   CHECK_FALSE(dir->find("a"));
 }
+
+TEST_CASE("messages sent while an actor is between incarnations reach the next one, in order") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  actor_directory dir;
+  caf::scoped_actor self{sys};
+  // Nobody under "analyzer" yet (crashed, not restarted): held.
+  CHECK(dir.send_or_hold("analyzer", caf::make_message(std::string{"first"})));
+  CHECK(dir.send_or_hold("analyzer", caf::make_message(std::string{"second"})));
+  auto got = std::make_shared<std::vector<std::string>>();
+  auto mtx = std::make_shared<std::mutex>();
+  auto collector = sys.spawn([got, mtx](caf::event_based_actor*) -> caf::behavior {
+    return {[got, mtx](const std::string& s) {
+      std::lock_guard<std::mutex> g{*mtx};
+      got->push_back(s);
+    }};
+  });
+  actor_directory::entry e;
+  e.name = "analyzer";
+  e.actor = collector;
+  dir.put(e);
+  CHECK(dir.send_or_hold("analyzer", caf::make_message(std::string{"third"})));
+  CHECK(test::wait_until([&] {
+    std::lock_guard<std::mutex> g{*mtx};
+    return got->size() == 3;
+  }));
+  std::lock_guard<std::mutex> g{*mtx};
+  CHECK(*got == std::vector<std::string>{"first", "second", "third"});
+  CHECK(dir.dropped() == 0);
+  self->send_exit(collector, caf::exit_reason::user_shutdown);
+}
