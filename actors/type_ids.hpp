@@ -68,6 +68,9 @@ using restore_atom = caf::atom_constant<caf::atom("restore")>;
 using recheck_atom = caf::atom_constant<caf::atom("recheck")>;
 /// (children_atom) -> std::vector<std::string>: a supervisor's children, in start order.
 using children_atom = caf::atom_constant<caf::atom("children")>;
+/// (ladder_atom, std::string incident_id, std::vector<std::string> ladder):
+/// recovery -> analyzer: the strategies run so far, "<id>=<outcome>".
+using ladder_atom = caf::atom_constant<caf::atom("ladder")>;
 
 } // namespace faultd
 

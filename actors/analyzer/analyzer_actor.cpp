@@ -173,6 +173,9 @@ caf::behavior running(self_ptr self) {
         const std::vector<action_execution>& actions) {
       persist(self, nullptr, self->state.an->set_recovery(id, strategy, actions));
     },
+    [=](ladder_atom, const std::string& id, const std::vector<std::string>& ladder) {
+      persist(self, nullptr, self->state.an->set_ladder(id, ladder));
+    },
     [=](tick_atom) {
       auto r = self->state.an->tick();
       persist(self, nullptr, r);

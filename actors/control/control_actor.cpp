@@ -1,5 +1,7 @@
 #include "actors/control/control_actor.hpp"
 
+#include <map>
+
 #include <caf/all.hpp>
 
 #include "actors/detectors/service_actor.hpp"
@@ -156,9 +158,20 @@ caf::behavior control_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
   };
 }
 
+using front_retry_atom = caf::atom_constant<caf::atom("frretry")>;
+
+/// A request that waits for the control actor (starting, or restarting).
+struct parked_request {
+  caf::response_promise rp;
+  std::string bytes;
+  std::chrono::steady_clock::time_point until;
+};
+
 struct front_state {
   std::shared_ptr<node_context> ctx;
   uint64_t dropped = 0;
+  uint64_t next_parked = 0;
+  std::map<uint64_t, parked_request> parked;
   std::shared_ptr<spdlog::logger> log = log::get("control");
   static inline const char* name = "control-front";
 };
@@ -178,20 +191,44 @@ caf::behavior control_front(caf::stateful_actor<front_state>* self,
   self->set_error_handler([self](caf::error& err) {
     self->state.log->warn("control-front-error error={}", self->system().render(err));
   });
+  // Hands a request to the control actor; while there is none (the node is
+  // starting, or it is being restarted) the request waits, up to 2 s.
+  auto forward = [self](caf::response_promise rp, const std::string& bytes,
+                        std::chrono::steady_clock::time_point until) {
+    auto target = self->state.ctx->lookup("control");
+    if (!target) {
+      if (std::chrono::steady_clock::now() >= until) {
+        rp.deliver(control::encode_error(errc::unavailable,
+                                         "the control actor is restarting; try again"));
+        return;
+      }
+      auto id = self->state.next_parked++;
+      self->state.parked.emplace(id, parked_request{rp, bytes, until});
+      self->delayed_send(self, std::chrono::milliseconds(5), front_retry_atom::value, id);
+      return;
+    }
+    self->request(target, request_timeout, ctl_atom::value, bytes)
+      .then([=](const std::string& reply) mutable { rp.deliver(reply); },
+            [=](const caf::error& err) mutable {
+              rp.deliver(control::encode_error(
+                errc::unavailable, "control did not answer: " + self->system().render(err)));
+            });
+  };
   return {
     [=](ctl_atom, const std::string& bytes) -> caf::result<std::string> {
-      auto target = self->state.ctx->lookup("control");
-      if (!target)
-        return control::encode_error(errc::unavailable,
-                                     "the control actor is restarting; try again");
       auto rp = self->make_response_promise<std::string>();
-      self->request(target, request_timeout, ctl_atom::value, bytes)
-        .then([=](const std::string& reply) mutable { rp.deliver(reply); },
-              [=](const caf::error& err) mutable {
-                rp.deliver(control::encode_error(
-                  errc::unavailable, "control did not answer: " + self->system().render(err)));
-              });
+      forward(rp, bytes, std::chrono::steady_clock::now() + std::chrono::seconds(2));
       return rp;
+    },
+    [=](front_retry_atom, uint64_t id) {
+      if (self->current_sender() != self->ctrl())
+        return;  // only its own timer: this port faces clients
+      auto i = self->state.parked.find(id);
+      if (i == self->state.parked.end())
+        return;
+      auto p = std::move(i->second);
+      self->state.parked.erase(i);
+      forward(p.rp, p.bytes, p.until);
     },
   };
 }

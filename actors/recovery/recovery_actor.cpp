@@ -31,6 +31,9 @@ struct recovery_state {
   std::map<caf::actor_addr, std::string> incident_of;         ///< supervisor -> incident id
   std::map<std::string, incident> open;                       ///< incidents seen opening
   std::map<std::string, std::string> closed_while_running;    ///< incident id -> component
+  /// The escalation ladder of each open incident: strategies run, in order,
+  /// with their outcome.
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> ladder;
   uint64_t started = 0;
   std::shared_ptr<spdlog::logger> log = log::get("recovery");
   static inline const char* name = "recovery";
@@ -118,11 +121,57 @@ void alert_unrecovered(self_ptr self, const recovery_execution& x) {
   st.ctx->send_to("alerting", alert_atom::value, a);
 }
 
+/// The ladder as recorded in the incident: "<strategy>=<outcome>".
+std::vector<std::string> ladder_text(const std::vector<std::pair<std::string, std::string>>& l) {
+  std::vector<std::string> out;
+  for (auto& [id, outcome] : l)
+    out.push_back(id + "=" + outcome);
+  return out;
+}
+
+void record_ladder(self_ptr self, const std::string& incident_id) {
+  auto& l = self->state.ladder[incident_id];
+  self->state.ctx->send_to("analyzer", ladder_atom::value, incident_id, ladder_text(l));
+}
+
+void start_strategy(self_ptr self, const incident& inc, const recovery_strategy& strategy,
+                    std::optional<timestamp> fault_time) {
+  auto& st = self->state;
+  st.ladder[inc.id].emplace_back(strategy.id, "running");
+  record_ladder(self, inc.id);
+  launch(self, inc,
+         recovery::execution_machine{resolved(strategy, inc), inc.id, make_uuid(),
+                                     system_clock_source(), recovery::default_random_source()},
+         fault_time);
+}
+
+/// A strategy ended failed or rolled back while its incident is still
+/// open: the next matching strategy by priority runs (the escalation
+/// ladder), until none is left.
+void escalate(self_ptr self, const recovery_execution& x) {
+  auto& st = self->state;
+  auto inc = st.open.find(x.incident_id);
+  if (inc == st.open.end())
+    return;  // the fault is gone: nothing to escalate
+  std::vector<std::string> tried;
+  for (auto& [id, outcome] : st.ladder[x.incident_id])
+    tried.push_back(id);
+  auto* next = st.selector->next(inc->second, tried);
+  if (next == nullptr) {
+    st.log->warn("recovery-ladder-exhausted incident={} tried={}", x.incident_id, tried.size());
+    return;
+  }
+  st.log->info("recovery-escalated incident={} from={} to={} priority={}", x.incident_id,
+               x.strategy_id, next->id, next->priority);
+  start_strategy(self, inc->second, *next, std::nullopt);
+}
+
 void on_opened(self_ptr self, const incident& inc, timestamp fault_time) {
   auto& st = self->state;
   st.open[inc.id] = inc;
   if (st.running.count(inc.id) > 0)
     return; // already recovering (a reopen while its execution runs)
+  st.ladder[inc.id].clear();  // a (re)opened fault climbs the ladder from its first rung
   auto* strategy = st.selector->select(inc);
   if (strategy == nullptr) {
     st.log->warn("recovery-no-strategy incident={} component={} type={} severity={}", inc.id,
@@ -136,10 +185,7 @@ void on_opened(self_ptr self, const incident& inc, timestamp fault_time) {
   st.log->info("recovery-strategy-selected incident={} component={} strategy={} priority={} "
                "actions={}",
                inc.id, inc.component, strategy->id, strategy->priority, strategy->actions.size());
-  launch(self, inc,
-         recovery::execution_machine{resolved(*strategy, inc), inc.id, make_uuid(),
-                                     system_clock_source(), recovery::default_random_source()},
-         fault_time);
+  start_strategy(self, inc, *strategy, fault_time);
 }
 
 /// Degradations an incident's recovery set are undone when it closes (or,
@@ -300,6 +346,8 @@ caf::behavior running(self_ptr self) {
     [=](closed_atom, const incident& inc) {
       auto& s = self->state;
       s.open.erase(inc.id);
+      if (s.running.count(inc.id) == 0)
+        s.ladder.erase(inc.id);
       if (s.running.count(inc.id) > 0)
         s.closed_while_running[inc.id] = inc.component;
       else
@@ -319,6 +367,16 @@ caf::behavior running(self_ptr self) {
         s.running.erase(r);
         s.ctx->dir->erase(supervisor_name(x.incident_id));
       }
+      auto& l = s.ladder[x.incident_id];
+      if (l.empty() || l.back().first != x.strategy_id)
+        l.emplace_back(x.strategy_id, std::string{to_string(x.status)});
+      else
+        l.back().second = std::string{to_string(x.status)};
+      record_ladder(self, x.incident_id);
+      if (x.status == execution_status::failed || x.status == execution_status::rolled_back)
+        escalate(self, x);
+      else if (s.open.count(x.incident_id) == 0)
+        s.ladder.erase(x.incident_id);
     },
   };
 }

@@ -158,6 +158,9 @@ struct incident {
   /// Status and error of the latest recovery execution (none: unset).
   std::optional<execution_status> recovery_status;
   std::string recovery_error;
+  /// The escalation ladder: every strategy run for it, in order, as
+  /// "<strategy id>=<outcome>" (e.g. "service_unavailable=rolled_back").
+  std::vector<std::string> ladder;
 };
 
 /// An alert raised for a high or critical incident.

@@ -141,6 +141,17 @@ analyzer::key_state* analyzer::find_key(const std::string& component, fault_type
   return &i->second.keys[static_cast<size_t>(t)];
 }
 
+result analyzer::set_ladder(const std::string& id, const std::vector<std::string>& ladder) {
+  result r;
+  entry* x = lookup(id);
+  if (x == nullptr)
+    return r;
+  x->inc.ladder = ladder;
+  r.incident_id = id;
+  r.changed.push_back(x->inc);
+  return r;
+}
+
 result analyzer::set_recovery(const std::string& id, const std::string& strategy,
                               const std::vector<action_execution>& actions) {
   result r;

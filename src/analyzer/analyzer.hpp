@@ -129,6 +129,10 @@ public:
   result set_recovery(const std::string& id, const std::string& strategy,
                       const std::vector<action_execution>& actions);
 
+  /// Records the escalation ladder of an incident (strategies run so far,
+  /// "<id>=<outcome>"); returns the changed incident to persist.
+  result set_ladder(const std::string& id, const std::vector<std::string>& ladder);
+
   /// Copies of all open incidents, oldest first.
   std::vector<incident> open_incidents() const;
 

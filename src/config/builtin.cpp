@@ -40,10 +40,14 @@ std::map<std::string, recovery_strategy> builtin_strategies() {
   };
   out[net.id] = net;
 
+  // The seed restarts and then degrades in one strategy, so every restart
+  // that works still degrades the service. Built in, degradation is the
+  // next rung of the escalation ladder: it runs only when restarting did
+  // not help and the fault persists.
   recovery_strategy svc;
   svc.id = "service_unavailable";
   svc.name = "Service Unavailable Recovery";
-  svc.description = "Handle service unavailability";
+  svc.description = "Restart an unavailable service";
   svc.fault_types = {fault_type::service_unavailable};
   svc.severity_levels = {fault_severity::high, fault_severity::critical};
   svc.priority = 200;
@@ -51,10 +55,23 @@ std::map<std::string, recovery_strategy> builtin_strategies() {
   svc.rollback_enabled = true;
   svc.actions = {
     make_action(action_type::restart_service, "service_name", {}, 60, 3, 10),
+  };
+  out[svc.id] = svc;
+
+  recovery_strategy degrade;
+  degrade.id = "service_unavailable_degrade";
+  degrade.name = "Service Unavailable Degradation";
+  degrade.description = "Degrade a service that restarting did not bring back";
+  degrade.fault_types = {fault_type::service_unavailable};
+  degrade.severity_levels = {fault_severity::high, fault_severity::critical};
+  degrade.priority = 190;
+  degrade.timeout = seconds_d(60);
+  degrade.rollback_enabled = true;
+  degrade.actions = {
     make_action(action_type::service_degradation, "service_name",
                 {{"degradation_level", "basic"}}, 30, 1, 5),
   };
-  out[svc.id] = svc;
+  out[degrade.id] = degrade;
 
   recovery_strategy res;
   res.id = "resource_exhaustion";

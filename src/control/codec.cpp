@@ -77,6 +77,8 @@ void fill(v1::IncidentInfo& out, const incident& x) {
   out.set_last_seen_at(format_timestamp(x.last_seen_at));
   out.set_recovery(x.recovery_status ? str(to_string(*x.recovery_status)) : std::string{});
   out.set_recovery_error(x.recovery_error);
+  for (const auto& rung : x.ladder)
+    out.add_ladder(rung);
 }
 
 // -- rendering ---------------------------------------------------------------

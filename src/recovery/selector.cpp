@@ -59,6 +59,14 @@ const recovery_strategy* strategy_selector::select(const incident& x) const {
   return select(x.type, x.severity, x.component);
 }
 
+const recovery_strategy* strategy_selector::next(const incident& x,
+                                                  const std::vector<std::string>& tried) const {
+  for (const auto* s : candidates(x))
+    if (std::find(tried.begin(), tried.end(), s->id) == tried.end())
+      return s;
+  return nullptr;
+}
+
 const recovery_strategy* strategy_selector::find(const std::string& id) const {
   auto i = strategies_.find(id);
   return i == strategies_.end() ? nullptr : &i->second;

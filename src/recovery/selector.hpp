@@ -54,6 +54,10 @@ public:
   std::vector<const recovery_strategy*> candidates(fault_type type, fault_severity severity,
                                                    std::string_view component) const;
 
+  /// The escalation ladder's next rung: the best matching strategy for `x`
+  /// whose id is not in `tried`, or nullptr when every match has run.
+  const recovery_strategy* next(const incident& x, const std::vector<std::string>& tried) const;
+
   /// The strategy with id `id`, or nullptr.
   const recovery_strategy* find(const std::string& id) const;
 

@@ -213,6 +213,8 @@ v1::Incident to_proto(const incident& x) {
   if (x.recovery_status)
     out.set_recovery_status(static_cast<v1::ExecutionStatus>(*x.recovery_status));
   out.set_recovery_error(valid_utf8(x.recovery_error));
+  for (const auto& rung : x.ladder)
+    out.add_ladder(valid_utf8(rung));
   return out;
 }
 
@@ -372,6 +374,7 @@ status from_proto(const v1::Incident& in, incident& out) {
   out.close_reason = in.close_reason();
   out.strategy = in.strategy();
   out.recovery_error = in.recovery_error();
+  out.ladder.assign(in.ladder().begin(), in.ladder().end());
   if (in.has_recovery_status()) {
     execution_status es;
     FAULTD_TRY(enum_from(in.recovery_status(), n_execution_statuses, "Incident.recovery_status", es));

@@ -266,8 +266,8 @@ TEST_CASE("when the root supervisor gives up, faultd stops its services and exit
 }
 
 TEST_CASE("a crash the restart policy already fixed is neither restarted twice nor left degraded") {
-  // The built-in service_unavailable strategy: restart_service, then
-  // service_degradation to basic.
+  // The built-in service_unavailable strategy: restart_service (degrading
+  // is the next rung, for when restarting does not help).
   node_process n{R"(services:
   - name: svc
     command: ["/bin/sleep", "1000"]
@@ -330,4 +330,41 @@ TEST_CASE("a crashed incident supervisor is resumed from its journal and finishe
   CHECK(wait_until([&] {
     return n.ctl({"--json", "chaos", "list-actors"}).out.find(name) == std::string::npos;
   }));
+}
+
+TEST_CASE("when a strategy fails and the fault persists, the next one by priority runs, recorded in order") {
+  node_process n{R"(services:
+  - name: gw
+    command: ["/bin/sleep", "1000"]
+strategies:
+  first_failover:
+    fault_types: [network_timeout]
+    severity_levels: [critical]
+    priority: 500
+    actions:
+      - type: failover
+        retry_count: 0
+  then_degrade:
+    fault_types: [network_timeout]
+    severity_levels: [critical]
+    priority: 400
+    actions:
+      - type: service_degradation
+        parameters: {degradation_level: basic}
+)"};
+  auto id = inject(n, "network_timeout", "gw", "critical");
+  std::string out;
+  CHECK(wait_until([&] {
+    out = n.incident_json(id);
+    return out.find("then_degrade=completed") != std::string::npos;
+  }));
+  auto first = out.find("first_failover=");
+  auto second = out.find("then_degrade=completed");
+  REQUIRE(first != std::string::npos);
+  CHECK(first < second);
+  CHECK((out.find("first_failover=failed") != std::string::npos
+         || out.find("first_failover=rolled_back") != std::string::npos));
+  CHECK(json_value(n.service_json("gw"), "degradation") == "basic");
+  CHECK(read_file(n.dir.file("faultd.out")).find("recovery-escalated incident=" + id)
+        != std::string::npos);
 }

@@ -59,7 +59,7 @@ TEST_CASE("the seed's fault_recovery.yaml loads unchanged with the seed's values
   CHECK(c.state_sync.retry_count == 3);
   CHECK(c.state_sync.timeout == seconds_d(30));
 
-  REQUIRE(c.strategies.size() == 3); // two from the file over three built-ins
+  REQUIRE(c.strategies.size() == 4); // two from the file over four built-ins
   const auto& su = c.strategies.at("service_unavailable");
   CHECK(su.id == "service_unavailable");
   CHECK(su.name == "Service Unavailable Recovery");
@@ -99,17 +99,25 @@ TEST_CASE("the seed's fault_recovery.yaml loads unchanged with the seed's values
   CHECK(c.services.empty());
 }
 
-TEST_CASE("the seed's strategies equal the built-ins they override") {
+TEST_CASE("the seed's strategies load as written; the built-in service_unavailable only restarts") {
   auto r = load_config_file(test::source_dir() + "/config/fault_recovery.yaml");
   REQUIRE(r);
   auto b = builtin_strategies();
   CHECK(r.value->strategies.at("network_timeout") == b.at("network_timeout"));
-  CHECK(r.value->strategies.at("service_unavailable") == b.at("service_unavailable"));
+  // The seed restarts then degrades in one strategy; built in, degrading is
+  // the next rung of the escalation ladder.
+  CHECK(r.value->strategies.at("service_unavailable").actions.size() == 2);
+  REQUIRE(b.at("service_unavailable").actions.size() == 1);
+  CHECK(b.at("service_unavailable").actions[0].type == action_type::restart_service);
+  const auto& degrade = b.at("service_unavailable_degrade");
+  CHECK(degrade.priority < b.at("service_unavailable").priority);
+  REQUIRE(degrade.actions.size() == 1);
+  CHECK(degrade.actions[0].type == action_type::service_degradation);
 }
 
-TEST_CASE("built-in strategies are the seed's three") {
+TEST_CASE("built-in strategies are the seed's three and the degradation rung") {
   auto b = builtin_strategies();
-  REQUIRE(b.size() == 3);
+  REQUIRE(b.size() == 4);
   const auto& re = b.at("resource_exhaustion");
   CHECK(re.name == "Resource Exhaustion Recovery");
   CHECK(re.priority == 150);
@@ -290,7 +298,7 @@ TEST_CASE("a new strategy named after a fault type defaults its fault types, sev
   CHECK(s.actions[0].parameters ==
         std::map<std::string, std::string>{{"full", "true"}, {"rounds", "3"}, {"ratio", "0.5"}});
   CHECK(s.actions[0].timeout == c.recovery.action_execution_timeout);
-  CHECK(c.strategies.size() == 4);
+  CHECK(c.strategies.size() == 5);  // four built-ins and this one
 }
 
 TEST_CASE("a file's strategy changes only the keys it names of a built-in") {
