@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <memory>
 #include <thread>
 
 #include "actions/restart_service.hpp"
@@ -10,19 +11,43 @@
 
 using namespace faultd;
 
-TEST_CASE("restart_service does not restart a service its restart policy already restarted") {
+namespace {
+
+/// One managed "sleeper" service and a restart_service executor for it.
+struct fixture {
   test::temp_dir dir;
   config cfg;
-  service_config svc;
-  svc.name = "sleeper";
-  svc.command = {"/bin/sleep", "1000"};
-  cfg.services.push_back(svc);
-  process::supervisor_options opts;
-  opts.log_dir = dir.path();
-  process::supervisor sup{opts};
-  REQUIRE(sup.add(svc).get().ok());
+  std::unique_ptr<process::supervisor> sup;
   state::health_board health;
-  actions::restart_service_executor ex{cfg, sup, health};
+  std::unique_ptr<actions::restart_service_executor> ex;
+  recovery_action a;
+  actions::action_context c;
+
+  fixture() {
+    service_config svc;
+    svc.name = "sleeper";
+    svc.command = {"/bin/sleep", "1000"};
+    cfg.services.push_back(svc);
+    process::supervisor_options opts;
+    opts.log_dir = dir.path();
+    sup = std::make_unique<process::supervisor>(opts);
+    REQUIRE(sup->add(svc).get().ok());
+    ex = std::make_unique<actions::restart_service_executor>(cfg, *sup, health);
+    a.type = action_type::restart_service;
+    a.target = "sleeper";
+    c.component = "sleeper";
+    c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  }
+};
+
+} // namespace
+
+TEST_CASE("restart_service does not restart a service its restart policy already restarted") {
+  fixture f;
+  auto& sup = *f.sup;
+  auto& ex = *f.ex;
+  auto& a = f.a;
+  auto& c = f.c;
   auto first = sup.snapshot("sleeper");
   REQUIRE(first);
   auto fault_time = system_clock_source().now();
@@ -32,12 +57,6 @@ TEST_CASE("restart_service does not restart a service its restart policy already
     return s && s->pid != first->pid && s->state == process::service_state::running;
   }));
   auto restarted = sup.snapshot("sleeper");
-  recovery_action a;
-  a.type = action_type::restart_service;
-  a.target = "sleeper";
-  actions::action_context c;
-  c.component = "sleeper";
-  c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   c.fault_since = fault_time;
   auto res = ex.execute(a, c);
   CHECK(res.st.ok());
@@ -51,24 +70,11 @@ TEST_CASE("restart_service does not restart a service its restart policy already
 }
 
 TEST_CASE("a second attempt of restart_service restarts again instead of trusting the first") {
-  test::temp_dir dir;
-  config cfg;
-  service_config svc;
-  svc.name = "sleeper";
-  svc.command = {"/bin/sleep", "1000"};
-  cfg.services.push_back(svc);
-  process::supervisor_options opts;
-  opts.log_dir = dir.path();
-  process::supervisor sup{opts};
-  REQUIRE(sup.add(svc).get().ok());
-  state::health_board health;
-  actions::restart_service_executor ex{cfg, sup, health};
-  recovery_action a;
-  a.type = action_type::restart_service;
-  a.target = "sleeper";
-  actions::action_context c;
-  c.component = "sleeper";
-  c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  fixture f;
+  auto& sup = *f.sup;
+  auto& ex = *f.ex;
+  auto& a = f.a;
+  auto& c = f.c;
   c.fault_since = system_clock_source().now();
   auto first = ex.execute(a, c);  // attempt 1 restarts it
   REQUIRE(first.st.ok());

@@ -59,6 +59,19 @@ exit_info exit_code(int c) {
   return x;
 }
 
+/// Two immediate restarts (burst 2), then a third crash that backs off;
+/// returns the third crash's steps.
+std::vector<step> crash_into_backoff(fixture& f) {
+  f.run_as(1);
+  f.m.exited(exit_code(1), false);
+  f.m.spawned(2, "t2");
+  f.m.exited(exit_code(1), false);
+  f.m.spawned(3, "t3");
+  auto third = f.m.exited(exit_code(1), false);
+  REQUIRE(f.m.state() == service_state::backoff);
+  return third;
+}
+
 } // namespace
 
 TEST_CASE("restart policy never leaves a service down after any exit") {
@@ -135,15 +148,9 @@ TEST_CASE("stop sends SIGCONT, then the stop signal, and SIGKILL only at the gra
 
 TEST_CASE("a crash loop backs off on the clock and an operator start cuts the wait short") {
   fixture f;
-  f.run_as(1);
-  CHECK(has_spawn(f.m.exited(exit_code(1), false)));
-  f.m.spawned(2, "t2");
-  CHECK(has_spawn(f.m.exited(exit_code(1), false)));
-  f.m.spawned(3, "t3");
-  auto third = f.m.exited(exit_code(1), false);  // beyond burst 2: backoff
+  auto third = crash_into_backoff(f);  // beyond burst 2: backoff
   CHECK_FALSE(has_spawn(third));
   CHECK(find_event(third, event_kind::storm) != nullptr);
-  CHECK(f.m.state() == service_state::backoff);
   REQUIRE(f.m.next_deadline());
   CHECK(*f.m.next_deadline() - f.clock.steady_now() == milliseconds(500));
   f.clock.advance(milliseconds(499));
@@ -152,13 +159,7 @@ TEST_CASE("a crash loop backs off on the clock and an operator start cuts the wa
   CHECK(has_spawn(f.m.deadline_passed()));
 
   fixture g;
-  g.run_as(1);
-  g.m.exited(exit_code(1), false);
-  g.m.spawned(2, "t2");
-  g.m.exited(exit_code(1), false);
-  g.m.spawned(3, "t3");
-  g.m.exited(exit_code(1), false);
-  REQUIRE(g.m.state() == service_state::backoff);
+  crash_into_backoff(g);
   CHECK(has_spawn(g.m.start(true)));
   CHECK_FALSE(g.m.next_deadline());
 }
@@ -170,13 +171,7 @@ TEST_CASE("nothing restarts during a shutdown, and a stop in backoff ends the wa
   CHECK(f.m.state() == service_state::exited);
 
   fixture g;
-  g.run_as(1);
-  g.m.exited(exit_code(1), false);
-  g.m.spawned(2, "t2");
-  g.m.exited(exit_code(1), false);
-  g.m.spawned(3, "t3");
-  g.m.exited(exit_code(1), false);
-  REQUIRE(g.m.state() == service_state::backoff);
+  crash_into_backoff(g);
   auto steps = g.m.stop();
   CHECK(find_event(steps, event_kind::stopped) != nullptr);
   CHECK(g.m.state() == service_state::stopped);
