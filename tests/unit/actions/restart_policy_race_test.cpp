@@ -87,3 +87,36 @@ TEST_CASE("a second attempt of restart_service restarts again instead of trustin
   CHECK(second.note.find("already restarted") == std::string::npos);
   CHECK(sup.snapshot("sleeper")->pid != after_first);
 }
+
+TEST_CASE("restart_service refuses what the restart policy forbids: never, and on-failure after exit 0") {
+  for (auto policy : {restart_policy::never, restart_policy::on_failure}) {
+    test::temp_dir dir;
+    config cfg;
+    service_config svc;
+    svc.name = "job";
+    svc.command = {"/bin/true"};
+    svc.restart.policy = policy;
+    cfg.services.push_back(svc);
+    process::supervisor_options opts;
+    opts.log_dir = dir.path();
+    process::supervisor sup{opts};
+    REQUIRE(sup.add(svc).get().ok());
+    REQUIRE(test::wait_until([&] {
+      return sup.snapshot("job")->state == process::service_state::exited;
+    }));
+    state::health_board health;
+    actions::restart_service_executor ex{cfg, sup, health};
+    recovery_action a;
+    a.type = action_type::restart_service;
+    a.target = "job";
+    actions::action_context c;
+    c.component = "job";
+    c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    auto res = ex.execute(a, c);
+    CHECK(res.st.code() == errc::bad_request);
+    CHECK(res.st.message().find(policy == restart_policy::never ? "restart policy never"
+                                                                 : "completed (exit 0)")
+          != std::string::npos);
+    CHECK(sup.snapshot("job")->state == process::service_state::exited);
+  }
+}

@@ -661,11 +661,11 @@ TEST_CASE("user and group drop the service's privileges") {
   CHECK(st.message().find("unknown user no-such-user-here") != std::string::npos);
 }
 
-TEST_CASE("a service printing 20 MB keeps its log files within log_max_size each") {
+TEST_CASE("a service printing 100 MB keeps its log files within log_max_size each") {
   temp_dir dir;
   recorder rec;
   supervisor sup{options(rec, dir.path())};
-  auto cfg = make_service("chatty", {"/bin/sh", "-c", "head -c 20000000 /dev/zero | tr '\\0' x"},
+  auto cfg = make_service("chatty", {"/bin/sh", "-c", "head -c 100000000 /dev/zero | tr '\\0' x"},
                           restart_policy::never);
   cfg.log_max_size = 1 << 20;
   cfg.log_keep = 2;
