@@ -172,6 +172,23 @@ void on_opened(self_ptr self, const incident& inc, timestamp fault_time) {
   if (st.running.count(inc.id) > 0)
     return; // already recovering (a reopen while its execution runs)
   st.ladder[inc.id].clear();  // a (re)opened fault climbs the ladder from its first rung
+  // recovery.strategy_selection_timeout: the longest a fault may wait for
+  // its recovery to start (here: the manager heard of it late, e.g. after
+  // its own restart). Past it, a person is told; the recovery still runs.
+  auto waited = system_clock_source().now() - fault_time;
+  if (waited > st.ctx->cfg.recovery.strategy_selection_timeout) {
+    alert a;
+    a.id = make_uuid();
+    a.incident_id = inc.id;
+    a.time = system_clock_source().now();
+    a.severity = std::max(inc.severity, fault_severity::high);
+    a.component = inc.component;
+    a.summary = "recovery of " + inc.component + " starts " + human_duration(waited)
+                + " after the fault, past strategy_selection_timeout "
+                + human_duration(st.ctx->cfg.recovery.strategy_selection_timeout);
+    st.log->warn("recovery-started-late incident={} waited={}", inc.id, human_duration(waited));
+    st.ctx->send_to("alerting", alert_atom::value, a);
+  }
   auto* strategy = st.selector->select(inc);
   if (strategy == nullptr) {
     st.log->warn("recovery-no-strategy incident={} component={} type={} severity={}", inc.id,

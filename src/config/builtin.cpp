@@ -114,8 +114,8 @@ node:
   data_dir: ./faultd-data
 
 cluster:
-  # Other nodes to join through, as HOST:PORT (--seeds H:P,H:P overrides it).
-  # None: this node runs alone.
+  # Other nodes to join through, as HOST:PORT. Clustering has not landed
+  # yet: seeds must stay empty (a non-empty list is refused).
   seeds: []
 
 services:

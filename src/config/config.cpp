@@ -257,6 +257,8 @@ std::optional<config_error> apply_overrides(config& cfg, const config_overrides&
         start = comma + 1;
       }
     }
+    if (!next.cluster.seeds.empty())
+      return override_error("--seeds", "not supported yet (clustering: this faultd runs one node)");
   }
   if (o.data_dir) {
     if (o.data_dir->empty())

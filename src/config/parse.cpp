@@ -140,6 +140,20 @@ public:
     check_dependencies(cfg.services);
     for (const auto& [id, index] : actions_without_timeout_)
       cfg.strategies[id].actions[index].timeout = cfg.recovery.action_execution_timeout;
+    // The seed's recovery and detection keys act as defaults and caps.
+    for (const auto& id : strategies_without_rollback_)
+      cfg.strategies[id].rollback_enabled = cfg.recovery.rollback_enabled;
+    for (auto& [id, s] : cfg.strategies)
+      s.timeout = std::min(s.timeout, cfg.recovery.max_recovery_time);
+    if (detection_interval_set_) {
+      const auto d = cfg.fault_detection.detection_interval;
+      for (auto [svc, chk] : checks_without_interval_)
+        cfg.services[svc].checks[chk].interval = d;
+      if (!resources_interval_set_)
+        cfg.fault_detection.resources.interval = d;
+      if (!security_interval_set_)
+        cfg.fault_detection.security.interval = d;
+    }
     return cfg;
   }
 
@@ -153,12 +167,20 @@ private:
     m.with("data_dir", [&](const value& x) { out.data_dir = x.as_nonempty_string(); });
   }
 
+  /// A key whose feature has not landed: refused rather than accepted and
+  /// ignored.
+  [[noreturn]] static void not_supported(const value& x, const std::string& what) {
+    x.fail("not supported yet (" + what + ")");
+  }
+
   void parse_cluster(const value& v, cluster_config& out) {
     map_reader m(v, {"seeds", "heartbeat_interval", "phi_threshold", "suspect_timeout", "quorum"});
     m.with("seeds", [&](const value& x) {
       out.seeds.clear();
       for (const auto& item : x.as_list())
         out.seeds.push_back(item.as_endpoint());
+      if (!out.seeds.empty())
+        not_supported(x, "clustering: this faultd runs one node; leave seeds empty");
     });
     m.with("heartbeat_interval",
            [&](const value& x) { out.heartbeat_interval = x.as_positive_duration(); });
@@ -170,6 +192,10 @@ private:
     m.with("suspect_timeout",
            [&](const value& x) { out.suspect_timeout = x.as_positive_duration(); });
     m.with("quorum", [&](const value& x) { out.quorum = x.as_u32(); });
+    // Well-formed, but nothing acts on them yet.
+    for (const char* key : {"heartbeat_interval", "phi_threshold", "suspect_timeout", "quorum"})
+      if (auto x = m.get(key))
+        not_supported(*x, "clustering: this faultd runs one node");
   }
 
   // -- services --------------------------------------------------------------
@@ -240,6 +266,7 @@ private:
         s.log_keep = static_cast<uint32_t>(x.as_int(0, 100));
       });
       m.with("limits", [&](const value& x) { s.limits = parse_limits(x); });
+      current_service_ = out.size();
       m.with("checks", [&](const value& x) { s.checks = parse_checks(x); });
       std::vector<value> deps;
       m.with("depends_on", [&](const value& x) {
@@ -421,6 +448,8 @@ private:
         }
       }
       m.with("interval", [&](const value& x) { c.interval = x.as_positive_duration(); });
+      if (!m.has("interval"))
+        checks_without_interval_.emplace_back(current_service_, out.size());
       m.with("timeout", [&](const value& x) { c.timeout = x.as_positive_duration(); });
       m.with("failure_threshold", [&](const value& x) { c.failure_threshold = as_positive_u32(x); });
       m.with("success_threshold", [&](const value& x) { c.success_threshold = as_positive_u32(x); });
@@ -479,8 +508,10 @@ private:
     map_reader m(v, {"detection_interval", "event_retention_hours", "alert_threshold",
                      "dedup_window", "flap_threshold", "flap_window", "auto_close_after",
                      "resources", "security"});
-    m.with("detection_interval",
-           [&](const value& x) { out.detection_interval = x.as_positive_duration(); });
+    m.with("detection_interval", [&](const value& x) {
+      out.detection_interval = x.as_positive_duration();
+      detection_interval_set_ = true;
+    });
     m.with("event_retention_hours",
            [&](const value& x) { out.event_retention_hours = x.as_u32(); });
     m.with("alert_threshold", [&](const value& x) { out.alert_threshold = as_positive_u32(x); });
@@ -494,6 +525,7 @@ private:
   }
 
   void parse_resources(const value& v, resources_config& out) {
+    resources_interval_set_ = map_reader(v, {}).has("interval");
     map_reader m(v, {"enabled", "interval", "cpu", "memory", "disk", "load", "fds", "disk_paths"});
     m.with("enabled", [&](const value& x) { out.enabled = x.as_bool(); });
     m.with("interval", [&](const value& x) { out.interval = x.as_positive_duration(); });
@@ -530,6 +562,7 @@ private:
   }
 
   void parse_security(const value& v, security_config& out) {
+    security_interval_set_ = map_reader(v, {}).has("interval");
     map_reader m(v, {"enabled", "interval", "watch_files", "certificates", "cert_warning",
                      "cert_critical"});
     m.with("enabled", [&](const value& x) { out.enabled = x.as_bool(); });
@@ -580,22 +613,11 @@ private:
                      "mqtt_topic"});
     m.with("log", [&](const value& x) { out.log = x.as_bool(); });
     m.with("min_severity", [&](const value& x) { out.min_severity = as_severity(x); });
-    m.with("webhooks", [&](const value& x) {
-      out.webhooks.clear();
-      for (const auto& url : x.as_list())
-        out.webhooks.push_back(as_http_url(url));
-    });
-    m.with("alertmanager_url", [&](const value& x) {
-      out.alertmanager_url = x.as_string().empty() ? "" : as_http_url(x);
-    });
-    m.with("mqtt_broker", [&](const value& x) {
-      out.mqtt_broker = x.as_string().empty() ? "" : x.as_endpoint().to_string();
-    });
-    m.with("mqtt_topic", [&](const value& x) {
-      out.mqtt_topic = x.as_nonempty_string();
-      if (out.mqtt_topic.find_first_of("+#") != std::string::npos)
-        x.fail("a topic to publish to must not contain wildcards, got " + quoted(out.mqtt_topic));
-    });
+    // Alerts go to the log and to sqlite (faultctl) today; the sinks that
+    // would take them elsewhere are refused until they work.
+    for (const char* key : {"webhooks", "alertmanager_url", "mqtt_broker", "mqtt_topic"})
+      if (auto x = m.get(key))
+        not_supported(*x, "alert sinks: alerts go to the log and to faultctl for now");
   }
 
   void parse_storage(const value& v, storage_config& out) {
@@ -665,6 +687,8 @@ private:
     m.with("priority", [&](const value& x) { s.priority = x.as_u32(); });
     m.with("timeout", [&](const value& x) { s.timeout = x.as_positive_duration(); });
     m.with("rollback_enabled", [&](const value& x) { s.rollback_enabled = x.as_bool(); });
+    if (!builtin && !m.has("rollback_enabled"))
+      strategies_without_rollback_.push_back(s.id);
     if (auto x = m.get("actions")) {
       s.actions.clear();
       for (const auto& a : x->as_list()) {
@@ -703,6 +727,14 @@ private:
   /// (strategy id, action index) whose timeout defaults to
   /// recovery.action_execution_timeout, which may come later in the file.
   std::vector<std::pair<std::string, size_t>> actions_without_timeout_;
+  /// New strategies that leave rollback_enabled to recovery.rollback_enabled.
+  std::vector<std::string> strategies_without_rollback_;
+  /// (service index, check index) of checks without their own interval.
+  std::vector<std::pair<size_t, size_t>> checks_without_interval_;
+  size_t current_service_ = 0;  ///< index of the service being parsed
+  bool detection_interval_set_ = false;
+  bool resources_interval_set_ = false;
+  bool security_interval_set_ = false;
 };
 
 } // namespace

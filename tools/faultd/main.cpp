@@ -33,7 +33,7 @@ options:
                        one demo service)
   --node-id ID         overrides node.id
   --listen HOST:PORT   overrides node.listen (the control port)
-  --seeds H:P,...      overrides cluster.seeds
+  --seeds H:P,...      overrides cluster.seeds (not supported yet: one node)
   --data-dir DIR       overrides node.data_dir
   --check-config       validate the config and exit (0 ok, 2 invalid)
   --print-default-config

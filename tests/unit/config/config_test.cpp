@@ -160,7 +160,7 @@ TEST_CASE("config/example.yaml loads and describes the IoT platform") {
   REQUIRE_MESSAGE(r, (r.error ? r.error->to_string() : ""));
   const auto& c = *r.value;
   CHECK(c.node.id == "edge-1");
-  CHECK(c.cluster.seeds.size() == 2);
+  CHECK(c.cluster.seeds.empty());  // one node until clustering lands
   const auto* gw = c.find_service("mqtt-gateway");
   const auto* mapper = c.find_service("semantic-mapper");
   REQUIRE(gw != nullptr);
@@ -193,15 +193,15 @@ TEST_CASE("an empty document gives every default") {
 // -- values -------------------------------------------------------------------
 
 TEST_CASE("durations accept milliseconds, seconds, minutes and bare seconds") {
-  auto c = parse_ok(R"(cluster:
-  heartbeat_interval: 250ms
-  suspect_timeout: 30s
+  auto c = parse_ok(R"(fault_detection:
+  dedup_window: 250ms
+  flap_window: 30s
 recovery:
   max_recovery_time: 5m
   strategy_selection_timeout: 45
 )");
-  CHECK(c.cluster.heartbeat_interval == millis_d(250));
-  CHECK(c.cluster.suspect_timeout == seconds_d(30));
+  CHECK(c.fault_detection.dedup_window == millis_d(250));
+  CHECK(c.fault_detection.flap_window == seconds_d(30));
   CHECK(c.recovery.max_recovery_time == seconds_d(300));
   CHECK(c.recovery.strategy_selection_timeout == seconds_d(45));
 }
@@ -680,15 +680,20 @@ TEST_CASE("overrides replace node id, listen address, seeds and data dir") {
   config_overrides o;
   o.node_id = "edge-7";
   o.listen = "0.0.0.0:7500";
-  o.seeds = "10.0.0.1:7400,10.0.0.2:7401";
+  o.seeds = "";
   o.data_dir = "/srv/faultd";
   auto err = apply_overrides(c, o);
   REQUIRE_FALSE(err);
   CHECK(c.node.id == "edge-7");
   CHECK(c.node.listen.to_string() == "0.0.0.0:7500");
-  REQUIRE(c.cluster.seeds.size() == 2);
-  CHECK(c.cluster.seeds[1].to_string() == "10.0.0.2:7401");
+  CHECK(c.cluster.seeds.empty());
   CHECK(c.node.data_dir == "/srv/faultd");
+  config_overrides seeds;
+  seeds.seeds = "10.0.0.1:7400,10.0.0.2:7401";
+  auto refused = apply_overrides(c, seeds);
+  REQUIRE(refused);
+  CHECK(refused->file == "--seeds");
+  CHECK(contains(refused->message, "not supported yet"));
   CHECK(c.db_path() == "/srv/faultd/faultd.db");
 
   config_overrides none;
@@ -868,4 +873,60 @@ TEST_CASE("with environment checks, a missing or non-executable program and a mi
                      "test.yaml", env));
   // Without the checks the text alone is judged.
   CHECK(parse_config("services:\n  - name: a\n    command: [no-such-program-here]\n", "test.yaml"));
+}
+
+TEST_CASE("keys of features that have not landed are refused, not accepted and ignored") {
+  CHECK_ERROR(parse_bad("cluster:\n  seeds: [127.0.0.1:7401]\n"), 2,
+              "cluster.seeds: not supported yet");
+  CHECK_ERROR(parse_bad("cluster:\n  quorum: 2\n"), 2, "cluster.quorum: not supported yet");
+  CHECK_ERROR(parse_bad("alerting:\n  webhooks: [http://127.0.0.1:1/x]\n"), 2,
+              "alerting.webhooks: not supported yet");
+  CHECK_ERROR(parse_bad("alerting:\n  alertmanager_url: http://127.0.0.1:9093\n"), 2,
+              "not supported yet");
+  CHECK(parse_ok("cluster:\n  seeds: []\n").cluster.seeds.empty());
+}
+
+TEST_CASE("the seed's recovery and detection keys act as defaults and caps") {
+  auto c = parse_ok(R"(fault_detection:
+  detection_interval: 7s
+recovery:
+  max_recovery_time: 90s
+  rollback_enabled: false
+services:
+  - name: a
+    command: [x]
+    checks:
+      - type: tcp
+        port: 1
+      - type: tcp
+        name: own
+        port: 2
+        interval: 3s
+strategies:
+  mine:
+    fault_types: [software_error]
+    timeout: 10m
+    actions:
+      - type: restart_service
+  keeps:
+    fault_types: [software_error]
+    rollback_enabled: true
+    actions:
+      - type: restart_service
+)");
+  // detection_interval: the interval of every detector that sets none.
+  CHECK(c.services[0].checks[0].interval == seconds_d(7));
+  CHECK(c.services[0].checks[1].interval == seconds_d(3));
+  CHECK(c.fault_detection.resources.interval == seconds_d(7));
+  CHECK(c.fault_detection.security.interval == seconds_d(7));
+  // max_recovery_time caps every strategy, built-in ones too.
+  CHECK(c.strategies.at("mine").timeout == seconds_d(90));
+  CHECK(c.strategies.at("service_unavailable").timeout == seconds_d(90));
+  // rollback_enabled: the default of strategies that set none.
+  CHECK_FALSE(c.strategies.at("mine").rollback_enabled);
+  CHECK(c.strategies.at("keeps").rollback_enabled);
+  // Without detection_interval the detectors keep their own defaults.
+  auto d = parse_ok("services:\n  - name: a\n    command: [x]\n    checks:\n      - type: tcp\n        port: 1\n");
+  CHECK(d.services[0].checks[0].interval == seconds_d(10));
+  CHECK(d.fault_detection.resources.interval == seconds_d(5));
 }
