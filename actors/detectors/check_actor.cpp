@@ -5,6 +5,7 @@
 #include "actors/type_ids.hpp"
 #include "checks/health_tracker.hpp"
 #include "faultd/log.hpp"
+#include "faultd/util.hpp"
 #include "process/supervisor.hpp"
 #include "state/health.hpp"
 
@@ -18,6 +19,10 @@ struct check_state {
   check_config check;
   std::unique_ptr<checks::health_tracker> tracker;
   uint64_t generation = 0;
+  /// This check raised a fault that no clear has answered yet. It survives
+  /// a new tracker (the service restarted) and a pause, so the fault is
+  /// cleared by the next passing check or by the pause itself.
+  bool raised = false;
   std::shared_ptr<spdlog::logger> log = log::get("checks");
   static inline const char* name = "check";
 };
@@ -36,10 +41,33 @@ bool paused(const check_state& st) {
   return !snap || snap->state != process::service_state::running;
 }
 
+/// Tells the analyzer this check no longer reports its fault.
+void send_clear(self_ptr self, const std::string& why) {
+  auto& st = self->state;
+  fault_event ev;
+  ev.id = make_uuid();
+  ev.time = system_clock_source().now();
+  ev.type = st.check.fault;
+  ev.severity = fault_severity::low;
+  ev.component = st.service;
+  ev.node = st.ctx->cfg.node.id;
+  ev.source = "check:" + std::string{to_string(st.check.kind)};
+  ev.details["check"] = st.check.name;
+  ev.details["message"] = why;
+  ev.clears = true;
+  st.raised = false;
+  st.ctx->send_to("analyzer", event_atom::value, std::move(ev));
+}
+
 void run_once(self_ptr self) {
   auto& st = self->state;
-  if (paused(st))
+  if (paused(st)) {
+    // The process state speaks for a service that is not running; a fault
+    // this check raised must not outlive the pause unanswered.
+    if (st.raised)
+      send_clear(self, "check paused: the service is not running");
     return;
+  }
   auto gen = st.ctx->health->generation(st.service);
   if (gen != st.generation) { // the service was restarted: start over
     st.generation = gen;
@@ -55,14 +83,24 @@ void run_once(self_ptr self) {
   cs.last_error = res.ok() ? std::string{} : res.message;
   st.ctx->health->update(st.service, cs, gen);
   st.ctx->check_result(st.service, res.ok());
-  if (!transition)
+  if (!transition) {
+    // A new tracker (after a restart) goes healthy from unknown without a
+    // transition worth an event; a fault raised before still needs its clear.
+    if (st.raised && st.tracker->state() == checks::health_state::healthy)
+      send_clear(self, "check passes again");
     return;
+  }
   st.log->info("check-transition service={} check={} from={} to={} message=\"{}\"", st.service,
                st.check.name, checks::to_string(transition->from),
                checks::to_string(transition->to), res.message);
-  if (auto ev = checks::make_check_event(st.service, st.check, *transition, res,
-                                         st.ctx->cfg.node.id, system_clock_source()))
+  auto ev = checks::make_check_event(st.service, st.check, *transition, res, st.ctx->cfg.node.id,
+                                     system_clock_source());
+  if (ev) {
+    st.raised = !ev->clears;
     st.ctx->send_to("analyzer", event_atom::value, std::move(*ev));
+  } else if (st.raised && transition->to == checks::health_state::healthy) {
+    send_clear(self, "check passes again");
+  }
 }
 
 caf::behavior check_actor(self_ptr self, std::shared_ptr<node_context> ctx, std::string service,

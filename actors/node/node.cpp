@@ -125,7 +125,7 @@ fault_event corrupt_database_fault(const config& cfg, const std::string& what) {
   f.severity = fault_severity::critical;
   f.component = "storage";
   f.node = cfg.node.id;
-  f.source = "storage";
+  f.source = "startup";  // no clearing signal: it closes after a quiet period
   f.details["message"] = "damaged database moved aside to " + what
                          + "; started on a fresh one (incidents and journal before it are "
                            "in the old file)";

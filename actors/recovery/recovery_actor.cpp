@@ -34,6 +34,9 @@ struct recovery_state {
   /// The escalation ladder of each open incident: strategies run, in order,
   /// with their outcome.
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> ladder;
+  /// Degradations completed by any rung of an incident's ladder, undone
+  /// when it closes (a later rung's actions replace the incident's).
+  std::map<std::string, std::vector<action_execution>> degraded;
   uint64_t started = 0;
   std::shared_ptr<spdlog::logger> log = log::get("recovery");
   static inline const char* name = "recovery";
@@ -254,6 +257,16 @@ void abandon(self_ptr self, const recovery_execution& x, const std::string& reas
 
 void resume_one(self_ptr self, const recovery_execution& x, const incident& inc) {
   auto& st = self->state;
+  // The ladder and the open state survive the manager's restart through
+  // the incident, so a resumed rung can still escalate.
+  if (inc.status == incident_status::open && !inc.component.empty())
+    st.open[inc.id] = inc;
+  if (st.ladder[inc.id].empty())
+    for (const auto& rung : inc.ladder) {
+      auto eq = rung.rfind('=');
+      st.ladder[inc.id].emplace_back(rung.substr(0, eq),
+                                     eq == std::string::npos ? "" : rung.substr(eq + 1));
+    }
   auto* strategy = st.selector->find(x.strategy_id);
   if (strategy == nullptr) {
     abandon(self, x, "strategy " + x.strategy_id + " no longer exists");
@@ -365,21 +378,31 @@ caf::behavior running(self_ptr self) {
       s.open.erase(inc.id);
       if (s.running.count(inc.id) == 0)
         s.ladder.erase(inc.id);
-      if (s.running.count(inc.id) > 0)
+      if (s.running.count(inc.id) > 0) {
         s.closed_while_running[inc.id] = inc.component;
-      else
-        restore_degradations(self, inc.id, inc.component, inc.actions);
+      } else {
+        auto done = s.degraded[inc.id];
+        done.insert(done.end(), inc.actions.begin(), inc.actions.end());
+        restore_degradations(self, inc.id, inc.component, done);
+        s.degraded.erase(inc.id);
+      }
     },
     [=](done_atom, const recovery_execution& x) {
       auto& s = self->state;
       if (x.status == execution_status::failed || x.status == execution_status::rolled_back)
         alert_unrecovered(self, x);
+      for (const auto& a : x.actions)
+        if (a.action.type == action_type::service_degradation
+            && a.status == action_status::completed)
+          s.degraded[x.incident_id].push_back(a);
       if (auto c = s.closed_while_running.find(x.incident_id); c != s.closed_while_running.end()) {
-        restore_degradations(self, x.incident_id, c->second, x.actions);
+        restore_degradations(self, x.incident_id, c->second, s.degraded[x.incident_id]);
+        s.degraded.erase(x.incident_id);
         s.closed_while_running.erase(c);
       }
       auto r = s.running.find(x.incident_id);
-      if (r != s.running.end() && r->second.execution_id == x.id) {
+      const bool current = r != s.running.end() && r->second.execution_id == x.id;
+      if (current) {
         s.incident_of.erase(r->second.supervisor.address());
         s.running.erase(r);
         s.ctx->dir->erase(supervisor_name(x.incident_id));
@@ -390,10 +413,15 @@ caf::behavior running(self_ptr self) {
       else
         l.back().second = std::string{to_string(x.status)};
       record_ladder(self, x.incident_id);
-      if (x.status == execution_status::failed || x.status == execution_status::rolled_back)
+      // Escalate only from the execution that was current, and only while
+      // nothing else runs for the incident.
+      if ((x.status == execution_status::failed || x.status == execution_status::rolled_back)
+          && current && s.running.count(x.incident_id) == 0)
         escalate(self, x);
-      else if (s.open.count(x.incident_id) == 0)
+      if (s.open.count(x.incident_id) == 0 && s.running.count(x.incident_id) == 0) {
         s.ladder.erase(x.incident_id);
+        s.degraded.erase(x.incident_id);
+      }
     },
   };
 }

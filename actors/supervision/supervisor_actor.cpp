@@ -184,6 +184,10 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
     escalate(self);
     return;
   }
+  // Until the new incarnation is put, messages for it are held, not sent
+  // to the dead one.
+  if (st.spec.directory)
+    st.spec.directory->erase_if_current(slot.spec.name, dm.source);
   std::vector<bool> running;
   running.reserve(st.children.size());
   for (auto& c : st.children)

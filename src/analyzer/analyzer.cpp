@@ -337,9 +337,20 @@ void analyzer::close(entry& x, const std::string& reason, timestamp now, result&
   auto symptoms = std::move(x.symptoms);
   x.symptoms.clear();
   const auto why = "root cause " + x.inc.id + " closed";
-  for (const auto& s : symptoms)
-    if (entry* y = lookup(s); y != nullptr)
-      close(*y, why, now, r);
+  for (const auto& s : symptoms) {
+    entry* y = lookup(s);
+    if (y == nullptr)
+      continue;
+    if (!y->active.empty()) {
+      // Its own detector still reports it: it stands on its own now.
+      y->inc.root_cause.clear();
+      log_->info("incident-detached id={} component={} active={}", y->inc.id, y->inc.component,
+                 *y->active.begin());
+      r.changed.push_back(y->inc);
+      continue;
+    }
+    close(*y, why, now, r);
+  }
 }
 
 result analyzer::on_event(const fault_event& e) {
@@ -489,6 +500,11 @@ result analyzer::tick() {
     if (entry* x = lookup(id); x != nullptr && x->inc.status == incident_status::open) {
       if (key_state* ks = find_key(x->inc.component, x->inc.type); ks != nullptr)
         ks->closes.clear();
+      if (!x->active.empty()) {  // quiet, but still reported: open, no longer flapping
+        x->inc.flapping = false;
+        r.changed.push_back(x->inc);
+        continue;
+      }
       close(*x, "flapping stopped", now, r);
     }
   const auto quiet_reason = "quiet for " + human_duration(settings_.auto_close_after);

@@ -28,7 +28,7 @@ std::optional<fault_event> node_fault_of(const event& e, const std::string& node
   f.severity = fault_severity::critical;
   f.component = "resource:" + resource;
   f.node = node_id;
-  f.source = "process";
+  f.source = "spawn";  // no clearing signal: it closes after a quiet period
   f.details["resource"] = resource;
   f.details["message"] = "faultd could not start " + e.service + ": " + e.error;
   return f;
@@ -69,8 +69,8 @@ std::optional<fault_event> fault_of(const event& e, const service_config& cfg,
       f.severity = fault_severity::medium;
       return f;
     case event_kind::started:
-      if (e.restarts == 0)
-        return std::nullopt;  // first start: nothing to clear
+      // Running again clears the process fault, whoever started it (its
+      // policy, recovery, an operator); with nothing open it is ignored.
       f.severity = fault_severity::low;
       f.clears = true;
       return f;

@@ -9,10 +9,10 @@
 //   exit, policy restarts it          -> service_unavailable, high
 //   exit 0, policy does not restart   -> the service's fault cleared (it completed)
 //   other exit under `never`          -> service_unavailable, medium, "not restarted"
-//   running again after a restart     -> cleared
+//   running (again)                   -> cleared (ignored when nothing is open)
 //   restart storm (guard engaged)     -> service_unavailable, critical
 //   spawn failed (bad command)        -> service_unavailable, critical
-//   expected exits (stop, shutdown), first start, adoption: nothing
+//   expected exits (stop, shutdown), adoption: nothing
 
 #include <optional>
 #include <string>

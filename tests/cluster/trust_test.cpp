@@ -285,3 +285,37 @@ TEST_CASE("a damaged database is moved aside at start, a critical incident raise
   CHECK(json_value(incidents, "component", start) == "storage");
   CHECK(json_value(incidents, "severity", start) == "critical");
 }
+
+TEST_CASE("an incident a check raised closes when the check passes after a restart of the service") {
+  temp_dir files;
+  auto flag = files.file("healthy");
+  node_process n{"services:\n"
+                 "  - name: web\n"
+                 "    command: [\"/bin/sleep\", \"1000\"]\n"
+                 "    checks:\n"
+                 "      - type: exec\n"
+                 "        name: flag\n"
+                 "        command: [\"/usr/bin/test\", \"-f\", \"" + flag + "\"]\n"
+                 "        interval: 100ms\n"
+                 "        failure_threshold: 1\n"
+                 "        success_threshold: 1\n"
+                 "strategies:\n"
+                 "  service_unavailable:\n"
+                 "    severity_levels: [low]\n"  // keep recovery out of this test
+                 "    actions:\n"
+                 "      - type: restart_service\n"};
+  std::string id;
+  REQUIRE(wait_until([&] {
+    auto out = n.ctl({"--json", "incidents", "--open"}).out;
+    auto pos = out.find("\"component\":\"web\"");
+    if (pos == std::string::npos)
+      return false;
+    id = json_value(out, "id", out.rfind("{\"id\"", pos));
+    return true;
+  }));
+  // The check passes from now on, and the service restarts: the new
+  // process's check starts from scratch and passes at once.
+  write_file(flag, "");
+  REQUIRE(::kill(std::stoi(n.service_pid("web")), SIGKILL) == 0);
+  CHECK(wait_until([&] { return json_value(n.incident_json(id), "status") == "closed"; }));
+}

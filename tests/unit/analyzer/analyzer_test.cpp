@@ -39,7 +39,9 @@ fault_event fault(const std::string& component, fault_type type,
   e.severity = severity;
   e.component = component;
   e.node = node;
-  e.source = "check:tcp";
+  // A source with no clearing signal, so that these tests of dedup and
+  // correlation are not about sources; the tests of sources set their own.
+  e.source = "inject";
   e.details["message"] = "connection refused";
   return e;
 }
@@ -569,6 +571,7 @@ TEST_CASE("an incident stays open while any source with a clearing signal still 
   manual_clock clock;
   analyzer a{test_settings(), {}, clock};
   auto by_check = fault("gw-mqtt", unavailable);
+  by_check.source = "check:tcp";
   by_check.details["check"] = "mqtt-listener";
   auto opened = a.on_event(by_check);
   auto by_process = fault("gw-mqtt", unavailable);
@@ -608,4 +611,23 @@ TEST_CASE("a reopened incident alerts again once its last alert is older than th
   CHECK(back.reopened);
   CHECK(back.incident_id == first.incident_id);
   CHECK(back.alerts.size() == 1);
+}
+
+TEST_CASE("a symptom whose own check still fails stays open, on its own, when its root closes") {
+  manual_clock clock;
+  analyzer a{test_settings(), {{"api", {"db"}}}, clock};
+  auto root = a.on_event(fault("db", unavailable));
+  auto api = fault("api", unavailable);
+  api.source = "check:http";
+  api.details["check"] = "api-health";
+  auto symptom = a.on_event(api);
+  REQUIRE(a.find(symptom.incident_id)->root_cause == root.incident_id);
+  a.on_event(clear("db", unavailable, "process"));
+  CHECK(a.find(root.incident_id)->status == incident_status::closed);
+  CHECK(a.find(symptom.incident_id)->status == incident_status::open);
+  CHECK(a.find(symptom.incident_id)->root_cause.empty());
+  auto passes = clear("api", unavailable, "check:http");
+  passes.details["check"] = "api-health";
+  a.on_event(passes);
+  CHECK(a.find(symptom.incident_id)->status == incident_status::closed);
 }

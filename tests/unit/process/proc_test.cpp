@@ -167,3 +167,32 @@ TEST_CASE("a tree's usage sums its members' memory, CPU time and open fds") {
     ::kill(st.pid, SIGKILL);
   ::waitpid(root, nullptr, 0);
 }
+
+TEST_CASE("the top CPU consumers name a busy process and its service") {
+  pid_t busy = ::fork();
+  REQUIRE(busy >= 0);
+  if (busy == 0) {
+    ::setenv("FAULTD_SERVICE", "spinner", 1);
+    ::execl("/bin/sh", "sh", "-c", "while :; do :; done", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  consumer_tracker ct;
+  ct.scan();
+  bool found = false;
+  // CPU is measured between two scans at least 200 ms apart.
+  auto last = std::chrono::steady_clock::now();
+  wait_until([&] {
+    if (std::chrono::steady_clock::now() - last < std::chrono::milliseconds(200))
+      return false;
+    last = std::chrono::steady_clock::now();
+    ct.scan();
+    for (auto& c : ct.top_cpu(5))
+      if (c.pid == busy && c.cpu_percent > 20 && c.service == "spinner")
+        found = true;
+    return found;
+  });
+  CHECK(found);
+  CHECK(ct.top_cpu(1).size() == 1);
+  ::kill(busy, SIGKILL);
+  ::waitpid(busy, nullptr, 0);
+}

@@ -62,14 +62,16 @@ TEST_CASE("a crash under never is a medium fault that says it is not restarted")
   CHECK(f->details.at("restart_policy") == "never");
 }
 
-TEST_CASE("stops, shutdowns, first starts and adoptions are no faults") {
+TEST_CASE("stops, shutdowns and adoptions are no faults; every start clears") {
   auto cfg = with_policy(restart_policy::always);
   CHECK_FALSE(fault_of(exited(std::nullopt, SIGTERM, false, true), cfg, "n1"));
   CHECK_FALSE(fault_of(exited(std::nullopt, SIGTERM, false), cfg, "n1"));  // shutdown
   event started;
   started.kind = event_kind::started;
   started.service = "job";
-  CHECK_FALSE(fault_of(started, cfg, "n1"));
+  auto first = fault_of(started, cfg, "n1");
+  REQUIRE(first);
+  CHECK(first->clears);
   started.restarts = 1;
   auto cleared = fault_of(started, cfg, "n1");
   REQUIRE(cleared);
