@@ -72,8 +72,13 @@ action_result load_balancing_executor::execute(const recovery_action& a,
   if (instances.empty())
     for (const auto& [name, w] : current)
       instances.push_back(name);
-  if (instances.empty())
-    instances.push_back(target);
+  // Without instances there is nothing to balance: weights such as
+  // "resource:cpu=100" would mean nothing to anyone reading them.
+  auto nothing_to_balance = [&] {
+    return fail(errc::bad_request, "no instances of " + target
+                                     + " to balance (give parameters.instances or weights, or "
+                                       "write weights/" + target + " first)");
+  };
 
   std::map<std::string, int> next;
   std::string how;
@@ -85,6 +90,8 @@ action_result load_balancing_executor::execute(const recovery_action& a,
     next = *w;
     how = "explicit";
   } else if (auto drain = parameter(a, "drain"); !drain.empty()) {
+    if (instances.empty())
+      return nothing_to_balance();
     if (std::find(instances.begin(), instances.end(), drain) == instances.end()) {
       std::string known;
       for (const auto& i : instances)
@@ -107,6 +114,8 @@ action_result load_balancing_executor::execute(const recovery_action& a,
       return fail(errc::bad_request,
                   "load_distribution " + dist + " is not supported for " + target
                       + ": supported are round_robin, or the weights or drain parameters");
+    if (instances.empty())
+      return nothing_to_balance();
     next = equal_weights(instances);
     how = "round_robin";
   } else {

@@ -73,18 +73,22 @@ std::map<std::string, recovery_strategy> builtin_strategies() {
   };
   out[degrade.id] = degrade;
 
+  // The seed rebalanced "overloaded_service", which for a node-wide fault
+  // wrote weights for "resource:cpu" that mean nothing. Built in, a service
+  // over its limits (high, or critical) is restarted, as monit does: the
+  // culprit, named by the fault. A node-wide fault names its top consumers
+  // and has no service to act on: its recovery fails and is alerted.
   recovery_strategy res;
   res.id = "resource_exhaustion";
   res.name = "Resource Exhaustion Recovery";
-  res.description = "Handle resource exhaustion";
+  res.description = "Restart the service that exceeds its limits";
   res.fault_types = {fault_type::resource_exhaustion};
-  res.severity_levels = {fault_severity::medium, fault_severity::high};
+  res.severity_levels = {fault_severity::high, fault_severity::critical};
   res.priority = 150;
   res.timeout = seconds_d(120);
   res.rollback_enabled = false;
   res.actions = {
-    make_action(action_type::load_balancing, "overloaded_service",
-                {{"load_distribution", "round_robin"}}, 45, 2, 15),
+    make_action(action_type::restart_service, "overloaded_service", {}, 60, 1, 15),
   };
   out[res.id] = res;
 

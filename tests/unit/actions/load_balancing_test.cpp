@@ -64,7 +64,7 @@ TEST_CASE("round_robin spreads equal weights over the current instances and roll
   CHECK(read_file(dir.file("weights/mapper")) == "a=80,b=10,c=10");
 }
 
-TEST_CASE("round_robin takes the instances parameter, or the target itself") {
+TEST_CASE("round_robin takes the instances parameter, and refuses when there is nothing to balance") {
   temp_dir dir;
   state::registry reg{dir.path()};
   load_balancing_executor ex{reg};
@@ -73,9 +73,12 @@ TEST_CASE("round_robin takes the instances parameter, or the target itself") {
   REQUIRE(ex.execute(a, ctx_for("x")).st.ok());
   CHECK(reg.get("weights/mapper") == std::optional<std::string>{"m1=50,m2=50"});
 
-  REQUIRE(ex.execute(balance("service_name", "load_distribution", "round_robin"), ctx_for("gw"))
-              .st.ok());
-  CHECK(reg.get("weights/gw") == std::optional<std::string>{"gw=100"});
+  // A resource (or a service without instances) has no weights to write.
+  auto none = ex.execute(balance("service_name", "load_distribution", "round_robin"),
+                         ctx_for("resource:cpu"));
+  CHECK(none.st.code() == errc::bad_request);
+  CHECK(none.st.message().find("no instances of resource:cpu to balance") != std::string::npos);
+  CHECK_FALSE(reg.get("weights/resource:cpu"));
 }
 
 TEST_CASE("drain gives an instance weight 0 and the others share 100") {

@@ -122,13 +122,12 @@ TEST_CASE("built-in strategies are the seed's three and the degradation rung") {
   CHECK(re.name == "Resource Exhaustion Recovery");
   CHECK(re.priority == 150);
   CHECK_FALSE(re.rollback_enabled);
+  // The culprit is restarted; no weights are written for a resource.
   REQUIRE(re.actions.size() == 1);
-  CHECK(re.actions[0].type == action_type::load_balancing);
+  CHECK(re.actions[0].type == action_type::restart_service);
   CHECK(re.actions[0].target == "overloaded_service");
-  CHECK(re.actions[0].parameters.at("load_distribution") == "round_robin");
-  CHECK(re.actions[0].timeout == seconds_d(45));
-  CHECK(re.actions[0].retry_count == 2);
-  CHECK(re.actions[0].retry_delay == seconds_d(15));
+  CHECK(re.severity_levels
+        == std::vector<fault_severity>{fault_severity::high, fault_severity::critical});
   CHECK(b.at("network_timeout").name == "Network Timeout Recovery");
   CHECK(b.at("network_timeout").timeout == seconds_d(120));
   CHECK(b.at("service_unavailable").timeout == seconds_d(180));

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -450,6 +451,15 @@ bool alive(int pid) {
   return st && st->state != 'Z';
 }
 
+/// In a forked test child: output to /dev/null, so that a child a failed
+/// assertion leaves behind cannot hold the test runner's pipe open.
+void quiet_stdio() {
+  int null = ::open("/dev/null", O_RDWR);
+  ::dup2(null, 0);
+  ::dup2(null, 1);
+  ::dup2(null, 2);
+}
+
 off_t file_size(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 ? st.st_size : 0;
@@ -521,6 +531,7 @@ TEST_CASE("a recorded live process of a previous incarnation is adopted, not sta
   REQUIRE(pid >= 0);
   if (pid == 0) {
     ::setpgid(0, 0);
+    quiet_stdio();
     ::setenv(instance_env, token.c_str(), 1);
     ::execl("/bin/sleep", "sleep", "300", static_cast<char*>(nullptr));
     ::_exit(127);
@@ -585,6 +596,7 @@ TEST_CASE("a recorded process whose command changed is adopted and restarted wit
     pid_t pid = ::fork();
     if (pid == 0) {
       ::setpgid(0, 0);
+      quiet_stdio();
       ::setenv(instance_env, saved[0].token.c_str(), 1);
       ::execl("/bin/sleep", "sleep", "300", static_cast<char*>(nullptr));
       ::_exit(127);
@@ -613,6 +625,7 @@ TEST_CASE("retire_others ends recorded processes of services no longer configure
   pid_t pid = ::fork();
   if (pid == 0) {
     ::setpgid(0, 0);
+    quiet_stdio();
     ::setenv(instance_env, "retire-token", 1);
     ::execl("/bin/sleep", "sleep", "300", static_cast<char*>(nullptr));
     ::_exit(127);
