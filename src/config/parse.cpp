@@ -140,6 +140,7 @@ public:
     check_dependencies(cfg.services);
     for (const auto& [id, index] : actions_without_timeout_)
       cfg.strategies[id].actions[index].timeout = cfg.recovery.action_execution_timeout;
+    check_degradation_levels(cfg);
     // The seed's recovery and detection keys act as defaults and caps.
     for (const auto& id : strategies_without_rollback_)
       cfg.strategies[id].rollback_enabled = cfg.recovery.rollback_enabled;
@@ -704,6 +705,94 @@ private:
     }
   }
 
+  /// A degradation_level for an action that names a configured service must
+  /// be one of that service's levels (a placeholder target is checked when
+  /// it acts). Checked once every service is known, at the level's line.
+  void check_degradation_levels(const config& cfg) {
+    for (const auto& [target, at] : level_checks_) {
+      const auto* svc = cfg.find_service(target);
+      if (svc == nullptr)
+        continue;
+      const auto& levels = svc->degradation_levels;
+      auto level = at.as_string();
+      if (std::find(levels.begin(), levels.end(), level) != levels.end())
+        continue;
+      std::string list;
+      for (const auto& l : levels)
+        list += (list.empty() ? "" : ", ") + l;
+      at.fail("level " + quoted(level) + " is not one of " + target + "'s degradation_levels ("
+              + list + ")");
+    }
+  }
+
+  /// The parameters each built-in action reads; any other key would be
+  /// accepted and ignored, so it is refused.
+  static const std::vector<std::string>& known_parameters(action_type t) {
+    static const std::map<action_type, std::vector<std::string>> known{
+      {action_type::restart_service, {"command"}},
+      {action_type::service_degradation, {"degradation_level", "level"}},
+      {action_type::circuit_breaker,
+       {"hold", "failure_rate_threshold", "failure_rate", "minimum_calls", "window_size",
+        "half_open_probes", "probes_to_close", "open_wait", "open_for"}},
+      {action_type::failover, {"backup_node"}},
+      {action_type::load_balancing, {"weights", "load_distribution", "drain", "instances"}},
+      {action_type::state_sync, {}},
+      {action_type::data_restore, {}},
+    };
+    static const std::vector<std::string> none;
+    auto i = known.find(t);
+    return i == known.end() ? none : i->second;
+  }
+
+  /// Parameters that cannot work are refused where they are written.
+  void check_parameters(const recovery_action& a, const map_reader& m) {
+    const auto& known = known_parameters(a.type);
+    for (const auto& [key, val] : m.entries()) {
+      const auto& k = key.node().Scalar();
+      if (std::find(known.begin(), known.end(), k) == known.end()) {
+        std::string list;
+        for (const auto& n : known)
+          list += (list.empty() ? "" : ", ") + n;
+        val.fail("unknown parameter " + quoted(k) + " for " + std::string{to_string(a.type)}
+                 + (list.empty() ? " (it takes none)" : " (expected " + list + ")"));
+      }
+    }
+    if (auto w = m.get("weights")) {
+      // name=weight,name=weight with integer weights 0..100.
+      std::stringstream in(w->as_string());
+      std::string item;
+      bool any = false;
+      while (std::getline(in, item, ',')) {
+        auto eq = item.find('=');
+        auto name = item.substr(0, eq == std::string::npos ? 0 : eq);
+        auto num = eq == std::string::npos ? std::string{} : item.substr(eq + 1);
+        auto trim = [](std::string s) {
+          while (!s.empty() && s.front() == ' ')
+            s.erase(s.begin());
+          while (!s.empty() && s.back() == ' ')
+            s.pop_back();
+          return s;
+        };
+        name = trim(name);
+        num = trim(num);
+        bool digits = !num.empty() && num.size() <= 3
+                      && std::all_of(num.begin(), num.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (name.empty() || !digits || std::stoi(num) > 100)
+          w->fail("malformed weights " + quoted(w->as_string())
+                  + " (expected name=weight,... with weights 0..100, e.g. a=70,b=30)");
+        any = true;
+      }
+      if (!any)
+        w->fail("malformed weights \"\" (expected name=weight,...)");
+    }
+    if (a.type == action_type::service_degradation)
+      for (const char* k : {"degradation_level", "level"})
+        if (auto l = m.get(k))
+          level_checks_.emplace_back(a.target, *l);
+    if (auto d = m.get("load_distribution"); d && d->as_string() != "round_robin")
+      d->fail("unknown load_distribution " + quoted(d->as_string()) + " (supported: round_robin)");
+  }
+
   recovery_action parse_action(const value& v, bool& has_timeout) {
     map_reader m(v, {"type", "target", "parameters", "timeout", "retry_count", "retry_delay"});
     recovery_action a;
@@ -712,7 +801,10 @@ private:
       type.fail("required (" + action_type_names() + ")");
     a.type = type.as_enum<action_type>(parse_action_type, "action type", action_type_names());
     m.with("target", [&](const value& x) { a.target = x.as_string(); });
-    m.with("parameters", [&](const value& x) { a.parameters = x.as_string_map(); });
+    m.with("parameters", [&](const value& x) {
+      a.parameters = x.as_string_map();
+      check_parameters(a, map_reader(x, {}));
+    });
     has_timeout = m.has("timeout");
     m.with("timeout", [&](const value& x) { a.timeout = x.as_positive_duration(); });
     m.with("retry_count", [&](const value& x) { a.retry_count = x.as_u32(); });
@@ -727,6 +819,8 @@ private:
   /// (strategy id, action index) whose timeout defaults to
   /// recovery.action_execution_timeout, which may come later in the file.
   std::vector<std::pair<std::string, size_t>> actions_without_timeout_;
+  /// (action target, its degradation_level value), checked after parsing.
+  std::vector<std::pair<std::string, value>> level_checks_;
   /// New strategies that leave rollback_enabled to recovery.rollback_enabled.
   std::vector<std::string> strategies_without_rollback_;
   /// (service index, check index) of checks without their own interval.

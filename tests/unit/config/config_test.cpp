@@ -176,7 +176,7 @@ TEST_CASE("config/example.yaml loads and describes the IoT platform") {
   CHECK(c.strategies.at("gateway_failover").component_pattern == "mqtt-*");
   // An action without a timeout takes recovery.action_execution_timeout.
   CHECK(c.strategies.at("gateway_failover").actions[1].timeout == seconds_d(60));
-  CHECK(c.strategies.at("mapper_backlog").actions[0].parameters.at("max_weight") == "10");
+  CHECK(c.strategies.at("mapper_backlog").actions[0].parameters.at("instances") == "mapper-a, mapper-b");
   CHECK(c.db_path() == "./faultd-data/edge-1/faultd.db");
 }
 
@@ -286,16 +286,16 @@ TEST_CASE("a new strategy named after a fault type defaults its fault types, sev
   data_inconsistency:
     priority: 50
     actions:
-      - type: state_sync
-        parameters: {full: true, rounds: 3, ratio: 0.5}
+      - type: restart_service
+        parameters: {command: "systemctl restart x"}
 )");
   const auto& s = c.strategies.at("data_inconsistency");
   CHECK(s.name == "data_inconsistency");
   CHECK(s.fault_types == std::vector<fault_type>{fault_type::data_inconsistency});
   CHECK(s.severity_levels == all_fault_severities());
   CHECK(s.priority == 50);
-  CHECK(s.actions[0].parameters ==
-        std::map<std::string, std::string>{{"full", "true"}, {"rounds", "3"}, {"ratio", "0.5"}});
+  CHECK(s.actions[0].parameters
+        == std::map<std::string, std::string>{{"command", "systemctl restart x"}});
   CHECK(s.actions[0].timeout == c.recovery.action_execution_timeout);
   CHECK(c.strategies.size() == 5);  // four built-ins and this one
 }
@@ -928,4 +928,30 @@ strategies:
   auto d = parse_ok("services:\n  - name: a\n    command: [x]\n    checks:\n      - type: tcp\n        port: 1\n");
   CHECK(d.services[0].checks[0].interval == seconds_d(10));
   CHECK(d.fault_detection.resources.interval == seconds_d(5));
+}
+
+TEST_CASE("action parameters that cannot work are refused where they are written") {
+  auto e1 = parse_bad("strategies:\n  x:\n    fault_types: [software_error]\n    actions:\n"
+                      "      - type: circuit_breaker\n        parameters: {hold: \"true\", colour: red}\n");
+  CHECK_ERROR(e1, 6, "parameters.colour: unknown parameter \"colour\" for circuit_breaker");
+  auto e2 = parse_bad("strategies:\n  x:\n    fault_types: [software_error]\n    actions:\n"
+                      "      - type: load_balancing\n        parameters: {weights: \"a=70,b\"}\n");
+  CHECK_ERROR(e2, 6, "malformed weights \"a=70,b\"");
+  auto e3 = parse_bad("strategies:\n  x:\n    fault_types: [software_error]\n    actions:\n"
+                      "      - type: state_sync\n        parameters: {full: true}\n");
+  CHECK_ERROR(e3, 6, "unknown parameter \"full\" for state_sync (it takes none)");
+  auto e4 = parse_bad("services:\n  - name: gw\n    command: [x]\n"
+                      "strategies:\n  x:\n    fault_types: [software_error]\n    actions:\n"
+                      "      - type: service_degradation\n        target: gw\n"
+                      "        parameters: {degradation_level: turbo}\n");
+  CHECK_ERROR(e4, 10, "parameters.degradation_level: level \"turbo\" is not one of gw's "
+                      "degradation_levels (full, reduced, basic, minimal)");
+  auto e5 = parse_bad("strategies:\n  x:\n    fault_types: [software_error]\n    actions:\n"
+                      "      - type: load_balancing\n        parameters: {load_distribution: magic}\n");
+  CHECK_ERROR(e5, 6, "unknown load_distribution \"magic\"");
+  // The seed's placeholder target is checked when it acts.
+  CHECK(parse_ok("strategies:\n  x:\n    fault_types: [software_error]\n    actions:\n"
+                 "      - type: service_degradation\n        target: service_name\n"
+                 "        parameters: {degradation_level: basic}\n")
+          .strategies.count("x") == 1);
 }
