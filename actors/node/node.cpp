@@ -132,11 +132,6 @@ fault_event corrupt_database_fault(const config& cfg, const std::string& what) {
   return f;
 }
 
-/// Hands `f` to the analyzer (held until it runs: it starts with the tree).
-void announce(const std::shared_ptr<node_context>& ctx, fault_event f) {
-  ctx->send_to("analyzer", event_atom::value, std::move(f));
-}
-
 } // namespace
 
 status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out) {
@@ -184,7 +179,8 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out) 
   n.ctx = ctx;
   n.root = spawn_supervisor(sys, node_tree(ctx, n.db));
   if (!corrupt.empty())
-    announce(ctx, corrupt_database_fault(cfg, corrupt));
+    ctx->send_to("analyzer", event_atom::value,  // held until the analyzer runs
+                 corrupt_database_fault(cfg, corrupt));
   // The port first: a port that is taken must stop the node before any
   // service has started.
   n.front = spawn_control_front(sys, ctx);

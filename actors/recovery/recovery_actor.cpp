@@ -89,16 +89,23 @@ void launch(self_ptr self, const incident& inc, recovery::execution_machine mach
   st.ctx->dir->put(std::move(e));
 }
 
-void alert_no_strategy(self_ptr self, const incident& inc) {
+/// Sends an alert about an incident's recovery to the alerting actor.
+void send_alert(self_ptr self, const std::string& incident_id, fault_severity severity,
+                const std::string& component, std::string summary) {
   alert a;
   a.id = make_uuid();
-  a.incident_id = inc.id;
+  a.incident_id = incident_id;
   a.time = system_clock_source().now();
-  a.severity = inc.severity;
-  a.component = inc.component;
-  a.summary = "no recovery strategy matches " + std::string{to_string(inc.type)} + " ("
-              + std::string{to_string(inc.severity)} + ") on " + inc.component;
-  self->state.ctx->send_to("alerting", alert_atom::value, a);
+  a.severity = severity;
+  a.component = component;
+  a.summary = std::move(summary);
+  self->state.ctx->send_to("alerting", alert_atom::value, std::move(a));
+}
+
+void alert_no_strategy(self_ptr self, const incident& inc) {
+  send_alert(self, inc.id, inc.severity, inc.component,
+             "no recovery strategy matches " + std::string{to_string(inc.type)} + " ("
+               + std::string{to_string(inc.severity)} + ") on " + inc.component);
 }
 
 /// A recovery that failed or was rolled back leaves the fault to a person:
@@ -106,22 +113,17 @@ void alert_no_strategy(self_ptr self, const incident& inc) {
 /// own severity.
 void alert_unrecovered(self_ptr self, const recovery_execution& x) {
   auto& st = self->state;
-  alert a;
-  a.id = make_uuid();
-  a.incident_id = x.incident_id;
-  a.time = system_clock_source().now();
-  a.severity = fault_severity::high;
+  auto severity = fault_severity::high;
   std::string component = x.incident_id;
   if (auto i = st.open.find(x.incident_id); i != st.open.end()) {
     component = i->second.component;
-    a.severity = std::max(a.severity, i->second.severity);
+    severity = std::max(severity, i->second.severity);
   }
-  a.component = component;
-  a.summary = "recovery " + std::string{to_string(x.status)} + " on " + component + " (strategy "
-              + x.strategy_id + "): " + (x.error.empty() ? std::string{"no error text"} : x.error);
   st.log->warn("recovery-unrecovered incident={} strategy={} status={} error=\"{}\"",
                x.incident_id, x.strategy_id, to_string(x.status), x.error);
-  st.ctx->send_to("alerting", alert_atom::value, a);
+  send_alert(self, x.incident_id, severity, component,
+             "recovery " + std::string{to_string(x.status)} + " on " + component + " (strategy "
+               + x.strategy_id + "): " + (x.error.empty() ? std::string{"no error text"} : x.error));
 }
 
 /// The ladder as recorded in the incident: "<strategy>=<outcome>".
@@ -180,17 +182,11 @@ void on_opened(self_ptr self, const incident& inc, timestamp fault_time) {
   // its own restart). Past it, a person is told; the recovery still runs.
   auto waited = system_clock_source().now() - fault_time;
   if (waited > st.ctx->cfg.recovery.strategy_selection_timeout) {
-    alert a;
-    a.id = make_uuid();
-    a.incident_id = inc.id;
-    a.time = system_clock_source().now();
-    a.severity = std::max(inc.severity, fault_severity::high);
-    a.component = inc.component;
-    a.summary = "recovery of " + inc.component + " starts " + human_duration(waited)
-                + " after the fault, past strategy_selection_timeout "
-                + human_duration(st.ctx->cfg.recovery.strategy_selection_timeout);
     st.log->warn("recovery-started-late incident={} waited={}", inc.id, human_duration(waited));
-    st.ctx->send_to("alerting", alert_atom::value, a);
+    send_alert(self, inc.id, std::max(inc.severity, fault_severity::high), inc.component,
+               "recovery of " + inc.component + " starts " + human_duration(waited)
+                 + " after the fault, past strategy_selection_timeout "
+                 + human_duration(st.ctx->cfg.recovery.strategy_selection_timeout));
   }
   auto* strategy = st.selector->select(inc);
   if (strategy == nullptr) {

@@ -123,6 +123,20 @@ void run_dir::remove(const std::string& service) const {
     ::unlink(file_of(service).c_str());
 }
 
+std::optional<run_record> run_dir::read(const std::string& service) const {
+  if (dir_.empty())
+    return std::nullopt;
+  std::ifstream in(file_of(service));
+  if (!in)
+    return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  auto r = parse_run_record(ss.str());
+  if (!r || r->service != service)
+    return std::nullopt;
+  return r;
+}
+
 std::vector<run_record> run_dir::read_all(std::vector<std::string>* bad) const {
   std::vector<run_record> out;
   if (dir_.empty())

@@ -45,6 +45,8 @@ public:
 
   status write(const run_record& r) const;
   void remove(const std::string& service) const;
+  /// The record of one service, if there is a readable one.
+  std::optional<run_record> read(const std::string& service) const;
   /// Every readable record; unreadable or malformed files are skipped
   /// (and reported in `bad`, by file name, if given).
   std::vector<run_record> read_all(std::vector<std::string>* bad = nullptr) const;

@@ -267,10 +267,7 @@ struct supervisor::impl {
   /// live one cannot be watched (no fds left), nothing is started either:
   /// two copies would be worse than one unsupervised.
   adoption try_adopt(service& s, std::string& error) {
-    std::optional<run_record> rec;
-    for (auto& x : records->read_all())
-      if (x.service == s.cfg().name)
-        rec = x;
+    auto rec = records->read(s.cfg().name);
     if (!rec)
       return adoption::none;
     int fd = open_recorded(*rec);

@@ -212,3 +212,18 @@ TEST_CASE("the top CPU consumers name a busy process and its service") {
   ::kill(busy, SIGKILL);
   ::waitpid(busy, nullptr, 0);
 }
+
+TEST_CASE("the run dir reads one service's record by name") {
+  temp_dir dir;
+  run_dir rd{dir.file("run")};
+  run_record r;
+  r.service = "web/api";
+  r.pid = 4321;
+  r.start_ticks = 7;
+  r.token = "t";
+  REQUIRE(rd.write(r).ok());
+  auto back = rd.read("web/api");
+  REQUIRE(back);
+  CHECK(back->pid == 4321);
+  CHECK_FALSE(rd.read("other"));
+}
