@@ -98,6 +98,7 @@ TEST_CASE("after kill -9 of faultd every service runs exactly once and is superv
   temp_dir files;
   node_process n{"services:\n" + counted_service("web", files.file("starts"))};
   auto pid = std::stoi(n.service_pid("web"));
+  REQUIRE(wait_until([&] { return lines_of(files.file("starts")) == 1; }));  // it has run
   n.proc->signal(SIGKILL);
   CHECK(n.proc->wait() == 128 + SIGKILL);
   CHECK(alive(pid));  // a crash of faultd takes no service down
@@ -112,7 +113,7 @@ TEST_CASE("after kill -9 of faultd every service runs exactly once and is superv
     fresh = n.service_pid("web");
     return !fresh.empty() && fresh != "0" && fresh != std::to_string(pid);
   }));
-  CHECK(lines_of(files.file("starts")) == 2);
+  CHECK(wait_until([&] { return lines_of(files.file("starts")) == 2; }));
   CHECK(json_value(n.service_json("web"), "adopted") == "false");
   // And a clean stop of faultd stops it.
   n.proc->signal(SIGTERM);
@@ -141,7 +142,7 @@ TEST_CASE("a service removed from the config while faultd was down is ended at t
 TEST_CASE("a second faultd on the same data dir exits 1 at once and starts nothing") {
   temp_dir files;
   node_process n{"services:\n" + counted_service("once", files.file("starts"))};
-  REQUIRE(lines_of(files.file("starts")) == 1);
+  REQUIRE(wait_until([&] { return lines_of(files.file("starts")) == 1; }));
   auto second = run({faultd_bin(), "--config", n.dir.file("faultd.yaml")}, std::chrono::seconds(20));
   CHECK(second.status == 1);
   CHECK(second.err.find("is in use by another faultd (pid " + std::to_string(n.proc->pid()) + ")")
