@@ -4,7 +4,7 @@
 // the current incarnation of every supervised actor, and the thread-safe
 // objects that outlive any single actor (so a crashed and restarted actor
 // loses nothing): the process supervisor, the health board, the registry,
-// the circuit board and the executor registry.
+// the circuit board, the executor registry and the action workers.
 //
 // Actors never keep another actor's handle for long: they look it up by
 // name in the directory when they send (send_to), so a message goes to the
@@ -33,6 +33,7 @@ class registry;
 namespace actions {
 class circuit_board;
 class executor_registry;
+class action_workers;
 } // namespace actions
 
 struct node_context {
@@ -43,6 +44,8 @@ struct node_context {
   std::shared_ptr<state::registry> registry;
   std::shared_ptr<actions::circuit_board> circuits;
   std::shared_ptr<actions::executor_registry> executors;
+  /// The threads recovery actions run on (they outlive incident supervisors).
+  std::shared_ptr<actions::action_workers> workers;
 
   /// The current incarnation of a named actor (invalid if none).
   caf::actor lookup(const std::string& name) const { return dir->get(name); }

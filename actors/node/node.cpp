@@ -7,6 +7,7 @@
 
 #include "actions/circuit_board.hpp"
 #include "actions/executor.hpp"
+#include "actions/workers.hpp"
 #include "actions/builtin.hpp"
 #include "actors/alerting/alert_actor.hpp"
 #include "actors/analyzer/analyzer_actor.hpp"
@@ -19,6 +20,7 @@
 #include "actors/storage/storage_actor.hpp"
 #include "actors/supervision/supervisor_actor.hpp"
 #include "actors/type_ids.hpp"
+#include "checks/health_check.hpp"
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
 #include "process/supervisor.hpp"
@@ -159,6 +161,7 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out) 
   if (!ctx->processes->init_status().ok())
     return ctx->processes->init_status();
   ctx->executors = std::make_shared<actions::executor_registry>();
+  ctx->workers = std::make_shared<actions::action_workers>();
   actions::builtin_deps deps;
   deps.cfg = &ctx->cfg;
   deps.supervisor = ctx->processes.get();
@@ -219,8 +222,27 @@ void stop_node(caf::actor_system& sys, node_runtime& node) {
     self->receive([](const caf::down_msg&) {});
     node.root = nullptr;
   }
+  // Whatever is still listed outlived its supervisor (e.g. an incident
+  // supervisor whose manager was killed): the actor system would wait for it.
+  if (node.ctx)
+    for (auto& e : node.ctx->dir->list())
+      if (e.actor)
+        self->send_exit(e.actor, caf::exit_reason::user_shutdown);
   if (node.ctx && node.ctx->processes)
     node.ctx->processes->shutdown();
+  // Recovery commands still running die now, with their children (they
+  // would outlive faultd), and their workers return.
+  if (auto n = checks::kill_running_commands(); n > 0)
+    log::get("node")->info("commands-killed count={} reason=shutdown", n);
+  if (node.ctx && node.ctx->workers) {
+    auto& w = *node.ctx->workers;
+    if (!w.wait_idle(std::chrono::steady_clock::now() + std::chrono::seconds(1))) {
+      node.workers_left = w.running();
+      log::get("node")->warn("recovery-actions-abandoned count={} reason=\"still running at "
+                             "shutdown\"",
+                             node.workers_left);
+    }
+  }
   node.ctx = nullptr;
   node.db = nullptr;
 }

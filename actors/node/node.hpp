@@ -41,6 +41,10 @@ struct node_runtime {
   caf::actor root;   ///< sup:node
   caf::actor front;  ///< published on the control port
   uint16_t port = 0; ///< the control port actually bound
+  /// After stop_node: recovery actions still running on their worker
+  /// threads (executors that ignore their deadline). Their owner exits the
+  /// process without waiting for them (std::_Exit after flushing logs).
+  size_t workers_left = 0;
 };
 
 /// Builds the node context, starts the supervision tree and the managed
@@ -51,8 +55,9 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out);
 
 /// Stops the node: the control port first, then the tree in reverse start
 /// order (control, detectors, recovery, analysis, alerting, storage), then
-/// the managed services (SIGTERM, SIGKILL after their grace). Returns when
-/// all of it has stopped.
+/// the managed services (SIGTERM, SIGKILL after their grace), then waits up
+/// to 1 s for recovery actions still running on worker threads. Returns when
+/// all of it has stopped (see workers_left).
 void stop_node(caf::actor_system& sys, node_runtime& node);
 
 } // namespace faultd

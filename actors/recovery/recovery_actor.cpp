@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 
 #include "actions/executor.hpp"
+#include "actions/workers.hpp"
 #include "actions/service_degradation.hpp"
 #include "actors/recovery/incident_supervisor.hpp"
 #include "actors/type_ids.hpp"
@@ -63,20 +64,28 @@ std::string supervisor_name(const std::string& incident_id) {
   return "incident:" + incident_id.substr(0, 8);
 }
 
+/// Follows a running incident supervisor (a new one, or one adopted from
+/// the manager's previous incarnation).
+void watch(self_ptr self, const std::string& incident_id, const std::string& execution_id,
+           const caf::actor& sup) {
+  auto& st = self->state;
+  self->monitor(sup);
+  st.incident_of[sup.address()] = incident_id;
+  st.running[incident_id] = running_execution{execution_id, sup};
+}
+
 void launch(self_ptr self, const incident& inc, recovery::execution_machine machine,
             std::optional<timestamp> fault_since = std::nullopt) {
   auto& st = self->state;
   auto& x = machine.state();
   auto exec_id = x.id;
-  auto sup = spawn_incident_supervisor(self->system(), st.ctx, caf::actor_cast<caf::actor>(self),
-                                       inc, std::move(machine), fault_since);
-  // Monitored: a crash is resumed from the journal. Linked: when the
-  // manager stops (node shutdown, or its own crash), so do they; their
-  // journals let the next manager resume them.
-  self->monitor(sup);
-  self->link_to(sup);
-  st.incident_of[sup.address()] = inc.id;
-  st.running[inc.id] = running_execution{exec_id, sup};
+  auto sup = spawn_incident_supervisor(self->system(), st.ctx, inc, std::move(machine),
+                                       fault_since);
+  // Monitored: a crash is resumed from the journal. Not linked: a crash of
+  // the manager leaves them running, and its next incarnation adopts them
+  // (a second supervisor for the same execution would act twice). The
+  // manager stops them itself when the node stops.
+  watch(self, inc.id, exec_id, sup);
   ++st.started;
   // Listed for faultctl chaos; an entry left by a crashed incarnation
   // counts this one as its restart.
@@ -251,10 +260,10 @@ void abandon(self_ptr self, const recovery_execution& x, const std::string& reas
                            closed.actions);
 }
 
-void resume_one(self_ptr self, const recovery_execution& x, const incident& inc) {
+/// The ladder and the open state survive the manager's restart through
+/// the stored incident, so a resumed or adopted rung can still escalate.
+void remember(self_ptr self, const incident& inc) {
   auto& st = self->state;
-  // The ladder and the open state survive the manager's restart through
-  // the incident, so a resumed rung can still escalate.
   if (inc.status == incident_status::open && !inc.component.empty())
     st.open[inc.id] = inc;
   if (st.ladder[inc.id].empty())
@@ -263,6 +272,26 @@ void resume_one(self_ptr self, const recovery_execution& x, const incident& inc)
       st.ladder[inc.id].emplace_back(rung.substr(0, eq),
                                      eq == std::string::npos ? "" : rung.substr(eq + 1));
     }
+}
+
+/// Whether the attempt `x` records as running still runs on a worker (its
+/// supervisor stopped, the node did not).
+bool attempt_in_flight(self_ptr self, const recovery_execution& x) {
+  for (size_t i = 0; i < x.actions.size(); ++i)
+    if (x.actions[i].status == action_status::running)
+      return self->state.ctx->workers->pending(actions::worker_key{x.id, false, i});
+  return false;
+}
+
+void resume_one(self_ptr self, const recovery_execution& x, const incident& inc) {
+  auto& st = self->state;
+  if (st.running.count(inc.id) > 0) {
+    // Adopted from the previous incarnation, or resumed already.
+    st.log->info("recovery-resume-skipped execution={} incident={} reason=\"already running\"",
+                 x.id, x.incident_id);
+    return;
+  }
+  remember(self, inc);
   auto* strategy = st.selector->find(x.strategy_id);
   if (strategy == nullptr) {
     abandon(self, x, "strategy " + x.strategy_id + " no longer exists");
@@ -277,7 +306,8 @@ void resume_one(self_ptr self, const recovery_execution& x, const incident& inc)
                x.strategy_id);
   launch(self, inc,
          recovery::execution_machine::resume(x, s, system_clock_source(),
-                                             recovery::default_random_source()));
+                                             recovery::default_random_source(),
+                                             attempt_in_flight(self, x)));
 }
 
 /// Resumes journaled executions (the incident is read for its component).
@@ -304,15 +334,61 @@ void resume_journal(self_ptr self, const std::vector<recovery_execution>& unfini
   }
 }
 
+/// Adopts the incident supervisors a previous incarnation of the manager
+/// left running (it crashed; they did not), then runs `k`. Their journals
+/// are then not resumed: that would run their actions a second time.
+template <class F>
+void adopt_live(self_ptr self, F k) {
+  std::vector<caf::actor> live;
+  for (auto& e : self->state.ctx->dir->list())
+    if (e.supervisor == "recovery" && e.name.rfind("incident:", 0) == 0 && e.actor)
+      live.push_back(e.actor);
+  if (live.empty()) {
+    k();
+    return;
+  }
+  auto left = std::make_shared<size_t>(live.size());
+  auto one_done = [left, k]() mutable {
+    if (--*left == 0)
+      k();
+  };
+  for (auto& sup : live)
+    self->request(sup, std::chrono::seconds(5), caf::get_atom::value)
+      .then(
+        [self, sup, one_done](const std::string& incident_id,
+                              const std::string& execution_id) mutable {
+          auto& st = self->state;
+          st.log->info("incident-supervisor-adopted incident={} execution={}", incident_id,
+                       execution_id);
+          watch(self, incident_id, execution_id, sup);
+          if (auto storage = st.ctx->lookup("storage"))
+            self->request(storage, std::chrono::seconds(10), incident_atom::value, incident_id)
+              .then(
+                [self](const std::vector<incident>& found) {
+                  if (!found.empty())
+                    remember(self, found.front());
+                },
+                [](const caf::error&) {});
+          one_done();
+        },
+        [one_done](const caf::error&) mutable { one_done(); });
+}
+
 caf::behavior recovery_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.selector = std::make_unique<recovery::strategy_selector>(st.ctx->cfg.strategies);
-  // Exits of linked incident supervisors are handled by the down handler;
-  // any other exit request (shutdown, a crash on purpose) ends the manager.
+  // A stop (node shutdown, or the subtree's restart) stops the incident
+  // supervisors too: their workers run on, and whoever resumes their
+  // journals attaches to them. A crash (chaos, an error) leaves them
+  // running for the next incarnation to adopt.
   self->set_exit_handler([self](const caf::exit_msg& em) {
-    if (self->state.incident_of.count(em.source) == 0 && em.reason)
-      self->quit(em.reason);
+    if (!em.reason)
+      return;
+    if (em.reason == caf::exit_reason::user_shutdown)
+      for (auto& [incident_id, r] : self->state.running)
+        self->send_exit(r.supervisor, caf::exit_reason::user_shutdown);
+    self->quit(em.reason);
   });
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& s = self->state;
@@ -349,16 +425,18 @@ caf::behavior recovery_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
       auto storage = self->state.ctx->storage_or_retry(self, restore_atom::value);
       if (!storage)
         return;
-      self->request(storage, std::chrono::seconds(30), unfinished_atom::value)
-        .then(
-          [self](const std::vector<recovery_execution>& xs) {
-            resume_journal(self, xs);
-            self->become(running(self));
-          },
-          [self](const caf::error& err) {
-            self->state.log->error("journal-read-failed error={}", self->system().render(err));
-            self->become(running(self));
-          });
+      adopt_live(self, [self, storage] {
+        self->request(storage, std::chrono::seconds(30), unfinished_atom::value)
+          .then(
+            [self](const std::vector<recovery_execution>& xs) {
+              resume_journal(self, xs);
+              self->become(running(self));
+            },
+            [self](const caf::error& err) {
+              self->state.log->error("journal-read-failed error={}", self->system().render(err));
+              self->become(running(self));
+            });
+      });
     },
   };
 }

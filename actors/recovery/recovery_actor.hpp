@@ -19,13 +19,19 @@
 // execution whose strategy is unchanged is resumed (a completed action is
 // never run again); any other is closed as failed with the reason.
 //
-// Incident supervisors run detached: executors block (restart and wait for
-// health) and must not stall CAF's scheduler threads.
+// Executors block (restart, then wait for health), so incident supervisors
+// run them on worker threads (src/actions/workers.hpp) and never block a
+// scheduler thread themselves; an action that outlives its timeout is
+// abandoned and counted as a failed attempt.
 //
 // Each incident supervisor is listed in the actor directory as
 // "incident:<first 8 characters of the incident id>" under "recovery", so
 // `faultctl chaos crash-actor` reaches it; the manager "restarts" a crashed
-// one by resuming its execution from the journal.
+// one by resuming its execution from the journal (attaching to the worker
+// of the step it was in, if that still runs). Supervisors are not linked to
+// the manager: a crashed manager's next incarnation adopts the ones still
+// running instead of resuming their journals, so no action runs twice. A
+// stop of the manager (user_shutdown) stops them.
 //
 // Interface ("recovery"):
 //   (opened_atom, incident) -> void

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstring>
 #include <mutex>
+#include <set>
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -272,6 +273,21 @@ check_result run_http_check(const std::string& url, int expected_status, duratio
   return r;
 }
 
+namespace {
+
+/// The process groups of the commands running now.
+std::mutex running_mtx;
+std::set<pid_t> running_groups; // GUARDED_BY(running_mtx)
+
+} // namespace
+
+size_t kill_running_commands() {
+  std::lock_guard<std::mutex> guard{running_mtx};
+  for (auto pgid : running_groups)
+    ::kill(-pgid, SIGKILL);
+  return running_groups.size();
+}
+
 check_result run_exec_check(const std::vector<std::string>& argv, duration timeout) {
   auto start = steady::now();
   auto deadline = start + timeout;
@@ -340,6 +356,10 @@ check_result run_exec_check(const std::vector<std::string>& argv, duration timeo
   // Both sides set the group, so killpg works whichever runs first.
   if (::setpgid(pid, pid) != 0 && errno != EACCES && errno != ESRCH)
     log::get("checks")->warn("exec-check-setpgid-failed pid={} error={}", pid, os_error(errno));
+  {
+    std::lock_guard<std::mutex> guard{running_mtx};
+    running_groups.insert(pid);
+  }
   out_w.reset();
   err_w.reset();
 
@@ -403,6 +423,10 @@ check_result run_exec_check(const std::vector<std::string>& argv, duration timeo
   // children of a command that exited.
   if (::kill(-pid, SIGKILL) != 0 && errno != ESRCH)
     log::get("checks")->warn("exec-check-kill-failed pgid={} error={}", pid, os_error(errno));
+  {
+    std::lock_guard<std::mutex> guard{running_mtx};
+    running_groups.erase(pid);
+  }
   if (!reaped)
     reap_blocking(pid, st);
   // Drain what the command wrote before it ended (the group is dead now, so

@@ -71,6 +71,12 @@ check_result run_http_check(const std::string& url, int expected_status, duratio
 /// first line of the output (or what went wrong).
 check_result run_exec_check(const std::vector<std::string>& argv, duration timeout);
 
+/// SIGKILLs the process group of every run_exec_check command still running
+/// (they then return as failed). For shutdown: a command's own children
+/// would otherwise outlive faultd (PDEATHSIG reaches only the command).
+/// Returns how many groups were killed.
+size_t kill_running_commands();
+
 /// Runs the check `cfg` describes (dispatches on cfg.kind).
 check_result run_check(const check_config& cfg);
 

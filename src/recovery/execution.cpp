@@ -90,7 +90,8 @@ recovery_execution execution_machine::abandon(recovery_execution journaled,
 
 execution_machine execution_machine::resume(const recovery_execution& journaled,
                                             const recovery_strategy& strategy,
-                                            const clock_source& clock, random_source random) {
+                                            const clock_source& clock, random_source random,
+                                            bool attempt_in_flight) {
   execution_machine m{strategy, clock, std::move(random)};
   m.state_ = journaled;
   m.deadline_ = journaled.started_at + strategy.timeout;
@@ -159,7 +160,13 @@ execution_machine execution_machine::resume(const recovery_execution& journaled,
   if (cur < actions.size() && actions[cur].status == action_status::running) {
     auto& a = actions[cur];
     a.attempts = std::max<uint32_t>(a.attempts, 1);
-    m.attempt_failed(std::string{interrupted_text}, false);
+    if (attempt_in_flight) {
+      m.in_flight_ = true;
+      auto left = std::max(m.deadline_ - clock.now(), duration::zero());
+      m.in_flight_timeout_ = std::min(a.action.timeout, left);
+    } else {
+      m.attempt_failed(std::string{interrupted_text}, false);
+    }
   }
   return m;
 }

@@ -107,9 +107,15 @@ public:
   ///   in flight when the node died is run again: rollback is at-least-once.
   /// A journal that contradicts itself (skipped or rolled_back actions
   /// without a failed one) is closed as abandon() does.
+  ///
+  /// `attempt_in_flight`: the attempt of the action recorded `running` has
+  /// not ended; its worker still runs (the supervisor stopped, the node did
+  /// not). That attempt is not counted as interrupted: the action stays
+  /// running and next() returns its run_action step with the same attempt,
+  /// for the driver to wait for the worker's outcome, not to run it again.
   static execution_machine resume(const recovery_execution& journaled,
                                   const recovery_strategy& strategy, const clock_source& clock,
-                                  random_source random);
+                                  random_source random, bool attempt_in_flight = false);
 
   /// True when `journaled` was made from `strategy` as it is now: same id and
   /// the same actions (type, target, parameters, timeout, retries, delay) in

@@ -325,7 +325,13 @@ TEST_CASE("a crashed incident supervisor is resumed from its journal and finishe
   CHECK(read_file(first) == "ran\n"); // never run again
   auto b = out.substr(out.find("\"target\":\"job-b\"") - 40);
   CHECK(json_value(b, "status") == "completed");
-  CHECK(read_file(n.dir.file("faultd.out")).find("recovery-resumed") != std::string::npos);
+  // The action the crashed supervisor was in ran once: its successor
+  // waited for it rather than running it again.
+  CHECK(read_file(second) == "ran\n");
+  CHECK(json_value(b, "attempts") == "1");
+  auto log = read_file(n.dir.file("faultd.out"));
+  CHECK(log.find("recovery-resumed") != std::string::npos);
+  CHECK(log.find("action-reattached") != std::string::npos);
   // Finished: no longer listed.
   CHECK(wait_until([&] {
     return n.ctl({"--json", "chaos", "list-actors"}).out.find(name) == std::string::npos;
@@ -367,4 +373,67 @@ strategies:
   CHECK(json_value(n.service_json("gw"), "degradation") == "basic");
   CHECK(read_file(n.dir.file("faultd.out")).find("recovery-escalated incident=" + id)
         != std::string::npos);
+}
+
+TEST_CASE("crashing the recovery manager inside a long action runs the action once") {
+  temp_dir work;
+  auto ran = work.file("ran");
+  auto started = work.file("started");
+  node_process n{"strategies:\n"
+                 "  long_one:\n"
+                 "    fault_types: [software_error]\n"
+                 "    severity_levels: [critical]\n"
+                 "    priority: 500\n"
+                 "    actions:\n"
+                 "      - type: restart_service\n"
+                 "        target: batch\n"
+                 "        retry_count: 2\n"
+                 "        timeout: 30s\n"
+                 "        parameters: {command: \"echo ran >> "
+                   + ran + "; touch " + started + "; sleep 2\"}\n"};
+  auto id = inject(n, "software_error", "batch");
+  REQUIRE(wait_until([&] { return ::access(started.c_str(), F_OK) == 0; }));
+  REQUIRE(n.ctl({"chaos", "crash-actor", "recovery"}).status == 0);
+  auto out = wait_finished(n, id);
+  auto a = action_json(out, "restart_service");
+  CHECK(json_value(a, "status") == "completed");
+  CHECK(json_value(a, "attempts") == "1");
+  CHECK(read_file(ran) == "ran\n");
+  auto log = read_file(n.dir.file("faultd.out"));
+  CHECK(log.find("incident-supervisor-adopted") != std::string::npos);
+  CHECK(log.find("recovery-resumed") == std::string::npos);
+}
+
+TEST_CASE("SIGTERM during a recovery ends it and exits within the longest stop_grace + 2s") {
+  temp_dir work;
+  auto started = work.file("started");
+  // The service ignores SIGTERM, so stopping it takes its whole grace; the
+  // action would run for a minute.
+  node_process n{"services:\n"
+                 "  - name: stubborn\n"
+                 "    command: [\"/bin/sh\", \"-c\", \"trap '' TERM; while :; do sleep 0.1; done\"]\n"
+                 "    restart: {policy: always, stop_grace: 1s}\n"
+                 "strategies:\n"
+                 "  slow:\n"
+                 "    fault_types: [software_error]\n"
+                 "    severity_levels: [critical]\n"
+                 "    priority: 500\n"
+                 "    actions:\n"
+                 "      - type: restart_service\n"
+                 "        target: batch\n"
+                 "        timeout: 60s\n"
+                 "        parameters: {command: \"touch "
+                   + started + "; sleep 60\"}\n"};
+  inject(n, "software_error", "batch");
+  REQUIRE(wait_until([&] { return ::access(started.c_str(), F_OK) == 0; }));
+  auto t0 = std::chrono::steady_clock::now();
+  n.proc->signal(SIGTERM);
+  auto rc = n.proc->wait(std::chrono::seconds(30));
+  auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(rc == 0);
+  CHECK_MESSAGE(took < std::chrono::seconds(3),
+                "took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                        << " ms");
+  auto log = read_file(n.dir.file("faultd.out"));
+  CHECK(log.find("faultd-stopped") != std::string::npos);
 }

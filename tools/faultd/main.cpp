@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <pthread.h>
 #include <string>
@@ -186,5 +187,12 @@ int main(int argc, char** argv) {
   signals.join();
   faultd::stop_node(sys, node);
   log->info("faultd-stopped node={} status={}", cfg.node.id, rc);
+  if (node.workers_left > 0) {
+    // A recovery action that ignores its deadline still runs on its thread:
+    // do not wait for it, nor tear down what it uses under it.
+    spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->flush(); });
+    std::fflush(nullptr);
+    std::_Exit(rc);
+  }
   return rc;
 }

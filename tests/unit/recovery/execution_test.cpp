@@ -503,6 +503,26 @@ TEST_CASE("an action running when the node died counts as an interrupted attempt
   }
 }
 
+TEST_CASE("an attempt whose worker still runs is waited for after a resume, not run again") {
+  manual_clock clock;
+  auto strategy = make_strategy(2, 0, false);
+  execution_machine m{strategy, "inc", "exe", clock, fixed(0.5)};
+  REQUIRE(m.next().kind == step_kind::run_action);
+  clock.advance(std::chrono::seconds(1));
+  auto r = execution_machine::resume(m.state(), strategy, clock, fixed(0.5), true);
+  CHECK(r.state().actions[0].status == S::running);
+  CHECK(r.state().actions[0].error.empty());
+  auto s = r.next();
+  REQUIRE(s.kind == step_kind::run_action);
+  CHECK(s.index == 0);
+  CHECK(s.attempt == 1); // the same attempt: retry_count 0 still has it
+  CHECK(r.state().actions[0].attempts == 1);
+  REQUIRE(r.on_action_result(0, true, ""));
+  auto s2 = r.next();
+  CHECK(s2.kind == step_kind::run_action);
+  CHECK(s2.index == 1);
+}
+
 TEST_CASE("a journaled execution that already ended stays as it was") {
   manual_clock clock;
   execution_machine m{make_strategy(2, 0, false), "inc", "exe", clock, fixed(0.5)};
