@@ -15,7 +15,8 @@ bool same_limits(const recovery::circuit_breaker_config& a,
          && a.minimum_calls == b.minimum_calls && a.window == b.window
          && a.window_size == b.window_size && a.window_duration == b.window_duration
          && a.open_wait == b.open_wait && a.half_open_probes == b.half_open_probes
-         && a.probes_to_close == b.probes_to_close;
+         && a.probes_to_close == b.probes_to_close
+         && a.half_open_on_success == b.half_open_on_success;
 }
 
 std::optional<uint32_t> parse_count(const std::string& s) {
@@ -95,18 +96,51 @@ parse_circuit_parameters(const std::map<std::string, std::string>& params,
       return bad(key, *v, "a positive duration such as 30s or 500ms");
     cfg.open_wait = *d;
   }
+  if (const auto* v = lookup("half_open_on_success", nullptr, key)) {
+    if (*v != "true" && *v != "false")
+      return bad(key, *v, "true or false");
+    cfg.half_open_on_success = *v == "true";
+  }
   if (found != nullptr)
     *found = any;
   error = status::ok_status();
   return cfg;
 }
 
+std::string circuit_hold_key(const std::string& target) {
+  return "circuit-hold/" + target;
+}
+
 circuit_board::circuit_board(state::registry* reg, const clock_source& clock,
                              recovery::circuit_breaker_config defaults)
   : reg_(reg), clock_(clock), defaults_(defaults) {
+  if (reg_ == nullptr)
+    return;
+  // What the previous faultd left: a breaker that was open (or probing)
+  // is open again, as of now; a hold stays a hold.
+  const std::string prefix = circuit_key("");
+  for (auto& [key, value] : reg_->list(prefix)) {
+    auto target = key.substr(prefix.size());
+    if (value != "open" && value != "half_open")
+      continue;
+    bool hold = reg_->get(circuit_hold_key(target)).value_or("") == "true";
+    auto b = make(target, defaults_);
+    breakers_.emplace(target, entry{defaults_, b});
+    b->force_open(hold);
+    log::get("actions")->info("circuit-restored target={} state=open hold={}", target, hold);
+  }
+  writer_ = std::make_unique<state::registry_writer>(*reg_);
+  // A half_open left on disk reads open now, like faultctl says.
+  for (auto& [target, e] : breakers_)
+    mirror(target, recovery::circuit_state::open, e.breaker->stats().held_open);
 }
 
 circuit_board::~circuit_board() = default;
+
+void circuit_board::flush() {
+  if (writer_)
+    writer_->flush();
+}
 
 std::shared_ptr<recovery::circuit_breaker>
 circuit_board::make(const std::string& target, const recovery::circuit_breaker_config& cfg) {
@@ -121,7 +155,7 @@ circuit_board::make(const std::string& target, const recovery::circuit_breaker_c
       if (!self || i == breakers_.end() || i->second.breaker != self)
         return;
     }
-    mirror(target, to);
+    mirror(target, to, self->stats().held_open);
   });
   return b;
 }
@@ -136,14 +170,17 @@ std::shared_ptr<recovery::circuit_breaker> circuit_board::get(const std::string&
   return b;
 }
 
-void circuit_board::mirror(const std::string& target, recovery::circuit_state to) {
-  if (reg_ == nullptr)
+void circuit_board::mirror(const std::string& target, recovery::circuit_state to, bool held) {
+  if (!writer_)
     return;
+  // Queued in order under one lock, so the disk ends up as the last
+  // transition left the breaker.
   std::lock_guard<std::mutex> guard{mirror_mtx_};
-  auto st = reg_->put(circuit_key(target), std::string{recovery::to_string(to)});
-  if (!st)
-    log::get("actions")->warn("circuit-mirror-failed target={} state={} error=\"{}\"", target,
-                              recovery::to_string(to), st.to_string());
+  writer_->put(circuit_key(target), std::string{recovery::to_string(to)});
+  if (held)
+    writer_->put(circuit_hold_key(target), "true");
+  else
+    writer_->erase(circuit_hold_key(target));
 }
 
 void circuit_board::configure(const std::string& target,
@@ -166,22 +203,24 @@ void circuit_board::configure(const std::string& target,
   if (!old)
     return;
   auto was = old->stats();
-  if (was.state != recovery::circuit_state::closed)
+  if (was.state != recovery::circuit_state::closed) {
     fresh->force_open(was.held_open);
+    mirror(target, fresh->state(), was.held_open);
+  }
 }
 
 void circuit_board::force_open(const std::string& target, bool hold) {
   auto b = get(target);
   b->force_open(hold);
   // force_open on an open breaker is no transition; mirror anyway so the
-  // registry cannot lag behind an explicit command.
-  mirror(target, b->state());
+  // registry cannot lag behind an explicit command (or a new hold).
+  mirror(target, b->state(), hold);
 }
 
 void circuit_board::force_close(const std::string& target) {
   auto b = get(target);
   b->force_close();
-  mirror(target, b->state());
+  mirror(target, b->state(), false);
 }
 
 std::string circuit_board::state(const std::string& target) {

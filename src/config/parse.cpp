@@ -733,7 +733,7 @@ private:
       {action_type::service_degradation, {"degradation_level", "level"}},
       {action_type::circuit_breaker,
        {"hold", "failure_rate_threshold", "failure_rate", "minimum_calls", "window_size",
-        "half_open_probes", "probes_to_close", "open_wait", "open_for"}},
+        "half_open_probes", "probes_to_close", "open_wait", "open_for", "half_open_on_success"}},
       {action_type::failover, {"backup_node"}},
       {action_type::load_balancing, {"weights", "load_distribution", "drain", "instances"}},
       {action_type::state_sync, {}},

@@ -137,6 +137,9 @@ void circuit_breaker::on_success() {
     if (state_ == circuit_state::closed) {
       window_.push_back({now, false});
       prune(now);
+    } else if (state_ == circuit_state::open) {
+      if (!held_ && cfg_.half_open_on_success)
+        move_to(circuit_state::half_open, now);
     } else if (state_ == circuit_state::half_open) {
       if (!permits_.empty())
         permits_.pop_front();

@@ -50,6 +50,11 @@ struct circuit_breaker_config {
   uint32_t half_open_probes = 1;
   /// Successful probes that close the breaker again.
   uint32_t probes_to_close = 1;
+  /// A success reported while open (not held) half-opens the breaker at
+  /// once, without waiting for open_wait: for breakers fed by health
+  /// checks, the next passing check lets probes through. false: only
+  /// open_wait half-opens it (successes while open are ignored).
+  bool half_open_on_success = true;
 };
 
 /// A snapshot of a breaker for status displays.
@@ -70,8 +75,10 @@ struct circuit_stats {
 ///   the breaker opens.
 /// - open: try_acquire() refuses until `open_wait` has passed since it
 ///   opened; then the breaker turns half_open (on that call or on state()).
-///   Outcomes reported while open (calls granted before it opened) are
-///   ignored.
+///   With half_open_on_success a success reported while open half-opens it
+///   at once (it is not counted as a probe); failures reported while open,
+///   and successes without half_open_on_success, are ignored. A held breaker
+///   ignores both.
 /// - half_open: try_acquire() grants while fewer than `half_open_probes`
 ///   permits are in flight. Any on_success() counts as a successful probe
 ///   and frees the oldest permit; `probes_to_close` successes close the

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <unistd.h>
 #include <string>
+#include <thread>
 
 #include "storage/store.hpp"
 #include "support/node_process.hpp"
@@ -436,4 +437,63 @@ TEST_CASE("SIGTERM during a recovery ends it and exits within the longest stop_g
                         << " ms");
   auto log = read_file(n.dir.file("faultd.out"));
   CHECK(log.find("faultd-stopped") != std::string::npos);
+}
+
+TEST_CASE("a held circuit stays open across a faultd restart, and faultctl and the registry agree") {
+  node_process n{R"(services:
+  - name: svc
+    command: ["/bin/sleep", "1000"]
+    checks:
+      - {type: exec, command: ["/bin/true"], interval: 100ms}
+strategies:
+  fence:
+    fault_types: [software_error]
+    severity_levels: [critical]
+    priority: 500
+    actions:
+      - {type: circuit_breaker, target: svc, parameters: {hold: "true"}}
+)"};
+  auto file = n.dir.file("data/registry/circuit/svc");
+  auto id = inject(n, "software_error", "svc");
+  wait_finished(n, id);
+  REQUIRE(wait_until([&] { return read_file(file) == "open"; }));
+  CHECK(json_value(n.service_json("svc"), "circuit") == "open");
+  n.proc->signal(SIGTERM);
+  REQUIRE(n.proc->wait(std::chrono::seconds(10)) == 0);
+  n.start();
+  // Passing checks do not half-open a held circuit, before or after.
+  for (int i = 0; i < 5; ++i) {
+    CHECK(json_value(n.service_json("svc"), "circuit") == "open");
+    CHECK(read_file(file) == "open");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+TEST_CASE("a circuit opened by recovery half-opens on the next passing check, then closes") {
+  temp_dir work;
+  auto healthy = work.file("healthy");
+  node_process n{"services:\n"
+                 "  - name: svc\n"
+                 "    command: [\"/bin/sleep\", \"1000\"]\n"
+                 "    checks:\n"
+                 "      - {type: exec, command: [\"/usr/bin/test\", \"-e\", \""
+                   + healthy + "\"], interval: 100ms}\n"
+                               "strategies:\n"
+                               "  fence:\n"
+                               "    fault_types: [software_error]\n"
+                               "    severity_levels: [critical]\n"
+                               "    priority: 500\n"
+                               "    actions:\n"
+                               "      - {type: circuit_breaker, target: svc, parameters: "
+                               "{open_wait: 1h}}\n"};
+  auto file = n.dir.file("data/registry/circuit/svc");
+  auto id = inject(n, "software_error", "svc");
+  wait_finished(n, id);
+  REQUIRE(wait_until([&] { return read_file(file) == "open"; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300)); // failing checks: still open
+  CHECK(json_value(n.service_json("svc"), "circuit") == "open");
+  write_file(healthy, "");
+  CHECK(wait_until([&] { return json_value(n.service_json("svc"), "circuit") == "closed"; }));
+  CHECK(wait_until([&] { return read_file(file) == "closed"; }));
+  CHECK(read_file(n.dir.file("faultd.out")).find("circuit-half-opened") != std::string::npos);
 }

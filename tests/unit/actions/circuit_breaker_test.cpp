@@ -13,6 +13,13 @@ using faultd::test::temp_dir;
 
 namespace {
 
+/// What the registry file of `target`'s circuit says once the board's
+/// writes are on disk.
+std::string mirrored(circuit_board& board, temp_dir& dir, const std::string& target) {
+  board.flush();
+  return read_file(dir.file("circuit/" + target));
+}
+
 recovery_action open_circuit(const std::string& target) {
   recovery_action a;
   a.type = action_type::circuit_breaker;
@@ -40,12 +47,12 @@ TEST_CASE("the board opens and closes circuits and mirrors each change into the 
 
   board.force_open("db");
   CHECK(board.state("db") == "open");
-  CHECK(read_file(dir.file("circuit/db")) == "open");
+  CHECK(mirrored(board, dir, "db") == "open");
   CHECK_FALSE(board.allow("db"));
 
   board.force_close("db");
   CHECK(board.state("db") == "closed");
-  CHECK(read_file(dir.file("circuit/db")) == "closed");
+  CHECK(mirrored(board, dir, "db") == "closed");
   CHECK(board.allow("db"));
   CHECK(board.states() == std::map<std::string, std::string>{{"db", "closed"}});
 }
@@ -66,14 +73,15 @@ TEST_CASE("failed check results open a circuit; after the wait a passing probe c
   CHECK(board.state("db") == "closed");
   board.record("db", false); // 2 of 4 failed
   CHECK(board.state("db") == "open");
-  CHECK(read_file(dir.file("circuit/db")) == "open");
+  CHECK(mirrored(board, dir, "db") == "open");
 
+  board.record("db", false); // failures while open change nothing
   clock.advance(seconds_d(11));
   CHECK(board.states().at("db") == "half_open");
-  CHECK(read_file(dir.file("circuit/db")) == "half_open");
+  CHECK(mirrored(board, dir, "db") == "half_open");
   board.record("db", true);
   CHECK(board.state("db") == "closed");
-  CHECK(read_file(dir.file("circuit/db")) == "closed");
+  CHECK(mirrored(board, dir, "db") == "closed");
 }
 
 TEST_CASE("the circuit_breaker action opens the circuit and rollback closes it again") {
@@ -89,11 +97,11 @@ TEST_CASE("the circuit_breaker action opens the circuit and rollback closes it a
   REQUIRE_MESSAGE(r.st.ok(), r.st.to_string());
   CHECK(r.rollback_data == "closed");
   CHECK(board.state("timeseries-db") == "open");
-  CHECK(reg.get("circuit/timeseries-db") == std::optional<std::string>{"open"});
+  CHECK(mirrored(board, dir, "timeseries-db") == "open");
 
   CHECK(ex.rollback(a, ctx, r.rollback_data).ok());
   CHECK(board.state("timeseries-db") == "closed");
-  CHECK(read_file(dir.file("circuit/timeseries-db")) == "closed");
+  CHECK(mirrored(board, dir, "timeseries-db") == "closed");
 }
 
 TEST_CASE("rolling back an action on an already open circuit leaves it open") {
@@ -156,4 +164,69 @@ TEST_CASE("bad circuit parameters are refused naming the parameter") {
   CHECK(cfg->half_open_probes == 3);
   CHECK_FALSE(parse_circuit_parameters({{"minimum_calls", "0"}}, {}, err).has_value());
   CHECK(err.message().find("minimum_calls") != std::string::npos);
+}
+
+TEST_CASE("an open circuit half-opens on the next passing check, not after a fixed wait") {
+  temp_dir dir;
+  state::registry reg{dir.path()};
+  manual_clock clock;
+  circuit_board board{&reg, clock};
+  board.force_open("db");
+  board.record("db", false);
+  CHECK(board.state("db") == "open");
+  board.record("db", true); // the check passes again
+  CHECK(board.state("db") == "half_open");
+  CHECK(mirrored(board, dir, "db") == "half_open");
+  board.record("db", true); // a probe passes
+  CHECK(board.state("db") == "closed");
+
+  SUBCASE("configurable: half_open_on_success false waits for open_wait") {
+    auto a = open_circuit("db");
+    a.parameters["half_open_on_success"] = "false";
+    a.parameters["open_wait"] = "10s";
+    circuit_breaker_executor ex{board};
+    REQUIRE(ex.execute(a, ctx_for("x")).st.ok());
+    board.record("db", true);
+    CHECK(board.state("db") == "open");
+    clock.advance(seconds_d(11));
+    CHECK(board.state("db") == "half_open");
+  }
+  SUBCASE("a held circuit stays open whatever the checks say") {
+    board.force_open("db", true);
+    board.record("db", true);
+    CHECK(board.state("db") == "open");
+  }
+}
+
+TEST_CASE("circuit state survives a restart: a new board reads back what the old one wrote") {
+  temp_dir dir;
+  manual_clock clock;
+  {
+    state::registry reg{dir.path()};
+    circuit_board board{&reg, clock};
+    board.force_open("held", true);
+    board.force_open("plain");
+    board.force_open("probing");
+    board.record("probing", true); // half_open when the node stops
+    board.force_open("closed-again");
+    board.force_close("closed-again");
+    board.flush();
+    CHECK(read_file(dir.file("circuit-hold/held")) == "true");
+    CHECK(reg.get("circuit-hold/plain") == std::nullopt);
+  }
+  state::registry reg{dir.path()};
+  circuit_board board{&reg, clock};
+  CHECK(board.state("held") == "open");
+  CHECK(board.state("plain") == "open");
+  CHECK(board.state("probing") == "open");
+  CHECK(board.state("closed-again") == "closed");
+  CHECK(mirrored(board, dir, "probing") == "open"); // the file says what faultctl says
+  board.record("plain", true);
+  CHECK(board.state("plain") == "half_open");
+  clock.advance(seconds_d(3600));
+  board.record("held", true);
+  CHECK(board.state("held") == "open"); // the hold survived
+  board.force_close("held");
+  CHECK(mirrored(board, dir, "held") == "closed");
+  CHECK(reg.get("circuit-hold/held") == std::nullopt);
 }

@@ -220,9 +220,11 @@ TEST_CASE("a probe permit that is never reported expires after open_wait") {
   CHECK(b.state() == circuit_state::closed);
 }
 
-TEST_CASE("outcomes reported while open are ignored") {
+TEST_CASE("without half_open_on_success outcomes reported while open are ignored") {
   manual_clock clock;
-  circuit_breaker b{"svc", count_config(), clock};
+  auto cfg = count_config();
+  cfg.half_open_on_success = false;
+  circuit_breaker b{"svc", cfg, clock};
   trip(b);
   b.on_success();
   b.on_success();
@@ -230,6 +232,17 @@ TEST_CASE("outcomes reported while open are ignored") {
   b.on_failure();
   clock.advance(seconds(30));
   CHECK(b.state() == circuit_state::half_open);
+}
+
+TEST_CASE("a success reported while open half-opens the breaker at once, failures change nothing") {
+  manual_clock clock;
+  circuit_breaker b{"svc", count_config(), clock};
+  trip(b);
+  b.on_failure();
+  CHECK(b.state() == circuit_state::open);
+  b.on_success();
+  CHECK(b.state() == circuit_state::half_open);
+  CHECK(b.stats().probe_successes == 0); // not counted as a probe
 }
 
 TEST_CASE("force_open opens the breaker and force_close closes it") {
