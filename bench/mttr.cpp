@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
     return 1;
   std::string dir = tmpl;
   std::string stamp_file = dir + "/stamps";
-  std::string yaml = "node:\n  id: bench\n  listen: 127.0.0.1:0\n  data_dir: " + dir + "\n"
+  std::string yaml = "node:\n  id: bench\n  data_dir: " + dir + "\n"
                      "fault_detection:\n  resources: {enabled: false}\n"
                      "services:\n"
                      "  - name: svc\n"

@@ -239,22 +239,6 @@ private:
   std::string path_;
 };
 
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-    port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
-
 bool write_text(const std::string& path, const std::string& text) {
   std::ofstream out{path, std::ios::trunc};
   out << text;
@@ -351,7 +335,6 @@ result run_faultd_binary(const std::string& faultd_bin, const std::string& self,
   std::ostringstream yaml;
   yaml << "node:\n"
        << "  id: bench\n"
-       << "  listen: \"127.0.0.1:" << free_port() << "\"\n"
        << "  data_dir: \"" << dir.file("data") << "\"\n"
        << "services:\n"
        << "  - name: svc\n"

@@ -85,7 +85,7 @@ int run_node(uint64_t n) {
   if (::mkdtemp(tmpl) == nullptr)
     return 1;
   std::string dir = tmpl;
-  auto loaded = parse_config("node:\n  id: bench\n  listen: 127.0.0.1:0\n  data_dir: " + dir
+  auto loaded = parse_config("node:\n  id: bench\n  data_dir: " + dir
                                + "\nfault_detection:\n  resources: {enabled: false}\n",
                              "bench");
   if (!loaded) {

@@ -1,5 +1,6 @@
 #include "actors/control/control_actor.hpp"
 
+#include <functional>
 #include <map>
 
 #include <caf/all.hpp>
@@ -7,6 +8,7 @@
 #include "actors/detectors/service_actor.hpp"
 #include "actors/supervision/supervisor_actor.hpp"
 #include "actors/type_ids.hpp"
+#include "control/server.hpp"
 #include "control/codec.hpp"
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
@@ -81,7 +83,9 @@ caf::result<std::string> handle(self_ptr self, const std::string& bytes) {
   switch (req.cmd) {
     case control::command::status: {
       auto& cfg = st.ctx->cfg;
-      control::node_info node{cfg.node.id, cfg.node.listen.to_string(),
+      control::node_info node{cfg.node.id,
+                              cfg.node.listen ? cfg.node.listen->to_string()
+                                              : cfg.node.control_endpoint().to_string(),
                               static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
                                                       std::chrono::steady_clock::now() - st.started)
                                                       .count())};
@@ -160,15 +164,19 @@ caf::behavior control_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
 
 using front_retry_atom = caf::atom_constant<caf::atom("frretry")>;
 
+/// Where a reply goes: a response promise, or the control endpoint.
+using deliver_fn = std::function<void(std::string)>;
+
 /// A request that waits for the control actor (starting, or restarting).
 struct parked_request {
-  caf::response_promise rp;
+  deliver_fn deliver;
   std::string bytes;
   std::chrono::steady_clock::time_point until;
 };
 
 struct front_state {
   std::shared_ptr<node_context> ctx;
+  std::weak_ptr<control::server> endpoint;
   uint64_t dropped = 0;
   uint64_t next_parked = 0;
   std::map<uint64_t, parked_request> parked;
@@ -177,8 +185,10 @@ struct front_state {
 };
 
 caf::behavior control_front(caf::stateful_actor<front_state>* self,
-                            std::shared_ptr<node_context> ctx) {
+                            std::shared_ptr<node_context> ctx,
+                            std::weak_ptr<control::server> endpoint) {
   self->state.ctx = std::move(ctx);
+  self->state.endpoint = std::move(endpoint);
   // Messages of any other shape: drop, count, log; never crash.
   self->set_default_handler(
     [](caf::scheduled_actor* ptr, caf::message_view& x) -> caf::result<caf::message> {
@@ -193,32 +203,43 @@ caf::behavior control_front(caf::stateful_actor<front_state>* self,
   });
   // Hands a request to the control actor; while there is none (the node is
   // starting, or it is being restarted) the request waits, up to 2 s.
-  auto forward = [self](caf::response_promise rp, const std::string& bytes,
+  auto forward = [self](deliver_fn deliver, const std::string& bytes,
                         std::chrono::steady_clock::time_point until) {
     auto target = self->state.ctx->lookup("control");
     if (!target) {
       if (std::chrono::steady_clock::now() >= until) {
-        rp.deliver(control::encode_error(errc::unavailable,
-                                         "the control actor is restarting; try again"));
+        deliver(control::encode_error(errc::unavailable,
+                                      "the control actor is restarting; try again"));
         return;
       }
       auto id = self->state.next_parked++;
-      self->state.parked.emplace(id, parked_request{rp, bytes, until});
+      self->state.parked.emplace(id, parked_request{std::move(deliver), bytes, until});
       self->delayed_send(self, std::chrono::milliseconds(5), front_retry_atom::value, id);
       return;
     }
     self->request(target, request_timeout, ctl_atom::value, bytes)
-      .then([=](const std::string& reply) mutable { rp.deliver(reply); },
-            [=](const caf::error& err) mutable {
-              rp.deliver(control::encode_error(
+      .then([=](const std::string& reply) { deliver(reply); },
+            [=](const caf::error& err) {
+              deliver(control::encode_error(
                 errc::unavailable, "control did not answer: " + self->system().render(err)));
             });
   };
   return {
     [=](ctl_atom, const std::string& bytes) -> caf::result<std::string> {
       auto rp = self->make_response_promise<std::string>();
-      forward(rp, bytes, std::chrono::steady_clock::now() + std::chrono::seconds(2));
+      forward([rp](std::string reply) mutable { rp.deliver(std::move(reply)); }, bytes,
+              std::chrono::steady_clock::now() + std::chrono::seconds(2));
       return rp;
+    },
+    [=](ctl_atom, uint64_t conn, uint64_t request_id, const std::string& bytes) {
+      if (self->current_sender() != nullptr)
+        return; // only the endpoint (anon_send) speaks this
+      forward(
+        [endpoint = self->state.endpoint, conn, request_id](std::string reply) {
+          if (auto e = endpoint.lock())
+            e->reply(conn, request_id, std::move(reply));
+        },
+        bytes, std::chrono::steady_clock::now() + std::chrono::seconds(2));
     },
     [=](front_retry_atom, uint64_t id) {
       if (self->current_sender() != self->ctrl())
@@ -228,7 +249,7 @@ caf::behavior control_front(caf::stateful_actor<front_state>* self,
         return;
       auto p = std::move(i->second);
       self->state.parked.erase(i);
-      forward(p.rp, p.bytes, p.until);
+      forward(std::move(p.deliver), p.bytes, p.until);
     },
   };
 }
@@ -239,8 +260,9 @@ caf::actor spawn_control_actor(caf::actor_system& sys, std::shared_ptr<node_cont
   return sys.spawn(control_actor, std::move(ctx));
 }
 
-caf::actor spawn_control_front(caf::actor_system& sys, std::shared_ptr<node_context> ctx) {
-  return sys.spawn(control_front, std::move(ctx));
+caf::actor spawn_control_front(caf::actor_system& sys, std::shared_ptr<node_context> ctx,
+                               std::weak_ptr<control::server> endpoint) {
+  return sys.spawn(control_front, std::move(ctx), std::move(endpoint));
 }
 
 } // namespace faultd

@@ -1,7 +1,7 @@
 #pragma once
 
-// The control actor: a node's front door for faultctl and other clients. It
-// is published on the node's --listen address.
+// The control actor: a node's front door for faultctl and other clients,
+// reached through the node's control endpoint (src/control/server.hpp).
 //
 // Interface (remote):
 //   (ctl_atom, std::string ControlRequest bytes) -> std::string ControlResponse bytes
@@ -13,9 +13,9 @@
 // faults/incidents from "storage", inject through "analyzer", strategies
 // from the config, chaos from the actor directory.
 //
-// The node publishes a tiny front actor (spawn_control_front), not this one:
-// the front forwards every request to the current incarnation of
-// "control", so the port keeps working when the control actor is crashed
+// The endpoint talks to a tiny front actor (spawn_control_front), not this
+// one: the front forwards every request to the current incarnation of
+// "control", so the endpoint keeps working when the control actor is crashed
 // and restarted by its supervisor.
 
 #include <memory>
@@ -27,12 +27,20 @@
 
 namespace faultd {
 
+namespace control {
+class server;
+}
+
 /// Spawns the control actor.
 caf::actor spawn_control_actor(caf::actor_system& sys, std::shared_ptr<node_context> ctx);
 
-/// Spawns the front actor that is published on the control port: it
-/// forwards (ctl_atom, bytes) to the current "control" and answers
-/// anything else with an error (dropped and counted).
-caf::actor spawn_control_front(caf::actor_system& sys, std::shared_ptr<node_context> ctx);
+/// Spawns the front actor behind the control endpoint (`endpoint`, which
+/// hands it (ctl_atom, uint64_t conn, uint64_t request_id, bytes) and takes
+/// the replies): it forwards every request to the current "control". It
+/// also answers (ctl_atom, bytes) -> bytes directly (for embedding
+/// applications and tests), and answers anything else with an error
+/// (dropped and counted).
+caf::actor spawn_control_front(caf::actor_system& sys, std::shared_ptr<node_context> ctx,
+                               std::weak_ptr<control::server> endpoint = {});
 
 } // namespace faultd

@@ -1,5 +1,8 @@
 #include "actors/node/node.hpp"
 
+#include <grp.h>
+#include <mutex>
+#include <optional>
 #include <set>
 
 #include <caf/all.hpp>
@@ -21,6 +24,7 @@
 #include "actors/supervision/supervisor_actor.hpp"
 #include "actors/type_ids.hpp"
 #include "checks/health_check.hpp"
+#include "control/server.hpp"
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
 #include "process/supervisor.hpp"
@@ -134,6 +138,94 @@ fault_event corrupt_database_fault(const config& cfg, const std::string& what) {
   return f;
 }
 
+/// What the peer port publishes until the cluster protocol lands: nothing
+/// a peer can use. Every message is dropped, counted and logged.
+caf::actor spawn_peer_front(caf::actor_system& sys) {
+  return sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
+    auto dropped = std::make_shared<uint64_t>(0);
+    self->set_default_handler(
+      [dropped](caf::scheduled_actor*, caf::message_view&) -> caf::result<caf::message> {
+        ++*dropped;
+        log::get("node")->warn("peer-message-dropped dropped_total={} reason=\"no peer "
+                               "protocol on this node yet\"",
+                               *dropped);
+        return caf::sec::unexpected_message;
+      });
+    return {[](caf::unit_t) {}};
+  });
+}
+
+/// Failed control-plane authentication is a security fault (DESIGN.md,
+/// security detector): at most one every 10 s, counting the ones between.
+class refusal_alarm {
+public:
+  explicit refusal_alarm(std::shared_ptr<node_context> ctx) : ctx_(std::move(ctx)) {}
+
+  void operator()(const std::string& peer, const std::string& why) {
+    auto now = std::chrono::steady_clock::now();
+    uint64_t count = 0;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      ++pending_;
+      if (last_ && now - *last_ < std::chrono::seconds(10))
+        return;
+      last_ = now;
+      count = pending_;
+      pending_ = 0;
+    }
+    fault_event f;
+    f.id = make_uuid();
+    f.time = system_clock_source().now();
+    f.type = fault_type::security_violation;
+    f.severity = fault_severity::high;
+    f.component = "control";
+    f.node = ctx_->cfg.node.id;
+    f.source = "control";
+    f.details["peer"] = peer;
+    f.details["reason"] = why;
+    f.details["refused"] = std::to_string(count);
+    f.details["message"] = "failed control-plane authentication from " + peer;
+    ctx_->send_to("analyzer", event_atom::value, std::move(f));
+  }
+
+private:
+  std::shared_ptr<node_context> ctx_;
+  std::mutex mtx_;
+  std::optional<std::chrono::steady_clock::time_point> last_;
+  uint64_t pending_ = 0;
+};
+
+status open_control(caf::actor_system& sys, const std::shared_ptr<node_context>& ctx,
+                    node_runtime& n) {
+  const auto& node = ctx->cfg.node;
+  control::server_options o;
+  o.address = node.control_endpoint();
+  o.limits.max_frame = node.control_max_frame;
+  if (!node.control_token_file.empty())
+    if (auto st = read_token_file(node.control_token_file, o.token); !st.ok())
+      return st;
+  if (!node.control_group.empty()) {
+    auto* g = ::getgrnam(node.control_group.c_str());
+    if (g == nullptr)
+      return {errc::config_invalid, "unknown control_group " + node.control_group};
+    o.group = static_cast<unsigned>(g->gr_gid);
+  }
+  auto alarm = std::make_shared<refusal_alarm>(ctx);
+  // The front is set before the server's thread starts, and only read there.
+  auto front = std::make_shared<caf::actor>();
+  n.control = std::make_shared<control::server>(
+    std::move(o),
+    [front](uint64_t conn, uint64_t request_id, std::string payload) {
+      caf::anon_send(*front, ctl_atom::value, conn, request_id, std::move(payload));
+    },
+    [alarm](const std::string& peer, const std::string& why) { (*alarm)(peer, why); });
+  n.front = spawn_control_front(sys, ctx, n.control);
+  *front = n.front;
+  if (auto st = n.control->start(); !st.ok())
+    return {st.code(), "cannot open the control endpoint: " + st.message()};
+  return {};
+}
+
 } // namespace
 
 status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out) {
@@ -184,17 +276,23 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out) 
   if (!corrupt.empty())
     ctx->send_to("analyzer", event_atom::value,  // held until the analyzer runs
                  corrupt_database_fault(cfg, corrupt));
-  // The port first: a port that is taken must stop the node before any
+  // The endpoints first: one that cannot open must stop the node before any
   // service has started.
-  n.front = spawn_control_front(sys, ctx);
-  auto& listen = cfg.node.listen;
-  auto port = sys.middleman().publish(n.front, listen.port, listen.host.c_str(), true);
-  if (!port) {
+  if (auto st = open_control(sys, ctx, n); !st.ok()) {
     stop_node(sys, n);
-    return {errc::io, "cannot listen on " + listen.to_string() + ": " + sys.render(port.error())};
+    return st;
   }
-  n.port = *port;
-  log->info("control-published address={}:{}", listen.host, n.port);
+  if (cfg.node.listen) {
+    auto& listen = *cfg.node.listen;
+    n.peer = spawn_peer_front(sys);
+    auto port = sys.middleman().publish(n.peer, listen.port, listen.host.c_str(), true);
+    if (!port) {
+      stop_node(sys, n);
+      return {errc::io, "cannot listen on " + listen.to_string() + ": " + sys.render(port.error())};
+    }
+    n.port = *port;
+    log->info("peer-port-published address={}:{}", listen.host, n.port);
+  }
   // Services start once "services" exists to hear about them; live ones
   // of a previous faultd are adopted, those no longer configured ended.
   std::set<std::string> names;
@@ -210,11 +308,19 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out) 
 
 void stop_node(caf::actor_system& sys, node_runtime& node) {
   caf::scoped_actor self{sys};
+  if (node.control) {
+    node.control->stop();
+    node.control = nullptr;
+  }
   if (node.front) {
-    if (node.port != 0)
-      sys.middleman().unpublish(node.front, node.port);
     self->send_exit(node.front, caf::exit_reason::user_shutdown);
     node.front = nullptr;
+  }
+  if (node.peer) {
+    if (node.port != 0)
+      sys.middleman().unpublish(node.peer, node.port);
+    self->send_exit(node.peer, caf::exit_reason::user_shutdown);
+    node.peer = nullptr;
   }
   if (node.root) {
     self->monitor(node.root);

@@ -15,8 +15,15 @@
 // Objects that must outlive any actor (the sqlite store, the process
 // supervisor, the health board, the registry, the circuit board, the
 // executors) belong to the node context; a restarted actor picks them up
-// again. The control port is served by a front actor that forwards to the
-// current "control", so crashing control does not close the port.
+// again.
+//
+// Two endpoints, two jobs (README, "Ports and trust"):
+// - control (faultctl): src/control/server.hpp serves the framed protocol on
+//   node.control (default unix:<data_dir>/control.sock) and hands requests
+//   to a front actor that forwards them to the current "control", so
+//   crashing control does not close the endpoint;
+// - peers: node.listen, CAF's BASP, opened only when configured (BASP trusts
+//   its peer and never faces faultctl).
 
 #include <cstdint>
 #include <memory>
@@ -34,26 +41,31 @@ namespace faultd {
 namespace storage {
 class store;
 }
+namespace control {
+class server;
+}
 
 struct node_runtime {
   std::shared_ptr<node_context> ctx;
   std::shared_ptr<storage::store> db;
   caf::actor root;   ///< sup:node
-  caf::actor front;  ///< published on the control port
-  uint16_t port = 0; ///< the control port actually bound
+  caf::actor front;  ///< takes the control endpoint's requests
+  std::shared_ptr<control::server> control; ///< the control endpoint
+  caf::actor peer;   ///< published on the peer port (when there is one)
+  uint16_t port = 0; ///< the peer port actually bound (0: none)
   /// After stop_node: recovery actions still running on their worker
   /// threads (executors that ignore their deadline). Their owner exits the
   /// process without waiting for them (std::_Exit after flushing logs).
   size_t workers_left = 0;
 };
 
-/// Builds the node context, starts the supervision tree and the managed
-/// services, and publishes the control front on cfg.node.listen. On failure
-/// nothing keeps running and the status says why (database unusable, port
-/// in use, ...).
+/// Builds the node context, starts the supervision tree, opens the control
+/// endpoint (and the peer port, if configured), then starts the managed
+/// services. On failure nothing keeps running and the status says why
+/// (database unusable, endpoint in use, token file unreadable, ...).
 status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out);
 
-/// Stops the node: the control port first, then the tree in reverse start
+/// Stops the node: the control endpoint and the peer port first, then the tree in reverse start
 /// order (control, detectors, recovery, analysis, alerting, storage), then
 /// the managed services (SIGTERM, SIGKILL after their grace), then waits up
 /// to 1 s for recovery actions still running on worker threads. Returns when

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "faultd/domain.hpp"
+#include "faultd/error.hpp"
 #include "faultd/time.hpp"
 
 namespace faultd {
@@ -28,10 +29,40 @@ struct endpoint {
 /// Parses "HOST:PORT" (port 0..65535; "[::1]:80" for IPv6). nullopt if bad.
 std::optional<endpoint> parse_endpoint(std::string_view s);
 
+/// Where a control endpoint is: a Unix socket or a TCP endpoint.
+struct control_address {
+  std::string unix_path; ///< "unix:PATH": the socket's path; empty for TCP
+  endpoint tcp;          ///< "HOST:PORT" / "[v6]:PORT"
+  bool is_unix() const { return !unix_path.empty(); }
+  /// "unix:PATH" or "HOST:PORT".
+  std::string to_string() const;
+};
+
+/// Parses "unix:PATH", "HOST:PORT" or "[v6]:PORT". nullopt if bad.
+std::optional<control_address> parse_control_address(std::string_view s);
+
 struct node_config {
   std::string id = "node-1";
-  endpoint listen{"127.0.0.1", 7400};
+  /// The peer port (BASP, other faultd nodes only); none by default.
+  std::optional<endpoint> listen;
   std::string data_dir = "./faultd-data";
+  /// The control endpoint (faultctl). Unset: unix:<data_dir>/control.sock.
+  std::optional<control_address> control;
+  /// The token a TCP control endpoint requires ("" = none configured).
+  std::string control_token_file;
+  /// A group allowed to use the control socket (mode 0660); "" = owner only.
+  std::string control_group;
+  /// The largest control frame accepted, in bytes.
+  size_t control_max_frame = 4u << 20;
+
+  /// The control endpoint in effect.
+  control_address control_endpoint() const {
+    if (control)
+      return *control;
+    control_address a;
+    a.unix_path = data_dir + "/control.sock";
+    return a;
+  }
 };
 
 struct cluster_config {
@@ -254,9 +285,16 @@ std::map<std::string, recovery_strategy> builtin_strategies();
 struct config_overrides {
   std::optional<std::string> node_id;
   std::optional<std::string> listen;     ///< HOST:PORT
+  std::optional<std::string> control;    ///< unix:PATH | HOST:PORT
   std::optional<std::string> seeds;      ///< H:P,H:P
   std::optional<std::string> data_dir;
 };
+
+/// Reads a token file (node.control_token_file, faultctl --token-file): its
+/// first line without surrounding whitespace. Errors name the file: missing,
+/// not a regular file, readable or writable by others, empty, or a token
+/// shorter than 16 characters.
+status read_token_file(const std::string& path, std::string& token);
 
 /// Applies overrides; an unparsable value gives an error naming the flag
 /// (file = "--listen" etc., line 0) and leaves `cfg` unchanged. `seeds` ""

@@ -25,6 +25,7 @@ enum class errc : uint8_t {
   malformed_payload = 11,  ///< bytes from the network that do not decode
   internal = 12,           ///< a broken invariant (a bug)
   io = 13,                 ///< a system call failed
+  unauthorized = 14,       ///< a request without the credentials it needs
 };
 
 std::string_view to_string(errc e);

@@ -18,6 +18,7 @@ std::string_view to_string(errc e) {
     case errc::malformed_payload: return "malformed_payload";
     case errc::internal: return "internal";
     case errc::io: return "io";
+    case errc::unauthorized: return "unauthorized";
   }
   return "unknown";
 }

@@ -99,7 +99,8 @@ const std::string& default_config_yaml() {
   static const std::string text = R"yaml(# faultd embedded default configuration.
 #
 # This is what `faultd` runs on when started without --config: one node that
-# listens on loopback only, keeps its data under ./faultd-data and manages a
+# opens no port (faultctl talks to it over ./faultd-data/control.sock, a
+# Unix socket only its user can use), keeps its data there and manages a
 # single demo service. Copy it to a file, edit it and start
 # `faultd --config FILE` to describe your own services; config/example.yaml
 # shows every section with comments.
@@ -110,9 +111,10 @@ const std::string& default_config_yaml() {
 node:
   # Unique name of this node in the cluster (--node-id overrides it).
   id: node-1
-  # Where this node listens for peers and for faultctl (--listen overrides it).
-  # Loopback only: nothing outside this machine can reach it.
-  listen: 127.0.0.1:7400
+  # faultctl's endpoint (--control overrides it): by default the Unix socket
+  # <data_dir>/control.sock, mode 0600. A TCP endpoint (HOST:PORT) needs
+  # control_token_file. The peer port for other nodes (listen: HOST:PORT)
+  # stays closed on a single node.
   # Events, incidents, the recovery journal and replicated state live in
   # <data_dir>/faultd.db (--data-dir overrides it).
   data_dir: ./faultd-data

@@ -126,6 +126,52 @@ std::string endpoint::to_string() const {
   return host + ":" + p;
 }
 
+std::string control_address::to_string() const {
+  return is_unix() ? "unix:" + unix_path : tcp.to_string();
+}
+
+std::optional<control_address> parse_control_address(std::string_view s) {
+  control_address a;
+  if (s.substr(0, 5) == "unix:") {
+    auto path = s.substr(5);
+    // sockaddr_un holds 107 characters and a NUL.
+    if (path.empty() || path.size() > 107 || path.find('\0') != std::string_view::npos)
+      return std::nullopt;
+    a.unix_path = std::string{path};
+    return a;
+  }
+  auto ep = parse_endpoint(s);
+  if (!ep)
+    return std::nullopt;
+  a.tcp = *ep;
+  return a;
+}
+
+status read_token_file(const std::string& path, std::string& token) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0)
+    return {errc::config_invalid, "token file " + path + ": " + std::strerror(errno)};
+  if (!S_ISREG(st.st_mode))
+    return {errc::config_invalid, "token file " + path + " is not a regular file"};
+  if ((st.st_mode & (S_IROTH | S_IWOTH)) != 0)
+    return {errc::config_invalid, "token file " + path
+                                    + " is readable or writable by others (chmod 600 or 640)"};
+  std::ifstream in{path};
+  std::string line;
+  if (!in || !std::getline(in, line))
+    return {errc::config_invalid, "token file " + path + " cannot be read or is empty"};
+  auto b = line.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos)
+    return {errc::config_invalid, "token file " + path + " is empty"};
+  auto e = line.find_last_not_of(" \t\r\n");
+  token = line.substr(b, e - b + 1);
+  if (token.size() < 16)
+    return {errc::config_invalid, "token file " + path + " holds a token of "
+                                    + std::to_string(token.size())
+                                    + " characters; use at least 16 (e.g. openssl rand -hex 32)"};
+  return {};
+}
+
 std::optional<endpoint> parse_endpoint(std::string_view s) {
   std::string_view host;
   std::string_view port;
@@ -238,6 +284,16 @@ std::optional<config_error> apply_overrides(config& cfg, const config_overrides&
     if (!e)
       return override_error("--listen", "bad endpoint " + quoted(*o.listen) + " (expected HOST:PORT)");
     next.node.listen = *e;
+  }
+  if (o.control) {
+    auto a = parse_control_address(*o.control);
+    if (!a)
+      return override_error("--control", "bad address " + quoted(*o.control)
+                                           + " (expected unix:PATH, HOST:PORT or [v6]:PORT)");
+    if (!a->is_unix() && next.node.control_token_file.empty())
+      return override_error("--control", "a TCP control endpoint needs node.control_token_file "
+                                         "(or use unix:PATH)");
+    next.node.control = *a;
   }
   if (o.seeds) {
     next.cluster.seeds.clear();

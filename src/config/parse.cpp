@@ -162,10 +162,38 @@ private:
   // -- node, cluster ---------------------------------------------------------
 
   void parse_node(const value& v, node_config& out) {
-    map_reader m(v, {"id", "listen", "data_dir"});
+    map_reader m(v, {"id", "listen", "data_dir", "control", "control_token_file",
+                     "control_group", "control_max_frame"});
     m.with("id", [&](const value& x) { out.id = as_name(x); });
     m.with("listen", [&](const value& x) { out.listen = x.as_endpoint(); });
     m.with("data_dir", [&](const value& x) { out.data_dir = x.as_nonempty_string(); });
+    m.with("control_token_file", [&](const value& x) {
+      out.control_token_file = x.as_nonempty_string();
+      std::string token;
+      if (opts_.check_environment)
+        if (auto st = read_token_file(out.control_token_file, token); !st.ok())
+          x.fail(st.message());
+    });
+    m.with("control", [&](const value& x) {
+      auto a = parse_control_address(x.as_string());
+      if (!a)
+        x.fail("expected unix:PATH (at most 107 characters), HOST:PORT or [v6]:PORT, got "
+               + quoted(x.as_string()));
+      if (!a->is_unix() && out.control_token_file.empty())
+        x.fail("a TCP control endpoint needs control_token_file (or use unix:PATH)");
+      out.control = *a;
+    });
+    m.with("control_group", [&](const value& x) {
+      out.control_group = x.as_nonempty_string();
+      if (::getgrnam(out.control_group.c_str()) == nullptr)
+        x.fail("unknown group " + quoted(out.control_group));
+    });
+    m.with("control_max_frame", [&](const value& x) {
+      auto n = parse_size(x.as_string());
+      if (!n || *n < 4096 || *n > (64u << 20))
+        x.fail("expected a size between 4KiB and 64MiB such as 4MiB, got " + quoted(x.as_string()));
+      out.control_max_frame = static_cast<size_t>(*n);
+    });
   }
 
   /// A key whose feature has not landed: refused rather than accepted and

@@ -263,6 +263,9 @@ const google::protobuf::Message* body_of(const v1::ControlResponse& r) {
 
 std::string encode_request(const request& r) {
   v1::ControlRequest req;
+  req.set_request_id(r.request_id);
+  if (!r.token.empty())
+    req.set_token(r.token);
   switch (r.cmd) {
     case command::status: req.mutable_status(); break;
     case command::faults:
@@ -460,6 +463,7 @@ status decode_reply(std::string_view bytes, reply& out) {
   if (!resp.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
     return {errc::malformed_payload, "control reply does not decode"};
   out = reply{};
+  out.request_id = resp.request_id();
   out.ok = resp.ok();
   if (!out.ok) {
     out.code = static_cast<errc>(resp.error_code());
@@ -472,6 +476,31 @@ status decode_reply(std::string_view bytes, reply& out) {
     return {errc::malformed_payload, "control reply carries no body"};
   out.text = render(resp);
   return {};
+}
+
+status peek_request(std::string_view bytes, uint64_t& request_id, std::string& token) {
+  v1::ControlRequest req;
+  if (!req.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return {errc::malformed_payload, "not a ControlRequest"};
+  request_id = req.request_id();
+  token = req.token();
+  if (req.body_case() == v1::ControlRequest::BODY_NOT_SET)
+    return {errc::malformed_payload, "the request names no command"};
+  return {};
+}
+
+std::string tag_response(std::string_view response, uint64_t request_id) {
+  v1::ControlResponse resp;
+  if (!resp.ParseFromArray(response.data(), static_cast<int>(response.size()))) {
+    v1::ControlResponse err;
+    err.set_ok(false);
+    err.set_error("the node produced a reply that does not decode");
+    err.set_error_code(static_cast<uint32_t>(errc::internal));
+    err.set_request_id(request_id);
+    return err.SerializeAsString();
+  }
+  resp.set_request_id(request_id);
+  return resp.SerializeAsString();
 }
 
 } // namespace faultd::control

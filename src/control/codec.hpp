@@ -40,6 +40,8 @@ struct request {
   bool open_only = false; ///< incidents
   std::string id;         ///< incident; chaos_crash_actor: the actor name
   fault_event event;      ///< inject
+  uint64_t request_id = 0; ///< echoed in the reply
+  std::string token;      ///< for a TCP control endpoint
 };
 
 /// Serializes a request (faultctl side).
@@ -76,8 +78,18 @@ struct actor_info {
 std::string encode_actors(const std::vector<actor_info>& actors);
 std::string encode_crash(const std::string& name, const std::string& supervisor);
 
+/// The envelope of request bytes, read before the request is handed on:
+/// its request id and token. errc::malformed_payload if the bytes are not a
+/// ControlRequest or name no command.
+status peek_request(std::string_view bytes, uint64_t& request_id, std::string& token);
+
+/// `response` (a serialized ControlResponse) with its request_id set. A
+/// response that does not decode becomes an internal error reply.
+std::string tag_response(std::string_view response, uint64_t request_id);
+
 /// A decoded reply, rendered for printing (faultctl side).
 struct reply {
+  uint64_t request_id = 0;
   bool ok = false;
   errc code = errc::ok;
   std::string error; ///< one line, when !ok

@@ -1,7 +1,7 @@
-// Every message a node accepts from the network, sent over a real loopback
-// connection from a second actor system (as faultctl does), plus the bad
-// ones: bytes that do not decode and messages of the wrong shape are dropped
-// and answered with an error, and the node keeps serving.
+// Every control request a node accepts, sent over its real control endpoint
+// (a Unix socket) as faultctl does, plus the bad ones: bytes that do not
+// decode are answered with an error, a local message of the wrong shape is
+// dropped, and the node keeps serving.
 
 #include <doctest/doctest.h>
 
@@ -10,6 +10,7 @@
 
 #include "actors/node/node.hpp"
 #include "actors/type_ids.hpp"
+#include "control/client.hpp"
 #include "control/codec.hpp"
 #include "support/support.hpp"
 
@@ -20,18 +21,14 @@ namespace {
 struct fixture {
   test::temp_dir dir;
   caf::actor_system_config server_cfg;
-  caf::actor_system_config client_cfg;
   std::unique_ptr<caf::actor_system> server;
-  std::unique_ptr<caf::actor_system> client;
   node_runtime node;
-  caf::actor remote;
+  control_address endpoint;
 
   fixture() {
     auto loaded = parse_config(R"(
 node:
   id: wire-node
-  listen: 127.0.0.1:)" + std::to_string(test::free_port())
-                                 + R"(
   data_dir: )" + dir.path() + R"(
 fault_detection:
   resources: {enabled: false}
@@ -40,35 +37,22 @@ fault_detection:
                                "wire_test");
     REQUIRE_MESSAGE(loaded, (loaded.error ? loaded.error->to_string() : ""));
     server_cfg.load<caf::io::middleman>();
-    client_cfg.load<caf::io::middleman>();
     server = std::make_unique<caf::actor_system>(server_cfg);
-    client = std::make_unique<caf::actor_system>(client_cfg);
     auto st = start_node(*server, *loaded.value, node);
     REQUIRE_MESSAGE(st.ok(), st.to_string());
-    auto r = client->middleman().remote_actor("127.0.0.1", node.port);
-    REQUIRE_MESSAGE(r, client->render(r.error()));
-    remote = *r;
+    endpoint = loaded.value->node.control_endpoint();
   }
 
-  ~fixture() {
-    remote = nullptr;
-    stop_node(*server, node);
-  }
+  ~fixture() { stop_node(*server, node); }
 
-  /// Sends raw request bytes; returns the decoded reply.
+  /// Sends raw request bytes as one frame; returns the decoded reply.
   control::reply ask(const std::string& bytes) {
-    caf::scoped_actor self{*client};
+    std::string reply_bytes;
+    auto st = control::call(endpoint, bytes, std::chrono::seconds(10), reply_bytes);
+    REQUIRE_MESSAGE(st.ok(), st.to_string());
     control::reply rep;
-    bool answered = false;
-    self->request(remote, std::chrono::seconds(10), ctl_atom::value, bytes)
-      .receive(
-        [&](const std::string& reply_bytes) {
-          auto st = control::decode_reply(reply_bytes, rep);
-          REQUIRE_MESSAGE(st.ok(), st.to_string());
-          answered = true;
-        },
-        [&](const caf::error& err) { FAIL("request failed: " << client->render(err)); });
-    CHECK(answered);
+    auto d = control::decode_reply(reply_bytes, rep);
+    REQUIRE_MESSAGE(d.ok(), d.to_string());
     return rep;
   }
 
@@ -77,7 +61,7 @@ fault_detection:
 
 } // namespace
 
-TEST_CASE("every control command crosses a real loopback connection and is answered") {
+TEST_CASE("every control command crosses the control endpoint and is answered") {
   fixture f;
   using control::command;
   for (auto cmd : {command::status, command::services, command::faults, command::incidents,
@@ -165,12 +149,20 @@ TEST_CASE("malformed control bytes are answered with an error and the node keeps
 
 TEST_CASE("a message of the wrong shape is dropped and the node keeps serving") {
   fixture f;
-  caf::scoped_actor self{*f.client};
+  caf::scoped_actor self{*f.server};
   bool got_error = false;
-  self->request(f.remote, std::chrono::seconds(5), int32_t{42}, std::string{"hello"})
+  self->request(f.node.front, std::chrono::seconds(5), int32_t{42}, std::string{"hello"})
     .receive([&](const caf::message&) {}, [&](const caf::error&) { got_error = true; });
   CHECK(got_error);
   control::request status;
   status.cmd = control::command::status;
   CHECK(f.ask(status).ok);
+}
+
+TEST_CASE("the reply carries the request's id") {
+  fixture f;
+  control::request status;
+  status.cmd = control::command::status;
+  status.request_id = 424242;
+  CHECK(f.ask(status).request_id == 424242);
 }

@@ -25,10 +25,9 @@ node_process::node_process(const std::string& extra_yaml, const std::string& id)
 
 node_process::node_process(const std::string& extra_yaml, const std::string& id,
                            const std::function<void(const std::string&)>& before_start)
-  : port(free_port()), node("127.0.0.1:" + std::to_string(port)) {
-  write_file(dir.file("faultd.yaml"), "node:\n  id: " + id + "\n  listen: " + node
-                                        + "\n  data_dir: " + dir.file("data") + "\n"
-                                        + extra_yaml);
+  : node("unix:" + dir.file("data") + "/control.sock") {
+  write_file(dir.file("faultd.yaml"), "node:\n  id: " + id + "\n  data_dir: " + dir.file("data")
+                                        + "\n" + extra_yaml);
   before_start(dir.file("data"));
   start();
 }

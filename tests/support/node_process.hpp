@@ -1,7 +1,7 @@
 #pragma once
 
-// A real faultd process for cluster tests: its own temp dir, config and free
-// control port; started with the built binary and driven with the built
+// A real faultd process for cluster tests: its own temp dir, config and
+// control socket; started with the built binary and driven with the built
 // faultctl.
 
 #include <functional>
@@ -19,9 +19,9 @@ std::string json_value(const std::string& json, const std::string& key, size_t f
 
 class node_process {
 public:
-  /// Writes a config with node id `id`, a free listen port, a data dir in
-  /// the temp dir, plus `extra_yaml`; then starts faultd and waits until
-  /// `faultctl status` answers.
+  /// Writes a config with node id `id`, a data dir in the temp dir (the
+  /// control socket in it), plus `extra_yaml`; then starts faultd and waits
+  /// until `faultctl status` answers.
   explicit node_process(const std::string& extra_yaml = "", const std::string& id = "test-node");
 
   /// The same, with `before_start(data_dir)` called before faultd starts
@@ -54,7 +54,7 @@ public:
   std::string incident_json(const std::string& id);
 
   temp_dir dir;
-  uint16_t port;
+  /// The control endpoint, unix:<data_dir>/control.sock.
   std::string node;
   std::unique_ptr<child_process> proc;
 };

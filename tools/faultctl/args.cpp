@@ -10,10 +10,14 @@ namespace faultctl {
 using namespace faultd;
 
 const char* usage() {
-  return R"(usage: faultctl [--node HOST:PORT] [--json] [--timeout DUR] COMMAND [ARGS]
+  return R"(usage: faultctl [--node ADDR] [--token-file F] [--json] [--timeout DUR]
+                COMMAND [ARGS]
 
-Talks to the control port of a faultd node (default 127.0.0.1:7400, or
-$FAULTD_NODE).
+Talks to the control endpoint of a faultd node. ADDR is unix:PATH (a Unix
+socket; default $FAULTD_NODE, else unix:./faultd-data/control.sock) or
+HOST:PORT / [v6]:PORT (TCP; then the node requires the token in the file
+given by --token-file or $FAULTD_TOKEN_FILE). --timeout (default 5s) bounds
+connecting, sending and the reply together.
 
 commands:
   status                         node, members and services
@@ -38,7 +42,8 @@ fault types: network_timeout service_unavailable data_inconsistency
 severities: low medium high critical
 
 --json prints one JSON document. Exit status: 0 ok, 1 the request failed
-(node unreachable, unknown id, refused), 2 bad usage.
+(node unreachable or silent past --timeout, unknown id, refused,
+unauthorized), 2 bad usage.
 )";
 }
 
@@ -67,15 +72,21 @@ bool split_kv(const std::string& s, std::string& k, std::string& v) {
 
 std::optional<options> parse_args(const std::vector<std::string>& args, std::string& error) {
   options o;
-  if (const char* env = std::getenv("FAULTD_NODE"); env && *env) {
-    auto ep = parse_endpoint(env);
-    if (!ep) {
-      error = "FAULTD_NODE: expected HOST:PORT, got \"" + std::string{env} + "\"";
-      return std::nullopt;
+  o.node.unix_path = "./faultd-data/control.sock";
+  auto node_address = [&](const std::string& what, const std::string& v) {
+    auto a = parse_control_address(v);
+    if (!a || (!a->is_unix() && a->tcp.port == 0)) {
+      error = what + ": expected unix:PATH, HOST:PORT or [v6]:PORT, got \"" + v + "\"";
+      return false;
     }
-    o.host = ep->host;
-    o.port = ep->port;
-  }
+    o.node = *a;
+    return true;
+  };
+  if (const char* env = std::getenv("FAULTD_NODE"); env && *env)
+    if (!node_address("FAULTD_NODE", env))
+      return std::nullopt;
+  if (const char* env = std::getenv("FAULTD_TOKEN_FILE"); env && *env)
+    o.token_file = env;
   size_t i = 0;
   auto value = [&](const std::string& flag) -> std::optional<std::string> {
     if (i + 1 >= args.size()) {
@@ -91,13 +102,17 @@ std::optional<options> parse_args(const std::vector<std::string>& args, std::str
       auto v = value(a);
       if (!v)
         return std::nullopt;
-      auto ep = parse_endpoint(*v);
-      if (!ep || ep->port == 0) {
-        error = "--node: expected HOST:PORT, got \"" + *v + "\"";
+      if (!node_address("--node", *v))
+        return std::nullopt;
+    } else if (a == "--token-file") {
+      auto v = value(a);
+      if (!v)
+        return std::nullopt;
+      if (v->empty()) {
+        error = "--token-file: needs a file name";
         return std::nullopt;
       }
-      o.host = ep->host;
-      o.port = ep->port;
+      o.token_file = *v;
     } else if (a == "--json") {
       o.json = true;
     } else if (a == "--timeout") {

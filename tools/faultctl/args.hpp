@@ -8,12 +8,15 @@
 #include <vector>
 
 #include "control/codec.hpp"
+#include "faultd/config.hpp"
 
 namespace faultctl {
 
 struct options {
-  std::string host = "127.0.0.1";
-  uint16_t port = 7400;
+  /// The node's control endpoint (--node, $FAULTD_NODE).
+  faultd::control_address node;
+  /// --token-file / $FAULTD_TOKEN_FILE: the token a TCP endpoint requires.
+  std::string token_file;
   bool json = false;
   std::chrono::milliseconds timeout{5000};
   faultd::control::request req;

@@ -1,13 +1,14 @@
 // faultctl: the command-line client of a faultd node. See `faultctl help`.
+//
+// It speaks the control protocol (src/control/frame.hpp) to the node's
+// control endpoint; no CAF in here.
 
 #include <cstdio>
 #include <iostream>
+#include <random>
 
-#include <caf/all.hpp>
-#include <caf/io/all.hpp>
-
-#include "actors/type_ids.hpp"
 #include "args.hpp"
+#include "control/client.hpp"
 
 namespace {
 
@@ -28,35 +29,24 @@ int main(int argc, char** argv) {
     std::fputs(faultctl::usage(), stdout);
     return 0;
   }
-  caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", 1);
-  cfg.load<caf::io::middleman>();
-  caf::actor_system sys{cfg};
-  auto target = opts->host + ":" + std::to_string(opts->port);
-  auto node = sys.middleman().remote_actor(opts->host, opts->port);
-  if (!node)
-    return fail(1, "node " + target + " unreachable: " + sys.render(node.error()));
-  auto bytes = faultd::control::encode_request(opts->req);
-  caf::scoped_actor self{sys};
-  int rc = 1;
-  self->request(*node, opts->timeout, faultd::ctl_atom::value, std::move(bytes))
-    .receive(
-      [&](const std::string& reply_bytes) {
-        faultd::control::reply rep;
-        auto st = faultd::control::decode_reply(reply_bytes, rep);
-        if (!st.ok()) {
-          rc = fail(1, "node " + target + " sent a bad reply: " + st.message());
-          return;
-        }
-        if (!rep.ok) {
-          rc = fail(1, rep.error);
-          return;
-        }
-        std::cout << (opts->json ? rep.json + "\n" : rep.text);
-        rc = 0;
-      },
-      [&](const caf::error& err) {
-        rc = fail(1, "request to " + target + " failed: " + sys.render(err));
-      });
-  return rc;
+  auto target = opts->node.to_string();
+  if (!opts->token_file.empty())
+    if (auto st = faultd::read_token_file(opts->token_file, opts->req.token); !st.ok())
+      return fail(2, st.message());
+  opts->req.request_id = std::random_device{}() | 1u;
+  std::string reply_bytes;
+  auto st = faultd::control::call(opts->node, faultd::control::encode_request(opts->req),
+                                  opts->timeout, reply_bytes);
+  if (!st.ok())
+    return fail(1, st.message());
+  faultd::control::reply rep;
+  if (auto d = faultd::control::decode_reply(reply_bytes, rep); !d.ok())
+    return fail(1, "node " + target + " sent a bad reply: " + d.message());
+  if (rep.request_id != opts->req.request_id)
+    return fail(1, "node " + target + " answered another request (id "
+                     + std::to_string(rep.request_id) + ")");
+  if (!rep.ok)
+    return fail(1, rep.error);
+  std::cout << (opts->json ? rep.json + "\n" : rep.text);
+  return 0;
 }

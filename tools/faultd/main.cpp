@@ -26,14 +26,18 @@ using faultd_signal_atom = caf::atom_constant<caf::atom("signal")>;
 const char* usage_text = R"(usage: faultd [OPTIONS]
 
 Runs one faultd node: starts the configured services, detects faults,
-analyzes them into incidents and serves faultctl on --listen.
+analyzes them into incidents and serves faultctl on its control endpoint.
 
 options:
   --config FILE        YAML config (default: the embedded default config:
-                       one node on 127.0.0.1:7400, data in ./faultd-data,
-                       one demo service)
+                       one node, data in ./faultd-data, faultctl over
+                       ./faultd-data/control.sock, one demo service)
   --node-id ID         overrides node.id
-  --listen HOST:PORT   overrides node.listen (the control port)
+  --control ADDR       overrides node.control, faultctl's endpoint:
+                       unix:PATH (default unix:<data_dir>/control.sock, mode
+                       0600) or HOST:PORT (needs node.control_token_file)
+  --listen HOST:PORT   overrides node.listen, the peer port for other faultd
+                       nodes (BASP; not opened unless set)
   --seeds H:P,...      overrides cluster.seeds (not supported yet: one node)
   --data-dir DIR       overrides node.data_dir
   --check-config       validate the config and exit (0 ok, 2 invalid)
@@ -50,7 +54,7 @@ time and boot id): every service runs exactly once. Only one faultd may use a
 data dir at a time (<data_dir>/faultd.lock).
 
 Exit status: 0 after a clean shutdown (SIGTERM/SIGINT), 1 when the node
-cannot start (another faultd holds the data dir, port in use, data dir not
+cannot start (another faultd holds the data dir, endpoint in use, data dir not
 writable: found before any service starts) or its supervision tree
 gave up (too many actor restarts a minute), 2 on bad usage or config.
 )";
@@ -89,7 +93,7 @@ int main(int argc, char** argv) {
     } else if (a == "--check-config") {
       check_only = true;
     } else if (a == "--config" || a == "--node-id" || a == "--listen" || a == "--seeds"
-               || a == "--data-dir" || a == "--log-level") {
+               || a == "--data-dir" || a == "--log-level" || a == "--control") {
       if (!value(v))
         return usage_error(a + " needs a value");
       if (a == "--config")
@@ -98,6 +102,8 @@ int main(int argc, char** argv) {
         ov.node_id = v;
       else if (a == "--listen")
         ov.listen = v;
+      else if (a == "--control")
+        ov.control = v;
       else if (a == "--seeds")
         ov.seeds = v;
       else if (a == "--data-dir")
@@ -162,8 +168,10 @@ int main(int argc, char** argv) {
     log->error("node-start-failed error={}", st.to_string());
     return 1;
   }
-  log->info("faultd-ready node={} listen={} data_dir={} services={} pid={}", cfg.node.id,
-            cfg.node.listen.to_string(), cfg.node.data_dir, cfg.services.size(), getpid());
+  log->info("faultd-ready node={} control={} peer_port={} data_dir={} services={} pid={}",
+            cfg.node.id, cfg.node.control_endpoint().to_string(),
+            cfg.node.listen ? cfg.node.listen->to_string() : std::string{"none"},
+            cfg.node.data_dir, cfg.services.size(), getpid());
   // Wait for a shutdown signal, or for the supervision tree's root to give
   // up (its restart intensity was exceeded): then the node cannot heal
   // itself, and exiting non-zero lets the service manager restart faultd.

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include <sys/stat.h>
+
 #include "faultd/config.hpp"
 #include "support/support.hpp"
 
@@ -139,8 +141,8 @@ TEST_CASE("the embedded default config parses and manages the demo service") {
   const auto& c = *r.value;
   CHECK(c.source == "<embedded default>");
   CHECK(c.node.id == "node-1");
-  CHECK(c.node.listen.host == "127.0.0.1");
-  CHECK(c.node.listen.port == 7400);
+  CHECK_FALSE(c.node.listen); // no peer port on a single node
+  CHECK(c.node.control_endpoint().to_string() == "unix:./faultd-data/control.sock");
   CHECK(c.node.data_dir == "./faultd-data");
   CHECK(c.db_path() == "./faultd-data/faultd.db");
   CHECK(c.cluster.seeds.empty());
@@ -183,7 +185,8 @@ TEST_CASE("config/example.yaml loads and describes the IoT platform") {
 TEST_CASE("an empty document gives every default") {
   auto c = parse_ok("");
   CHECK(c.node.id == "node-1");
-  CHECK(c.node.listen.port == 7400);
+  CHECK_FALSE(c.node.listen);
+  CHECK_FALSE(c.node.control);
   CHECK(c.services.empty());
   CHECK(c.strategies == builtin_strategies());
   CHECK(c.fault_detection.resources.cpu.warning == 90);
@@ -684,7 +687,8 @@ TEST_CASE("overrides replace node id, listen address, seeds and data dir") {
   auto err = apply_overrides(c, o);
   REQUIRE_FALSE(err);
   CHECK(c.node.id == "edge-7");
-  CHECK(c.node.listen.to_string() == "0.0.0.0:7500");
+  REQUIRE(c.node.listen);
+  CHECK(c.node.listen->to_string() == "0.0.0.0:7500");
   CHECK(c.cluster.seeds.empty());
   CHECK(c.node.data_dir == "/srv/faultd");
   config_overrides seeds;
@@ -954,4 +958,46 @@ TEST_CASE("action parameters that cannot work are refused where they are written
                  "      - type: service_degradation\n        target: service_name\n"
                  "        parameters: {degradation_level: basic}\n")
           .strategies.count("x") == 1);
+}
+
+TEST_CASE("the control endpoint: unix socket by default, TCP only with a token file") {
+  test::temp_dir dir;
+  auto c = parse_ok("node:\n  data_dir: /srv/f\n");
+  CHECK(c.node.control_endpoint().to_string() == "unix:/srv/f/control.sock");
+  auto u = parse_ok("node:\n  control: unix:/run/faultd.sock\n  control_max_frame: 1MiB\n");
+  CHECK(u.node.control_endpoint().unix_path == "/run/faultd.sock");
+  CHECK(u.node.control_max_frame == (1u << 20));
+
+  auto tcp = parse_bad("node:\n  control: 127.0.0.1:7401\n");
+  CHECK(tcp.line == 2);
+  CHECK(tcp.message.find("needs control_token_file") != std::string::npos);
+  auto bad = parse_bad("node:\n  control: somewhere\n");
+  CHECK(bad.message.find("expected unix:PATH") != std::string::npos);
+  auto big = parse_bad("node:\n  control_max_frame: 1GiB\n");
+  CHECK(big.message.find("between 4KiB and 64MiB") != std::string::npos);
+
+  auto token = dir.file("token");
+  test::write_file(token, "0123456789abcdef0123\n");
+  ::chmod(token.c_str(), 0600);
+  auto ok = parse_ok("node:\n  control_token_file: " + token + "\n  control: \"[::1]:7401\"\n");
+  CHECK(ok.node.control_endpoint().tcp.host == "::1");
+  CHECK(ok.node.control_endpoint().tcp.port == 7401);
+  std::string t;
+  CHECK(read_token_file(token, t).ok());
+  CHECK(t == "0123456789abcdef0123");
+  ::chmod(token.c_str(), 0644);
+  CHECK(read_token_file(token, t).message().find("readable or writable by others")
+        != std::string::npos);
+  ::chmod(token.c_str(), 0600);
+  test::write_file(token, "short\n");
+  CHECK(read_token_file(token, t).message().find("at least 16") != std::string::npos);
+
+  config_overrides o;
+  o.control = "127.0.0.1:7401";
+  auto err = apply_overrides(c, o);
+  REQUIRE(err);
+  CHECK(err->message.find("needs node.control_token_file") != std::string::npos);
+  o.control = "unix:/tmp/x.sock";
+  CHECK_FALSE(apply_overrides(c, o));
+  CHECK(c.node.control_endpoint().unix_path == "/tmp/x.sock");
 }
