@@ -83,12 +83,19 @@ caf::result<std::string> handle(self_ptr self, const std::string& bytes) {
   switch (req.cmd) {
     case control::command::status: {
       auto& cfg = st.ctx->cfg;
-      control::node_info node{cfg.node.id,
-                              cfg.node.listen ? cfg.node.listen->to_string()
-                                              : cfg.node.control_endpoint().to_string(),
-                              static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                                      std::chrono::steady_clock::now() - st.started)
-                                                      .count())};
+      control::node_info node;
+      node.id = cfg.node.id;
+      node.address = cfg.node.listen ? cfg.node.listen->to_string()
+                                     : cfg.node.control_endpoint().to_string();
+      node.uptime_s = static_cast<uint32_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now()
+                                                         - st.started)
+          .count());
+      node.control_address = cfg.node.control_endpoint().to_string();
+      if (auto e = st.ctx->endpoint.lock()) {
+        node.control = e->stats();
+        node.control_address = e->bound_address();
+      }
       std::vector<member_status> members{{cfg.node.id, node.address, "alive"}};
       return control::encode_status(node, members, collect_service_status(*st.ctx));
     }

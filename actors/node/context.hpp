@@ -30,6 +30,9 @@ namespace state {
 class health_board;
 class registry;
 } // namespace state
+namespace control {
+class server;
+}
 namespace actions {
 class circuit_board;
 class executor_registry;
@@ -46,6 +49,8 @@ struct node_context {
   std::shared_ptr<actions::executor_registry> executors;
   /// The threads recovery actions run on (they outlive incident supervisors).
   std::shared_ptr<actions::action_workers> workers;
+  /// The control endpoint (for its counters in `status`); set once it runs.
+  std::weak_ptr<control::server> endpoint;
 
   /// The current incarnation of a named actor (invalid if none).
   caf::actor lookup(const std::string& name) const { return dir->get(name); }

@@ -221,6 +221,7 @@ status open_control(caf::actor_system& sys, const std::shared_ptr<node_context>&
     [alarm](const std::string& peer, const std::string& why) { (*alarm)(peer, why); });
   n.front = spawn_control_front(sys, ctx, n.control);
   *front = n.front;
+  ctx->endpoint = n.control;
   if (auto st = n.control->start(); !st.ok())
     return {st.code(), "cannot open the control endpoint: " + st.message()};
   return {};
@@ -272,16 +273,17 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out) 
     ctx->health->declare(svc.name, checks);
   }
   n.ctx = ctx;
-  n.root = spawn_supervisor(sys, node_tree(ctx, n.db));
-  if (!corrupt.empty())
-    ctx->send_to("analyzer", event_atom::value,  // held until the analyzer runs
-                 corrupt_database_fault(cfg, corrupt));
   // The endpoints first: one that cannot open must stop the node before any
-  // service has started.
+  // service has started. (A request that arrives before "control" runs
+  // waits for it in the front.)
   if (auto st = open_control(sys, ctx, n); !st.ok()) {
     stop_node(sys, n);
     return st;
   }
+  n.root = spawn_supervisor(sys, node_tree(ctx, n.db));
+  if (!corrupt.empty())
+    ctx->send_to("analyzer", event_atom::value,  // held until the analyzer runs
+                 corrupt_database_fault(cfg, corrupt));
   if (cfg.node.listen) {
     auto& listen = *cfg.node.listen;
     n.peer = spawn_peer_front(sys);

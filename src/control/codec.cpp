@@ -180,6 +180,14 @@ std::string render(const v1::ControlResponse& r) {
       for (auto& x : s.members())
         m.add({x.id(), x.address(), x.state()});
       out << m.render() << '\n' << render_services(s.services());
+      if (s.has_control()) {
+        auto& c = s.control();
+        out << "\ncontrol " << c.address() << ": " << c.open() << " open, " << c.accepted()
+            << " accepted, " << c.requests() << " requests; closed: " << c.closed_malformed()
+            << " malformed, " << c.closed_oversized() << " oversized, " << c.closed_slow()
+            << " slow, " << c.closed_idle() << " idle, " << c.closed_capacity()
+            << " over capacity; " << c.unauthorized() << " unauthorized\n";
+      }
       return out.str();
     }
     case v1::ControlResponse::kFaults: {
@@ -357,6 +365,20 @@ std::string encode_status(const node_info& node, const std::vector<member_status
   }
   for (auto& x : services)
     fill(*s->add_services(), x);
+  if (node.control) {
+    auto* c = s->mutable_control();
+    auto& k = *node.control;
+    c->set_address(node.control_address);
+    c->set_accepted(k.accepted);
+    c->set_open(k.open);
+    c->set_requests(k.requests);
+    c->set_closed_malformed(k.closed_malformed);
+    c->set_closed_oversized(k.closed_oversized);
+    c->set_closed_slow(k.closed_slow);
+    c->set_closed_idle(k.closed_idle);
+    c->set_closed_capacity(k.closed_capacity);
+    c->set_unauthorized(k.unauthorized);
+  }
   return finish(resp);
 }
 

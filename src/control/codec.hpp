@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "faultd/domain.hpp"
 #include "faultd/error.hpp"
 #include "faultd/status.hpp"
+#include "control/server.hpp"
 
 namespace faultd::control {
 
@@ -56,6 +58,9 @@ struct node_info {
   std::string id;
   std::string address;
   uint32_t uptime_s = 0;
+  /// The control endpoint and its counters (server_stats), when known.
+  std::string control_address;
+  std::optional<server_stats> control;
 };
 
 // Reply encoders (node side). Each returns a serialized ControlResponse.
