@@ -72,6 +72,20 @@ using children_atom = caf::atom_constant<caf::atom("children")>;
 /// recovery -> analyzer: the strategies run so far, "<id>=<outcome>".
 using ladder_atom = caf::atom_constant<caf::atom("ladder")>;
 
+/// (ack_atom, std::string incident_id) -> incident: control -> analyzer.
+using ack_atom = caf::atom_constant<caf::atom("ack")>;
+/// (close_atom, std::string incident_id, std::string reason) -> incident:
+/// control -> analyzer, an operator closes an incident.
+using close_atom = caf::atom_constant<caf::atom("close")>;
+/// (preview_atom, fault_event) -> (std::string what, std::string incident_id,
+/// bool recovers, bool alert): control -> analyzer, inject --dry-run.
+using preview_atom = caf::atom_constant<caf::atom("preview")>;
+/// (alerts_atom, uint32_t limit) -> std::vector<alert>: recent alerts, newest first.
+using alerts_atom = caf::atom_constant<caf::atom("alerts")>;
+/// (maint_atom, std::string service, bool on): control -> services, alerting,
+/// recovery: a service entered or left maintenance.
+using maint_atom = caf::atom_constant<caf::atom("maint")>;
+
 } // namespace faultd
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::fault_event)

@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 
 #include "actors/type_ids.hpp"
+#include "state/maintenance.hpp"
 #include "faultd/log.hpp"
 
 namespace faultd {
@@ -22,6 +23,11 @@ caf::behavior alert_actor(caf::stateful_actor<alert_state>* self,
   return {
     [=](alert_atom, const alert& a) {
       auto& st = self->state;
+      if (st.ctx->maintenance && st.ctx->maintenance->contains(a.component)) {
+        st.log->info("alert-suppressed id={} incident={} component={} reason=maintenance", a.id,
+                     a.incident_id, a.component);
+        return;
+      }
       ++st.raised;
       auto level = a.severity == fault_severity::critical ? spdlog::level::err : spdlog::level::warn;
       st.log->log(level, "alert-raised id={} incident={} severity={} component={} summary=\"{}\"",

@@ -169,6 +169,31 @@ caf::behavior running(self_ptr self) {
           });
       return rp;
     },
+    [=](ack_atom, const std::string& id) -> caf::result<incident> {
+      analysis::result r;
+      if (!self->state.an->acknowledge(id, r))
+        return caf::make_error(caf::sec::runtime_error, "no open incident with id " + id);
+      persist(self, nullptr, r);
+      announce(self, r);
+      return r.changed.front();
+    },
+    [=](close_atom, const std::string& id, const std::string& reason) -> caf::result<incident> {
+      analysis::result r;
+      if (!self->state.an->close_by_operator(id, reason, r))
+        return caf::make_error(caf::sec::runtime_error, "no open incident with id " + id);
+      persist(self, nullptr, r);
+      announce(self, r);
+      for (auto& x : r.changed)
+        if (x.id == id)
+          return x;
+      return r.changed.front();
+    },
+    [=](preview_atom, const fault_event& e)
+      -> caf::result<std::string, std::string, bool, bool> {
+      auto p = self->state.an->preview(e);
+      return caf::result<std::string, std::string, bool, bool>(p.what, p.incident_id, p.recovers,
+                                                               p.alert);
+    },
     [=](recovery_atom, const std::string& id, const std::string& strategy,
         const std::vector<action_execution>& actions) {
       persist(self, nullptr, self->state.an->set_recovery(id, strategy, actions));

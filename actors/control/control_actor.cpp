@@ -1,6 +1,8 @@
 #include "actors/control/control_actor.hpp"
 
+#include <algorithm>
 #include <functional>
+#include <future>
 #include <map>
 
 #include <caf/all.hpp>
@@ -10,6 +12,12 @@
 #include "actors/type_ids.hpp"
 #include "control/server.hpp"
 #include "control/codec.hpp"
+#include "process/log_tail.hpp"
+#include "process/supervisor.hpp"
+#include "recovery/selector.hpp"
+#include "state/maintenance.hpp"
+#include "state/registry.hpp"
+#include "actions/circuit_board.hpp"
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
 
@@ -48,6 +56,30 @@ void ask(self_ptr self, const std::string& name, RP rp, OnOk on_ok, Ts&&... xs) 
     .then(on_ok, [=](const caf::error& err) mutable { rp.deliver(unavailable(name, err, self)); });
 }
 
+/// Like ask(), for a request whose refusal (sec::runtime_error with a text)
+/// means the operand is unknown: answered not_found with that text.
+template <class RP, class OnOk, class... Ts>
+void ask_known(self_ptr self, const std::string& name, RP rp, OnOk on_ok, Ts&&... xs) {
+  auto who = self->state.ctx->lookup(name);
+  if (!who) {
+    rp.deliver(control::encode_error(errc::unavailable, name + " is not running"));
+    return;
+  }
+  self->request(who, request_timeout, std::forward<Ts>(xs)...)
+    .then(on_ok, [=](const caf::error& err) mutable {
+      if (err == caf::sec::runtime_error && !err.context().empty()) {
+        std::string text;
+        auto ctx = err.context();
+        ctx.apply([&](const std::string& t) { text = t; });
+        if (!text.empty()) {
+          rp.deliver(control::encode_error(errc::not_found, text));
+          return;
+        }
+      }
+      rp.deliver(unavailable(name, err, self));
+    });
+}
+
 std::string chaos_list(self_ptr self) {
   std::vector<control::actor_info> out;
   for (auto& e : self->state.ctx->dir->list())
@@ -66,6 +98,191 @@ std::string chaos_crash(self_ptr self, const std::string& name) {
   st.log->warn("chaos-crash-actor name={} supervisor={}", name, e->supervisor);
   crash_actor(e->actor);
   return control::encode_crash(name, e->supervisor);
+}
+
+/// Runs `job` (blocking work: files, fsync, waiting for a process) on a
+/// detached actor of its own, never on a scheduler thread, and delivers its
+/// reply through `rp`.
+template <class RP>
+void offload(self_ptr self, RP rp, std::function<std::string()> job,
+             std::chrono::seconds limit = std::chrono::seconds(60)) {
+  auto worker = self->spawn<caf::detached>([job](caf::event_based_actor* me) -> caf::behavior {
+    return {[=](tick_atom) -> std::string {
+      auto out = job();
+      me->quit();
+      return out;
+    }};
+  });
+  self->request(worker, limit, tick_atom::value)
+    .then([rp](const std::string& reply) mutable { rp.deliver(reply); },
+          [rp, self](const caf::error& err) mutable {
+            rp.deliver(unavailable("the operation", err, self));
+          });
+}
+
+/// The configured service `name`, or nullptr.
+const service_config* known_service(self_ptr self, const std::string& name) {
+  return self->state.ctx->cfg.find_service(name);
+}
+
+std::string no_service(const std::string& name) {
+  return control::encode_error(errc::not_found, "no service named " + name
+                                                  + " (see faultctl services)");
+}
+
+std::string checks(self_ptr self, const std::string& service) {
+  auto all = collect_service_status(*self->state.ctx);
+  if (service.empty())
+    return control::encode_checks(all);
+  for (auto& s : all)
+    if (s.name == service)
+      return control::encode_checks({s});
+  return no_service(service);
+}
+
+std::string circuit(self_ptr self, const std::string& service, const std::string& op) {
+  auto& st = self->state;
+  if (known_service(self, service) == nullptr)
+    return no_service(service);
+  auto before = st.ctx->circuits->state(service);
+  if (op == "open")
+    st.ctx->circuits->force_open(service, true);
+  else if (op == "close")
+    st.ctx->circuits->force_close(service);
+  else
+    st.ctx->circuits->reset(service);
+  auto now = st.ctx->circuits->state(service);
+  st.log->info("circuit-set-by-operator service={} op={} was={} now={}", service, op, before, now);
+  return control::encode_command("circuit", service, now,
+                                 "was " + before + (op == "open" ? "; held open until close" : ""));
+}
+
+std::string maintenance(self_ptr self, const std::string& service, bool on) {
+  auto& st = self->state;
+  if (known_service(self, service) == nullptr)
+    return no_service(service);
+  bool changed = st.ctx->maintenance->set(service, on);
+  st.log->info("maintenance-{} service={}", on ? "on" : "off", service);
+  return control::encode_command("maintenance", service, on ? "on" : "off",
+                                 changed ? (on ? "detection goes on; recovery and alerts paused"
+                                               : "recovery and alerts resume")
+                                         : "unchanged");
+}
+
+void degradation(self_ptr self, caf::typed_response_promise<std::string> rp,
+                 const std::string& service, const std::string& level) {
+  auto* svc = known_service(self, service);
+  if (svc == nullptr) {
+    rp.deliver(no_service(service));
+    return;
+  }
+  static const std::vector<std::string> defaults{"full", "reduced", "basic", "minimal"};
+  const auto& levels = svc->degradation_levels.empty() ? defaults : svc->degradation_levels;
+  if (std::find(levels.begin(), levels.end(), level) == levels.end()) {
+    std::string list;
+    for (auto& l : levels)
+      list += (list.empty() ? "" : ", ") + l;
+    rp.deliver(control::encode_error(errc::bad_request, "level \"" + level + "\" is not one of "
+                                                          + service + "'s levels (" + list + ")"));
+    return;
+  }
+  offload(self, rp, [registry = self->state.ctx->registry, service, level, log = self->state.log] {
+    auto key = "degradation/" + service;
+    auto before = registry->get(key).value_or("full");
+    if (auto st = registry->put(key, level); !st.ok())
+      return control::encode_error(st.code(), st.message());
+    log->info("degradation-set-by-operator service={} level={} was={}", service, level, before);
+    return control::encode_command("degradation", service, level, "was " + before);
+  });
+}
+
+void logs(self_ptr self, caf::typed_response_promise<std::string> rp, const control::request& req) {
+  if (known_service(self, req.service) == nullptr) {
+    rp.deliver(no_service(req.service));
+    return;
+  }
+  auto path = self->state.ctx->cfg.node.data_dir + "/logs/" + req.service + ".log";
+  offload(self, rp, [path, req] {
+    process::log_chunk c;
+    auto st = req.offset < 0 ? process::tail_lines(path, req.lines == 0 ? 20 : req.lines, c)
+                             : process::read_from(path, req.offset, c);
+    if (!st.ok())
+      return control::encode_error(st.code(), st.message());
+    return control::encode_logs(req.service, path, c.text, c.next_offset);
+  });
+}
+
+void service_command(self_ptr self, caf::typed_response_promise<std::string> rp,
+                     const std::string& service, const std::string& op) {
+  auto* svc = known_service(self, service);
+  if (svc == nullptr) {
+    rp.deliver(no_service(service));
+    return;
+  }
+  if (svc->command.empty()) {
+    rp.deliver(control::encode_error(errc::bad_request, service + " is unmanaged (no command): "
+                                                          "faultd does not run it"));
+    return;
+  }
+  auto wait = op == "stop" ? std::chrono::duration_cast<std::chrono::seconds>(svc->restart.stop_grace)
+                               + std::chrono::seconds(10)
+                           : std::chrono::duration_cast<std::chrono::seconds>(svc->restart.stop_grace)
+                               + std::chrono::seconds(30);
+  self->state.log->info("service-{}-by-operator service={}", op, service);
+  offload(
+    self, rp,
+    [processes = self->state.ctx->processes, service, op, wait] {
+      auto fut = op == "start"  ? processes->start(service)
+                 : op == "stop" ? processes->stop(service)
+                                : processes->restart(service);
+      if (fut.wait_for(wait) != std::future_status::ready)
+        return control::encode_error(errc::timeout, op + " of " + service + " did not complete within "
+                                                      + human_duration(wait));
+      auto st = fut.get();
+      if (!st.ok())
+        return control::encode_error(st.code(), op + " of " + service + ": " + st.message());
+      auto snap = processes->snapshot(service);
+      std::string state = snap ? std::string{to_string(snap->state)} : "unknown";
+      std::string detail;
+      if (snap && snap->pid > 0)
+        detail = "pid " + std::to_string(snap->pid);
+      if (op == "stop")
+        detail = "not a fault; stays down until faultctl start";
+      return control::encode_command(op, service, state, detail);
+    },
+    wait + std::chrono::seconds(5));
+}
+
+void dry_run(self_ptr self, caf::typed_response_promise<std::string> rp, fault_event ev) {
+  auto& st = self->state;
+  ask(
+    self, "analyzer", rp,
+    [=](const std::string& what, const std::string& incident_id, bool recovers,
+        bool alert) mutable {
+      auto& cfg = self->state.ctx->cfg;
+      recovery::strategy_selector selector{cfg.strategies};
+      incident inc;
+      inc.component = ev.component;
+      inc.type = ev.type;
+      inc.severity = ev.severity;
+      control::dry_run d;
+      d.event = ev;
+      d.incident = what;
+      d.incident_id = incident_id;
+      d.alert = alert;
+      if (recovers && !incident_id.empty() && what.rfind("folds into", 0) == 0)
+        recovers = false; // already being recovered
+      if (recovers && st.ctx->maintenance->contains(ev.component)) {
+        d.note = ev.component + " is in maintenance: no strategy would run, no alert";
+        d.alert = false;
+      } else if (recovers) {
+        d.strategy = selector.select(inc);
+      } else {
+        d.note = "no new recovery would start for it";
+      }
+      rp.deliver(control::encode_dry_run(d));
+    },
+    preview_atom::value, ev);
 }
 
 caf::result<std::string> handle(self_ptr self, const std::string& bytes) {
@@ -107,6 +324,12 @@ caf::result<std::string> handle(self_ptr self, const std::string& bytes) {
       return chaos_list(self);
     case control::command::chaos_crash_actor:
       return chaos_crash(self, req.id);
+    case control::command::checks:
+      return checks(self, req.service);
+    case control::command::circuit:
+      return circuit(self, req.service, req.op);
+    case control::command::maintenance:
+      return maintenance(self, req.service, req.on);
     default:
       break;
   }
@@ -135,8 +358,48 @@ caf::result<std::string> handle(self_ptr self, const std::string& bytes) {
         incident_atom::value, id);
       break;
     }
+    case control::command::degradation:
+      degradation(self, rp, req.service, req.level);
+      break;
+    case control::command::logs:
+      logs(self, rp, req);
+      break;
+    case control::command::service_command:
+      service_command(self, rp, req.service, req.op);
+      break;
+    case control::command::alerts:
+      ask(self, "storage", rp,
+          [=](const std::vector<alert>& xs) mutable { rp.deliver(control::encode_alerts(xs)); },
+          alerts_atom::value, req.limit == 0 ? uint32_t{50} : req.limit);
+      break;
+    case control::command::incident_ack: {
+      auto id = req.id;
+      ask_known(self, "analyzer", rp,
+          [=](const incident& x) mutable {
+            rp.deliver(control::encode_command("ack", id, "acknowledged",
+                                               x.component + ": no further alerts while open"));
+          },
+          ack_atom::value, id);
+      break;
+    }
+    case control::command::incident_close: {
+      auto id = req.id;
+      ask_known(self, "analyzer", rp,
+          [=](const incident& x) mutable {
+            rp.deliver(control::encode_command("close", id, "closed", x.close_reason));
+          },
+          close_atom::value, id, req.reason);
+      break;
+    }
     case control::command::inject: {
       auto ev = req.event;
+      if (req.dry_run) {
+        if (ev.node.empty())
+          ev.node = st.ctx->cfg.node.id;
+        ev.time = system_clock_source().now();
+        dry_run(self, rp, ev);
+        break;
+      }
       ev.id = make_uuid();
       ev.time = system_clock_source().now();
       if (ev.node.empty())

@@ -11,6 +11,7 @@
 #include "process/service_faults.hpp"
 #include "process/supervisor.hpp"
 #include "state/health.hpp"
+#include "state/maintenance.hpp"
 #include "state/registry.hpp"
 
 namespace faultd {
@@ -78,6 +79,7 @@ std::vector<service_status> collect_service_status(const node_context& ctx) {
       s.last_exit = i->second.last_exit;
       s.adopted = i->second.adopted;
     }
+    s.maintenance = ctx.maintenance && ctx.maintenance->contains(svc.name);
     s.checks = ctx.health->checks(svc.name);
     auto checks = ctx.health->summary(svc.name);
     bool running = s.state == "running";

@@ -29,6 +29,7 @@ class supervisor;
 namespace state {
 class health_board;
 class registry;
+class maintenance_set;
 } // namespace state
 namespace control {
 class server;
@@ -49,6 +50,8 @@ struct node_context {
   std::shared_ptr<actions::executor_registry> executors;
   /// The threads recovery actions run on (they outlive incident supervisors).
   std::shared_ptr<actions::action_workers> workers;
+  /// Services in maintenance: no recovery, no alerts.
+  std::shared_ptr<state::maintenance_set> maintenance;
   /// The control endpoint (for its counters in `status`); set once it runs.
   std::weak_ptr<control::server> endpoint;
 

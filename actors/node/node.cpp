@@ -29,6 +29,7 @@
 #include "faultd/util.hpp"
 #include "process/supervisor.hpp"
 #include "state/health.hpp"
+#include "state/maintenance.hpp"
 #include "state/registry.hpp"
 #include "storage/store.hpp"
 
@@ -243,9 +244,11 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out) 
   if (!ctx->registry->init_status().ok())
     return ctx->registry->init_status();
   ctx->circuits = std::make_shared<actions::circuit_board>(ctx->registry.get());
+  ctx->maintenance = std::make_shared<state::maintenance_set>(ctx->registry.get());
   process::supervisor_options opts;
   opts.log_dir = cfg.node.data_dir + "/logs";
   opts.run_dir = cfg.node.data_dir + "/run";
+  opts.held_dir = cfg.node.data_dir + "/held";
   // Runs on the supervisor thread: hand over to the current "services".
   opts.listener = [dir = ctx->dir](const process::event& e) {
     dir->send_or_hold("services", caf::make_message(proc_atom::value, e));

@@ -14,6 +14,7 @@
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
 #include "recovery/selector.hpp"
+#include "state/maintenance.hpp"
 #include "state/registry.hpp"
 
 namespace faultd {
@@ -196,6 +197,13 @@ void on_opened(self_ptr self, const incident& inc, timestamp fault_time) {
                "recovery of " + inc.component + " starts " + human_duration(waited)
                  + " after the fault, past strategy_selection_timeout "
                  + human_duration(st.ctx->cfg.recovery.strategy_selection_timeout));
+  }
+  if (st.ctx->maintenance && st.ctx->maintenance->contains(inc.component)) {
+    st.log->info("recovery-paused incident={} component={} reason=maintenance", inc.id,
+                 inc.component);
+    st.ctx->send_to("analyzer", recovery_atom::value, inc.id, std::string{"none (maintenance)"},
+                    std::vector<action_execution>{});
+    return;
   }
   auto* strategy = st.selector->select(inc);
   if (strategy == nullptr) {

@@ -265,6 +265,13 @@ caf::behavior storage_actor(self_ptr self, std::shared_ptr<storage::store> db, u
         attach_actions(self, x);
       return out;
     },
+    [=](alerts_atom, uint32_t limit) -> caf::result<std::vector<alert>> {
+      flush(self);
+      std::vector<alert> out;
+      if (auto res = self->state.db->alerts(limit, out); !res.ok())
+        return caf::make_error(caf::sec::runtime_error, res.to_string());
+      return out;
+    },
     [=](incident_atom, const std::string& id) -> caf::result<std::vector<incident>> {
       flush(self);
       incident x;

@@ -161,6 +161,8 @@ struct incident {
   /// The escalation ladder: every strategy run for it, in order, as
   /// "<strategy id>=<outcome>" (e.g. "service_unavailable=rolled_back").
   std::vector<std::string> ladder;
+  /// An operator acknowledged it (faultctl incident ack): no further alerts.
+  bool acknowledged = false;
 };
 
 /// An alert raised for a high or critical incident.

@@ -35,6 +35,7 @@ struct service_status {
   std::vector<check_status> checks;
   std::string last_exit;             ///< "exit 1", "signal 9", "unknown", ""
   bool adopted = false;              ///< started by a previous faultd, supervised again
+  bool maintenance = false;          ///< faultctl maintenance: no recovery, no alerts
 };
 
 /// A member of the cluster as this node sees it.

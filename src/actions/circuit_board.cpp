@@ -223,6 +223,15 @@ void circuit_board::force_close(const std::string& target) {
   mirror(target, b->state(), false);
 }
 
+void circuit_board::reset(const std::string& target) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto b = make(target, defaults_);
+    breakers_[target] = entry{defaults_, b};
+  }
+  mirror(target, recovery::circuit_state::closed, false);
+}
+
 std::string circuit_board::state(const std::string& target) {
   std::shared_ptr<recovery::circuit_breaker> b;
   {

@@ -77,6 +77,10 @@ public:
   /// Closes `target`'s breaker with an empty window.
   void force_close(const std::string& target);
 
+  /// Back to the start: a closed breaker with an empty window and the
+  /// board's default limits (forgetting limits an action configured).
+  void reset(const std::string& target);
+
   /// "closed", "open" or "half_open" ("closed" for a target never seen).
   std::string state(const std::string& target);
 

@@ -165,6 +165,68 @@ result analyzer::set_recovery(const std::string& id, const std::string& strategy
   return r;
 }
 
+bool analyzer::acknowledge(const std::string& id, result& r) {
+  entry* x = lookup(id);
+  if (x == nullptr || x->inc.status != incident_status::open)
+    return false;
+  x->inc.acknowledged = true;
+  r.incident_id = id;
+  r.changed.push_back(x->inc);
+  log_->info("incident-acknowledged id={} component={}", id, x->inc.component);
+  return true;
+}
+
+bool analyzer::close_by_operator(const std::string& id, const std::string& reason, result& r) {
+  entry* x = lookup(id);
+  if (x == nullptr || x->inc.status != incident_status::open)
+    return false;
+  r.incident_id = id;
+  close(*x, reason.empty() ? "closed by operator" : "closed by operator: " + reason, clock_.now(),
+        r);
+  return true;
+}
+
+analyzer::preview_result analyzer::preview(const fault_event& e) {
+  preview_result p;
+  const auto now = clock_.now();
+  const bool severe = e.severity >= settings_.min_alert_severity;
+  key_state* ks = find_key(e.component, e.type);
+  if (e.clears) {
+    if (ks != nullptr && ks->open != nullptr) {
+      p.incident_id = ks->open->inc.id;
+      p.what = "clears its source's report on " + p.incident_id;
+    } else {
+      p.what = "nothing to clear: no open incident for " + e.component;
+    }
+    return p;
+  }
+  if (ks != nullptr && ks->open != nullptr) {
+    auto& x = *ks->open;
+    p.incident_id = x.inc.id;
+    p.what = "folds into open incident " + x.inc.id;
+    p.alert = severe && x.inc.root_cause.empty() && !x.inc.acknowledged
+              && e.severity > x.inc.severity && !(x.alerted & kind_escalated);
+    return p;
+  }
+  std::string root = find_root(e.component, e.node, "");
+  if (ks != nullptr && ks->closed != nullptr && ks->closed->inc.closed_at
+      && now - *ks->closed->inc.closed_at < settings_.dedup_window) {
+    auto& x = *ks->closed;
+    p.incident_id = x.inc.id;
+    p.what = "reopens incident " + x.inc.id + " (closed " + human_duration(now - *x.inc.closed_at)
+             + " ago)";
+    p.alert = severe && root.empty()
+              && (!x.last_alert || now - *x.last_alert >= settings_.dedup_window);
+  } else {
+    p.what = "opens a new incident";
+    p.alert = severe && root.empty();
+  }
+  if (!root.empty())
+    p.what += ", explained by " + root + " (a symptom: no recovery of its own)";
+  p.recovers = root.empty();
+  return p;
+}
+
 analyzer::entry* analyzer::lookup(const std::string& id) {
   auto i = incidents_.find(id);
   return i == incidents_.end() ? nullptr : &i->second;
@@ -282,6 +344,10 @@ void analyzer::note_close(key_state& ks, timestamp now) {
 void analyzer::raise(entry& x, alert_kind kind, const std::string& detail, timestamp now,
                      result& r) {
   x.alerted |= kind;
+  if (x.inc.acknowledged) {
+    log_->debug("alert-skipped incident={} reason=acknowledged", x.inc.id);
+    return;
+  }
   x.last_alert = now;
   alert a;
   a.id = make_uuid();
@@ -433,6 +499,7 @@ result analyzer::on_event(const fault_event& e) {
     x->inc.close_reason.clear();
     x->inc.root_cause.clear();
     x->inc.flapping = false;
+    x->inc.acknowledged = false; // a new occurrence asks for attention again
     ++x->inc.event_count;
     x->inc.last_seen_at = now;
     x->inc.severity = std::max(x->inc.severity, e.severity);

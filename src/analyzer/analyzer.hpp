@@ -133,6 +133,24 @@ public:
   /// "<id>=<outcome>"); returns the changed incident to persist.
   result set_ladder(const std::string& id, const std::vector<std::string>& ladder);
 
+  /// An operator acknowledged incident `id`: it raises no further alerts
+  /// while it stays open (a reopen starts over). False if unknown or closed.
+  bool acknowledge(const std::string& id, result& r);
+
+  /// An operator closed incident `id` with `reason` (it reopens, as any
+  /// closed incident, if its fault is seen again within dedup_window).
+  /// False if unknown or already closed.
+  bool close_by_operator(const std::string& id, const std::string& reason, result& r);
+
+  /// What on_event(e) would do, without doing it (inject --dry-run).
+  struct preview_result {
+    std::string what;        ///< one line: "opens a new incident", "folds into <id>", ...
+    std::string incident_id; ///< the existing incident it touches ("" = a new one)
+    bool recovers = false;   ///< a root incident opens or reopens: recovery selects a strategy
+    bool alert = false;      ///< an alert would be raised
+  };
+  preview_result preview(const fault_event& e);
+
   /// Copies of all open incidents, oldest first.
   std::vector<incident> open_incidents() const;
 

@@ -24,6 +24,16 @@ std::string finish(v1::ControlResponse& resp) {
   return resp.SerializeAsString();
 }
 
+void fill(v1::ActionSpec& ai, const recovery_action& a) {
+  ai.set_type(str(to_string(a.type)));
+  ai.set_target(a.target);
+  for (auto& [k, v] : a.parameters)
+    (*ai.mutable_parameters())[k] = v;
+  ai.set_timeout(human_duration(a.timeout));
+  ai.set_retry_count(a.retry_count);
+  ai.set_retry_delay(human_duration(a.retry_delay));
+}
+
 void fill(v1::ServiceInfo& out, const service_status& s) {
   out.set_name(s.name);
   out.set_state(s.state);
@@ -46,6 +56,7 @@ void fill(v1::ServiceInfo& out, const service_status& s) {
   }
   out.set_last_exit(s.last_exit);
   out.set_adopted(s.adopted);
+  out.set_maintenance(s.maintenance);
 }
 
 void fill(v1::IncidentInfo& out, const incident& x) {
@@ -79,6 +90,7 @@ void fill(v1::IncidentInfo& out, const incident& x) {
   out.set_recovery_error(x.recovery_error);
   for (const auto& rung : x.ladder)
     out.add_ladder(rung);
+  out.set_acknowledged(x.acknowledged);
 }
 
 // -- rendering ---------------------------------------------------------------
@@ -127,7 +139,8 @@ std::string join(const google::protobuf::RepeatedPtrField<std::string>& xs, cons
 std::string render_services(const google::protobuf::RepeatedPtrField<v1::ServiceInfo>& xs) {
   table t{{"SERVICE", "STATE", "PID", "RESTARTS", "HEALTH", "DEGRADATION", "CIRCUIT", "LAST EXIT"}};
   for (auto& s : xs)
-    t.add({s.name(), s.state(), s.pid() > 0 ? std::to_string(s.pid()) : "-",
+    t.add({s.name(), s.state() + (s.maintenance() ? " (maintenance)" : ""),
+           s.pid() > 0 ? std::to_string(s.pid()) : "-",
            std::to_string(s.restarts()), s.health(), s.degradation(), s.circuit(),
            or_dash(s.last_exit())});
   return t.render();
@@ -148,7 +161,8 @@ std::string render_incident(const v1::IncidentInfo& x) {
   out << "incident   " << x.id() << '\n'
       << "component  " << x.component() << " (node " << or_dash(x.node()) << ")\n"
       << "fault      " << x.fault_type() << ", " << x.severity() << '\n'
-      << "status     " << x.status() << (x.flapping() ? " (flapping)" : "") << '\n'
+      << "status     " << x.status() << (x.flapping() ? " (flapping)" : "")
+      << (x.acknowledged() ? " (acknowledged)" : "") << '\n'
       << "events     " << x.count() << '\n'
       << "opened     " << x.opened_at() << '\n'
       << "last seen  " << x.last_seen_at() << '\n'
@@ -234,6 +248,50 @@ std::string render(const v1::ControlResponse& r) {
     case v1::ControlResponse::kCrash:
       return "crashed actor " + r.crash().name() + "; supervisor " + or_dash(r.crash().supervisor())
              + " restarts it\n";
+    case v1::ControlResponse::kChecks: {
+      table t{{"SERVICE", "CHECK", "KIND", "HEALTH", "FAILURES", "LAST ERROR"}};
+      for (auto& c : r.checks().checks())
+        t.add({c.service(), c.name(), c.kind(), c.health(),
+               std::to_string(c.consecutive_failures()), or_dash(c.last_error())});
+      return t.render();
+    }
+    case v1::ControlResponse::kCommand: {
+      auto& c = r.command();
+      return c.command() + " " + c.target() + ": " + c.outcome()
+             + (c.detail().empty() ? "" : " (" + c.detail() + ")") + "\n";
+    }
+    case v1::ControlResponse::kLogs:
+      return r.logs().text();
+    case v1::ControlResponse::kAlerts: {
+      table t{{"TIME", "SEVERITY", "COMPONENT", "INCIDENT", "SUMMARY"}};
+      for (auto& a : r.alerts().alerts())
+        t.add({a.time(), a.severity(), a.component(), or_dash(a.incident_id()), a.summary()});
+      return t.render();
+    }
+    case v1::ControlResponse::kDryRun: {
+      auto& d = r.dry_run();
+      std::ostringstream out;
+      out << "dry run: nothing was stored, nothing runs\n"
+          << "fault      " << d.fault_type() << ", " << d.severity() << " on " << d.component()
+          << '\n'
+          << "incident   " << d.incident() << '\n'
+          << "alert      " << (d.alert() ? "yes" : "no") << '\n'
+          << "strategy   " << (d.strategy().empty() ? "none matches" : d.strategy()) << '\n';
+      if (!d.note().empty())
+        out << "note       " << d.note() << '\n';
+      if (d.actions_size() > 0) {
+        table t{{"ACTION", "TARGET", "TIMEOUT", "RETRIES", "PARAMETERS"}};
+        for (auto& a : d.actions()) {
+          std::string params;
+          for (auto& [k, v] : a.parameters())
+            params += (params.empty() ? "" : " ") + k + "=" + v;
+          t.add({a.type(), or_dash(a.target()), a.timeout(), std::to_string(a.retry_count()),
+                 or_dash(params)});
+        }
+        out << '\n' << t.render();
+      }
+      return out.str();
+    }
     case v1::ControlResponse::BODY_NOT_SET:
       break;
   }
@@ -262,6 +320,11 @@ const google::protobuf::Message* body_of(const v1::ControlResponse& r) {
     case v1::ControlResponse::kServices: return &r.services();
     case v1::ControlResponse::kActors: return &r.actors();
     case v1::ControlResponse::kCrash: return &r.crash();
+    case v1::ControlResponse::kChecks: return &r.checks();
+    case v1::ControlResponse::kCommand: return &r.command();
+    case v1::ControlResponse::kLogs: return &r.logs();
+    case v1::ControlResponse::kAlerts: return &r.alerts();
+    case v1::ControlResponse::kDryRun: return &r.dry_run();
     case v1::ControlResponse::BODY_NOT_SET: break;
   }
   return nullptr;
@@ -290,7 +353,37 @@ std::string encode_request(const request& r) {
     case command::services: req.mutable_services(); break;
     case command::chaos_list_actors: req.mutable_chaos_list_actors(); break;
     case command::chaos_crash_actor: req.mutable_chaos_crash_actor()->set_name(r.id); break;
+    case command::checks: req.mutable_checks()->set_service(r.service); break;
+    case command::incident_ack: req.mutable_incident_ack()->set_id(r.id); break;
+    case command::incident_close:
+      req.mutable_incident_close()->set_id(r.id);
+      req.mutable_incident_close()->set_reason(r.reason);
+      break;
+    case command::circuit:
+      req.mutable_circuit()->set_service(r.service);
+      req.mutable_circuit()->set_op(r.op);
+      break;
+    case command::degradation:
+      req.mutable_degradation()->set_service(r.service);
+      req.mutable_degradation()->set_level(r.level);
+      break;
+    case command::logs:
+      req.mutable_logs()->set_service(r.service);
+      req.mutable_logs()->set_lines(r.lines);
+      req.mutable_logs()->set_offset(r.offset);
+      break;
+    case command::alerts: req.mutable_alerts()->set_limit(r.limit); break;
+    case command::service_command:
+      req.mutable_service_command()->set_service(r.service);
+      req.mutable_service_command()->set_op(r.op);
+      break;
+    case command::maintenance:
+      req.mutable_maintenance()->set_service(r.service);
+      req.mutable_maintenance()->set_on(r.on);
+      break;
   }
+  if (r.cmd == command::inject)
+    req.mutable_inject()->set_dry_run(r.dry_run);
   return req.SerializeAsString();
 }
 
@@ -325,8 +418,72 @@ status decode_request(std::string_view bytes, request& out) {
         return {errc::bad_request, "inject: " + st.message()};
       if (out.event.component.empty())
         return {errc::bad_request, "inject: component is empty"};
+      out.dry_run = req.inject().dry_run();
       break;
     }
+    case v1::ControlRequest::kChecks:
+      out.cmd = command::checks;
+      out.service = req.checks().service();
+      break;
+    case v1::ControlRequest::kIncidentAck:
+      out.cmd = command::incident_ack;
+      out.id = req.incident_ack().id();
+      if (out.id.empty())
+        return {errc::bad_request, "incident ack: id is empty"};
+      break;
+    case v1::ControlRequest::kIncidentClose:
+      out.cmd = command::incident_close;
+      out.id = req.incident_close().id();
+      out.reason = req.incident_close().reason();
+      if (out.id.empty())
+        return {errc::bad_request, "incident close: id is empty"};
+      break;
+    case v1::ControlRequest::kCircuit:
+      out.cmd = command::circuit;
+      out.service = req.circuit().service();
+      out.op = req.circuit().op();
+      if (out.service.empty())
+        return {errc::bad_request, "circuit: service is empty"};
+      if (out.op != "open" && out.op != "close" && out.op != "reset")
+        return {errc::bad_request, "circuit: expected open, close or reset, got \"" + out.op + "\""};
+      break;
+    case v1::ControlRequest::kDegradation:
+      out.cmd = command::degradation;
+      out.service = req.degradation().service();
+      out.level = req.degradation().level();
+      if (out.service.empty() || out.level.empty())
+        return {errc::bad_request, "degradation: service and level are required"};
+      break;
+    case v1::ControlRequest::kLogs:
+      out.cmd = command::logs;
+      out.service = req.logs().service();
+      out.lines = req.logs().lines();
+      out.offset = req.logs().offset();
+      if (out.service.empty())
+        return {errc::bad_request, "logs: service is empty"};
+      if (out.lines > 100000)
+        return {errc::bad_request, "logs: at most 100000 lines"};
+      break;
+    case v1::ControlRequest::kAlerts:
+      out.cmd = command::alerts;
+      out.limit = req.alerts().limit();
+      break;
+    case v1::ControlRequest::kServiceCommand:
+      out.cmd = command::service_command;
+      out.service = req.service_command().service();
+      out.op = req.service_command().op();
+      if (out.service.empty())
+        return {errc::bad_request, "service is empty"};
+      if (out.op != "start" && out.op != "stop" && out.op != "restart")
+        return {errc::bad_request, "expected start, stop or restart, got \"" + out.op + "\""};
+      break;
+    case v1::ControlRequest::kMaintenance:
+      out.cmd = command::maintenance;
+      out.service = req.maintenance().service();
+      out.on = req.maintenance().on();
+      if (out.service.empty())
+        return {errc::bad_request, "maintenance: service is empty"};
+      break;
     case v1::ControlRequest::kStrategies: out.cmd = command::strategies; break;
     case v1::ControlRequest::kServices: out.cmd = command::services; break;
     case v1::ControlRequest::kChaosListActors: out.cmd = command::chaos_list_actors; break;
@@ -439,16 +596,79 @@ std::string encode_strategies(const std::map<std::string, recovery_strategy>& st
     si->set_timeout(human_duration(s.timeout));
     si->set_rollback_enabled(s.rollback_enabled);
     si->set_component_pattern(s.component_pattern);
-    for (auto& a : s.actions) {
-      auto* ai = si->add_actions();
-      ai->set_type(str(to_string(a.type)));
-      ai->set_target(a.target);
-      for (auto& [k, v] : a.parameters)
-        (*ai->mutable_parameters())[k] = v;
-      ai->set_timeout(human_duration(a.timeout));
-      ai->set_retry_count(a.retry_count);
-      ai->set_retry_delay(human_duration(a.retry_delay));
+    for (auto& a : s.actions)
+      fill(*si->add_actions(), a);
+  }
+  return finish(resp);
+}
+
+std::string encode_checks(const std::vector<service_status>& services) {
+  v1::ControlResponse resp;
+  auto* body = resp.mutable_checks(); // set even when empty
+  for (auto& s : services)
+    for (auto& c : s.checks) {
+      auto* row = body->add_checks();
+      row->set_service(s.name);
+      row->set_name(c.name);
+      row->set_kind(c.kind);
+      row->set_health(c.health);
+      row->set_consecutive_failures(c.consecutive_failures);
+      row->set_last_error(c.last_error);
     }
+  return finish(resp);
+}
+
+std::string encode_command(const std::string& command, const std::string& target,
+                           const std::string& outcome, const std::string& detail) {
+  v1::ControlResponse resp;
+  auto* c = resp.mutable_command();
+  c->set_command(command);
+  c->set_target(target);
+  c->set_outcome(outcome);
+  c->set_detail(detail);
+  return finish(resp);
+}
+
+std::string encode_logs(const std::string& service, const std::string& path,
+                        const std::string& text, int64_t next_offset) {
+  v1::ControlResponse resp;
+  auto* l = resp.mutable_logs();
+  l->set_service(service);
+  l->set_path(path);
+  l->set_text(text);
+  l->set_next_offset(next_offset);
+  return finish(resp);
+}
+
+std::string encode_alerts(const std::vector<alert>& alerts) {
+  v1::ControlResponse resp;
+  auto* body = resp.mutable_alerts(); // set even when empty
+  for (auto& a : alerts) {
+    auto* ai = body->add_alerts();
+    ai->set_id(a.id);
+    ai->set_incident_id(a.incident_id);
+    ai->set_time(format_timestamp(a.time));
+    ai->set_severity(str(to_string(a.severity)));
+    ai->set_component(a.component);
+    ai->set_summary(a.summary);
+  }
+  return finish(resp);
+}
+
+std::string encode_dry_run(const dry_run& d) {
+  v1::ControlResponse resp;
+  auto* body = resp.mutable_dry_run();
+  body->set_component(d.event.component);
+  body->set_fault_type(str(to_string(d.event.type)));
+  body->set_severity(str(to_string(d.event.severity)));
+  body->set_incident(d.incident);
+  body->set_incident_id(d.incident_id);
+  body->set_alert(d.alert);
+  body->set_note(d.note);
+  if (d.strategy != nullptr) {
+    body->set_strategy(d.strategy->id);
+    for (auto& a : d.strategy->actions)
+      fill(*body->add_actions(), a);
   }
   return finish(resp);
 }
@@ -497,6 +717,8 @@ status decode_reply(std::string_view bytes, reply& out) {
   else
     return {errc::malformed_payload, "control reply carries no body"};
   out.text = render(resp);
+  if (resp.body_case() == v1::ControlResponse::kLogs)
+    out.next_offset = resp.logs().next_offset();
   return {};
 }
 

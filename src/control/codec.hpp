@@ -32,6 +32,15 @@ enum class command : uint8_t {
   services,
   chaos_list_actors,
   chaos_crash_actor,
+  checks,          ///< service: "" = all
+  incident_ack,    ///< id
+  incident_close,  ///< id, reason
+  circuit,         ///< service, op: open | close | reset
+  degradation,     ///< service, level
+  logs,            ///< service, lines, offset
+  alerts,          ///< limit
+  service_command, ///< service, op: start | stop | restart
+  maintenance,     ///< service, on
 };
 
 /// A decoded control request. Only the fields of `cmd` are meaningful.
@@ -42,6 +51,14 @@ struct request {
   bool open_only = false; ///< incidents
   std::string id;         ///< incident; chaos_crash_actor: the actor name
   fault_event event;      ///< inject
+  bool dry_run = false;   ///< inject: show, act on nothing
+  std::string service;    ///< checks, circuit, degradation, logs, service_command, maintenance
+  std::string op;         ///< circuit, service_command
+  std::string level;      ///< degradation
+  std::string reason;     ///< incident_close
+  bool on = false;        ///< maintenance
+  uint32_t lines = 0;     ///< logs
+  int64_t offset = -1;    ///< logs: -1 = the last `lines`
   uint64_t request_id = 0; ///< echoed in the reply
   std::string token;      ///< for a TCP control endpoint
 };
@@ -73,6 +90,25 @@ std::string encode_incident(const incident& x);
 std::string encode_inject(const std::string& event_id, const std::string& incident_id);
 std::string encode_strategies(const std::map<std::string, recovery_strategy>& strategies);
 std::string encode_services(const std::vector<service_status>& services);
+/// Every check of `services` (each service_status carries its checks).
+std::string encode_checks(const std::vector<service_status>& services);
+/// What a command that acts did (see CommandReply).
+std::string encode_command(const std::string& command, const std::string& target,
+                           const std::string& outcome, const std::string& detail = "");
+std::string encode_logs(const std::string& service, const std::string& path,
+                        const std::string& text, int64_t next_offset);
+std::string encode_alerts(const std::vector<alert>& alerts);
+
+/// What `inject --dry-run` shows.
+struct dry_run {
+  fault_event event;
+  std::string incident;      ///< what would happen to incidents, one line
+  std::string incident_id;   ///< the existing incident it touches, or ""
+  const recovery_strategy* strategy = nullptr; ///< the one that would run
+  bool alert = false;
+  std::string note;
+};
+std::string encode_dry_run(const dry_run& d);
 
 /// One supervised actor as `faultctl chaos list-actors` shows it.
 struct actor_info {
@@ -100,6 +136,7 @@ struct reply {
   std::string error; ///< one line, when !ok
   std::string json;  ///< the reply body as one JSON document
   std::string text;  ///< the reply body as readable tables
+  int64_t next_offset = -1; ///< logs: where to ask from next (-1: not a logs reply)
 };
 
 /// Parses reply bytes; errc::malformed_payload if they do not decode.

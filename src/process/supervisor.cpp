@@ -233,6 +233,7 @@ struct supervisor::impl {
     std::string error;
     switch (try_adopt(s, error)) {
       case adoption::adopted:
+        set_held(s.cfg().name, false);
         return reply(r, {});
       case adoption::failed:
         log->error("service-adopt-failed name={} error=\"{}\"", s.cfg().name, error);
@@ -241,7 +242,43 @@ struct supervisor::impl {
       case adoption::none:
         break;
     }
+    if (held(s.cfg().name)) {
+      // An operator stopped it before this faultd started: it stays down.
+      log->info("service-held name={} reason=\"stopped by an operator; faultctl start starts it\"",
+                s.cfg().name);
+      run(s, s.machine.stop());
+      return reply(r, {});
+    }
     start(s, false, r);
+  }
+
+  std::string held_path(const std::string& name) const { return opts.held_dir + "/" + name; }
+
+  bool held(const std::string& name) const {
+    return !opts.held_dir.empty() && ::access(held_path(name).c_str(), F_OK) == 0;
+  }
+
+  /// Remembers (or forgets) an operator's stop across faultd restarts.
+  void set_held(const std::string& name, bool on) {
+    if (opts.held_dir.empty())
+      return;
+    if (!on) {
+      ::unlink(held_path(name).c_str());
+      return;
+    }
+    if (auto err = make_dirs(opts.held_dir); !err.empty()) {
+      log->warn("held-dir-unusable path={} error={}", opts.held_dir, err);
+      return;
+    }
+    int fd = ::open(held_path(name).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      log->warn("held-mark-failed name={} error={}", name, errno_text(errno));
+      return;
+    }
+    static const char text[] = "stopped by an operator\n";
+    (void) !::write(fd, text, sizeof(text) - 1);
+    ::fsync(fd);
+    ::close(fd);
   }
 
   /// Opens a pidfd on a recorded process and only then checks that the pid
@@ -357,6 +394,7 @@ struct supervisor::impl {
       return reply(r, {errc::not_found, "no service " + name});
     if (s->cfg().command.empty())
       return reply(r, {errc::bad_request, "service " + name + " has no command"});
+    set_held(name, false);
     if (s->machine.pid() > 0) {
       if (s->machine.stopping())  // start again once the stop completes
         s->after_stop.push_back([this, name, r] { cmd_start(name, r); });
@@ -371,6 +409,8 @@ struct supervisor::impl {
     auto* s = find(name);
     if (s == nullptr)
       return reply(r, {errc::not_found, "no service " + name});
+    if (!s->cfg().command.empty())
+      set_held(name, true);
     if (s->machine.pid() > 0) {
       s->stop_waiters.push_back(r);
       run(*s, s->machine.stop());
@@ -386,6 +426,7 @@ struct supervisor::impl {
       return reply(r, {errc::not_found, "no service " + name});
     if (s->cfg().command.empty())
       return reply(r, {errc::bad_request, "service " + name + " has no command"});
+    set_held(name, false);
     s->machine.count_restart();
     when_stopped(*s, [this, name, r] {
       auto* again = find(name);

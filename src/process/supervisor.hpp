@@ -58,6 +58,10 @@ struct supervisor_options {
   /// Where running services are recorded for adoption by the next faultd
   /// (see run_state.hpp). "" = no records, no adoption.
   std::string run_dir;
+  /// Where an operator's stop is remembered (<held_dir>/<name>), so that the
+  /// next faultd does not start that service either until an operator's
+  /// start or restart. "" = not remembered across faultd restarts.
+  std::string held_dir;
   /// Become the child subreaper of the process (orphaned descendants of
   /// services are reparented to faultd, which reaps them).
   bool subreaper = true;
@@ -112,8 +116,9 @@ public:
   std::future<status> start(const std::string& name);
 
   /// SIGCONT and the stop signal to the service's process tree, SIGKILL
-  /// after stop_grace; no restart follows. Completes when the process has
-  /// been reaped and its tree is gone.
+  /// after stop_grace; no restart follows, and (with held_dir) the next
+  /// faultd does not start it either, until start() or restart(). Completes
+  /// when the process has been reaped and its tree is gone.
   std::future<status> stop(const std::string& name);
 
   /// stop() then start(), counted in `restarts`. Completes when the new

@@ -215,6 +215,7 @@ v1::Incident to_proto(const incident& x) {
   out.set_recovery_error(valid_utf8(x.recovery_error));
   for (const auto& rung : x.ladder)
     out.add_ladder(valid_utf8(rung));
+  out.set_acknowledged(x.acknowledged);
   return out;
 }
 
@@ -375,6 +376,7 @@ status from_proto(const v1::Incident& in, incident& out) {
   out.strategy = in.strategy();
   out.recovery_error = in.recovery_error();
   out.ladder.assign(in.ladder().begin(), in.ladder().end());
+  out.acknowledged = in.acknowledged();
   if (in.has_recovery_status()) {
     execution_status es;
     FAULTD_TRY(enum_from(in.recovery_status(), n_execution_statuses, "Incident.recovery_status", es));

@@ -26,10 +26,31 @@ commands:
                                  recent fault events, newest first
   incidents [--limit N] [--open] incidents, newest first
   incident ID                    one incident with its actions
+  incident ack ID                acknowledge it: no more alerts for it
+  incident close ID [--reason TEXT]
+                                 close it by hand (it reopens if the fault
+                                 is seen again)
+  checks [SERVICE]               every check: state, consecutive failures,
+                                 last error
+  alerts [--limit N]             recent alerts, newest first
+  logs SERVICE [-n N] [-f]       the service's captured output: the last N
+                                 lines (default 20); -f follows it
+  start SERVICE | stop SERVICE | restart SERVICE
+                                 a stop is not a fault, and the restart
+                                 policy leaves the service down until start
+  maintenance SERVICE on|off     detection goes on; recovery, restarts and
+                                 alerts for the service pause
+  circuit SERVICE open|close|reset
+                                 open (held) or close its breaker; reset
+                                 closes it with an empty window
+  degradation SERVICE LEVEL      set its degradation level (one of its
+                                 degradation_levels)
   inject --type T --component C [--severity S] [--node ID]
          [--detail K=V]... [--metric K=NUM]...
-                                 injects a fault; it takes the same path as a
-                                 detected one (analyzer, storage, alerts)
+         [--dry-run]             injects a fault; it takes the same path as a
+                                 detected one (analyzer, storage, alerts);
+                                 --dry-run shows the incident and strategy it
+                                 would lead to and acts on nothing
   strategies                     the recovery strategies
   chaos list-actors              every supervised actor, its supervisor and
                                  how often it was restarted
@@ -156,13 +177,134 @@ std::optional<options> parse_args(const std::vector<std::string>& args, std::str
       return std::nullopt;
     return o;
   }
+  auto operand = [&](const std::string& what) -> bool {
+    if (i >= args.size() || args[i].empty() || args[i][0] == '-') {
+      error = cmd + ": missing " + what;
+      return false;
+    }
+    return true;
+  };
   if (cmd == "incident") {
     r.cmd = control::command::incident;
-    if (i >= args.size() || args[i].empty() || args[i][0] == '-') {
-      error = "incident: missing ID";
+    if (!operand("ID"))
       return std::nullopt;
+    if ((args[i] == "ack" || args[i] == "close") && i + 1 < args.size()) {
+      auto sub = args[i++];
+      r.cmd = sub == "ack" ? control::command::incident_ack : control::command::incident_close;
+      if (!operand("ID"))
+        return std::nullopt;
+      r.id = args[i++];
+      if (sub == "close" && i < args.size() && args[i] == "--reason") {
+        auto v = value("incident close --reason");
+        if (!v)
+          return std::nullopt;
+        r.reason = *v;
+        ++i;
+      }
+      if (!no_more())
+        return std::nullopt;
+      return o;
     }
     r.id = args[i++];
+    if (!no_more())
+      return std::nullopt;
+    return o;
+  }
+  if (cmd == "checks") {
+    r.cmd = control::command::checks;
+    if (i < args.size() && !args[i].empty() && args[i][0] != '-')
+      r.service = args[i++];
+    if (!no_more())
+      return std::nullopt;
+    return o;
+  }
+  if (cmd == "alerts") {
+    r.cmd = control::command::alerts;
+    for (; i < args.size(); ++i) {
+      if (args[i] != "--limit") {
+        error = "alerts: unknown argument " + args[i];
+        return std::nullopt;
+      }
+      auto v = value("alerts --limit");
+      if (!v)
+        return std::nullopt;
+      if (!parse_uint(*v, r.limit) || r.limit == 0) {
+        error = "alerts --limit: expected a positive integer, got \"" + *v + "\"";
+        return std::nullopt;
+      }
+    }
+    return o;
+  }
+  if (cmd == "logs") {
+    r.cmd = control::command::logs;
+    if (!operand("SERVICE"))
+      return std::nullopt;
+    r.service = args[i++];
+    r.lines = 20;
+    for (; i < args.size(); ++i) {
+      if (args[i] == "-f" || args[i] == "--follow") {
+        o.follow = true;
+      } else if (args[i] == "-n" || args[i] == "--lines") {
+        auto v = value("logs -n");
+        if (!v)
+          return std::nullopt;
+        if (!parse_uint(*v, r.lines) || r.lines == 0 || r.lines > 100000) {
+          error = "logs -n: expected an integer from 1 to 100000, got \"" + *v + "\"";
+          return std::nullopt;
+        }
+      } else {
+        error = "logs: unknown argument " + args[i];
+        return std::nullopt;
+      }
+    }
+    return o;
+  }
+  if (cmd == "start" || cmd == "stop" || cmd == "restart") {
+    r.cmd = control::command::service_command;
+    r.op = cmd;
+    if (!operand("SERVICE"))
+      return std::nullopt;
+    r.service = args[i++];
+    if (!no_more())
+      return std::nullopt;
+    return o;
+  }
+  if (cmd == "maintenance") {
+    r.cmd = control::command::maintenance;
+    if (!operand("SERVICE"))
+      return std::nullopt;
+    r.service = args[i++];
+    if (i >= args.size() || (args[i] != "on" && args[i] != "off")) {
+      error = "maintenance: expected SERVICE on|off";
+      return std::nullopt;
+    }
+    r.on = args[i++] == "on";
+    if (!no_more())
+      return std::nullopt;
+    return o;
+  }
+  if (cmd == "circuit") {
+    r.cmd = control::command::circuit;
+    if (!operand("SERVICE"))
+      return std::nullopt;
+    r.service = args[i++];
+    if (i >= args.size() || (args[i] != "open" && args[i] != "close" && args[i] != "reset")) {
+      error = "circuit: expected SERVICE open|close|reset";
+      return std::nullopt;
+    }
+    r.op = args[i++];
+    if (!no_more())
+      return std::nullopt;
+    return o;
+  }
+  if (cmd == "degradation") {
+    r.cmd = control::command::degradation;
+    if (!operand("SERVICE"))
+      return std::nullopt;
+    r.service = args[i++];
+    if (!operand("LEVEL"))
+      return std::nullopt;
+    r.level = args[i++];
     if (!no_more())
       return std::nullopt;
     return o;
@@ -229,6 +371,10 @@ std::optional<options> parse_args(const std::vector<std::string>& args, std::str
     bool have_type = false;
     for (; i < args.size(); ++i) {
       auto& a = args[i];
+      if (a == "--dry-run") {
+        r.dry_run = true;
+        continue;
+      }
       auto v = value("inject " + a);
       if (!v)
         return std::nullopt;

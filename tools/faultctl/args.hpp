@@ -21,6 +21,8 @@ struct options {
   std::chrono::milliseconds timeout{5000};
   faultd::control::request req;
   bool help = false;
+  /// logs -f: keep asking for what was appended.
+  bool follow = false;
 };
 
 /// Parses argv (without argv[0]). On bad usage returns nullopt and sets

@@ -57,7 +57,7 @@ TEST_CASE("the board opens and closes circuits and mirrors each change into the 
   CHECK(board.states() == std::map<std::string, std::string>{{"db", "closed"}});
 }
 
-TEST_CASE("failed check results open a circuit; after the wait a passing probe closes it") {
+TEST_CASE("failed check results open a circuit - after the wait a passing probe closes it") {
   temp_dir dir;
   state::registry reg{dir.path()};
   manual_clock clock;

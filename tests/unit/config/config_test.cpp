@@ -101,7 +101,7 @@ TEST_CASE("the seed's fault_recovery.yaml loads unchanged with the seed's values
   CHECK(c.services.empty());
 }
 
-TEST_CASE("the seed's strategies load as written; the built-in service_unavailable only restarts") {
+TEST_CASE("the seed's strategies load as written - the built-in service_unavailable only restarts") {
   auto r = load_config_file(test::source_dir() + "/config/fault_recovery.yaml");
   REQUIRE(r);
   auto b = builtin_strategies();

@@ -222,7 +222,7 @@ TEST_CASE("the client gives up at its timeout against an endpoint that never ans
   ::close(fd);
 }
 
-TEST_CASE("a control socket another process serves is not taken over; a stale one is replaced") {
+TEST_CASE("a control socket another process serves is not taken over - a stale one is replaced") {
   echo first;
   REQUIRE(first.start().ok());
   server_options o;

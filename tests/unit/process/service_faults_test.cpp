@@ -62,7 +62,7 @@ TEST_CASE("a crash under never is a medium fault that says it is not restarted")
   CHECK(f->details.at("restart_policy") == "never");
 }
 
-TEST_CASE("stops, shutdowns and adoptions are no faults; every start clears") {
+TEST_CASE("stops, shutdowns and adoptions are no faults - every start clears") {
   auto cfg = with_policy(restart_policy::always);
   CHECK_FALSE(fault_of(exited(std::nullopt, SIGTERM, false, true), cfg, "n1"));
   CHECK_FALSE(fault_of(exited(std::nullopt, SIGTERM, false), cfg, "n1"));  // shutdown

@@ -1,0 +1,191 @@
+// The commands operators expect, each through a real faultd: start, stop,
+// restart, maintenance, incident ack/close, circuit, degradation, logs,
+// alerts, checks, inject --dry-run.
+
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <string>
+#include <thread>
+
+#include "support/node_process.hpp"
+#include "support/support.hpp"
+
+using namespace faultd::test;
+
+namespace {
+
+std::string ticking_service(const std::string& starts) {
+  return "services:\n"
+         "  - name: web\n"
+         "    command: [\"/bin/sh\", \"-c\", \"echo started >> "
+         + starts
+         + "; i=0; while :; do i=$((i+1)); echo line $i; sleep 0.05; done\"]\n"
+           "    degradation_levels: [full, reduced, basic]\n"
+           "    checks:\n"
+           "      - {type: exec, name: alive, command: [\"/bin/true\"], interval: 100ms}\n";
+}
+
+} // namespace
+
+TEST_CASE("stop is not a fault and holds across a faultd restart until start - restart restarts") {
+  temp_dir files;
+  auto starts = files.file("starts");
+  node_process n{ticking_service(starts)};
+  auto pid = n.service_pid("web");
+  REQUIRE(!pid.empty());
+  auto stop = n.ctl({"--json", "stop", "web"});
+  REQUIRE_MESSAGE(stop.status == 0, stop.err);
+  CHECK(json_value(stop.out, "outcome") == "stopped");
+  CHECK(::kill(std::stoi(pid), 0) != 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(json_value(n.service_json("web"), "state") == "stopped"); // the policy did not undo it
+  CHECK(n.ctl({"--json", "incidents"}).out.find("\"component\":\"web\"") == std::string::npos);
+  // A faultd restart keeps it down.
+  n.proc->signal(SIGTERM);
+  REQUIRE(n.proc->wait(std::chrono::seconds(10)) == 0);
+  n.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(json_value(n.service_json("web"), "state") == "stopped");
+  CHECK(read_file(starts) == "started\n");
+  auto start = n.ctl({"start", "web"});
+  REQUIRE_MESSAGE(start.status == 0, start.err);
+  CHECK(start.out.find("start web: running") != std::string::npos);
+  CHECK(read_file(starts) == "started\nstarted\n");
+  auto before = n.service_pid("web");
+  auto restart = n.ctl({"--json", "restart", "web"});
+  REQUIRE(restart.status == 0);
+  CHECK(n.service_pid("web") != before);
+  CHECK(json_value(n.service_json("web"), "restarts") == "1");
+  CHECK(n.ctl({"stop", "no-such"}).status == 1);
+  CHECK(n.ctl({"stop"}).status == 2);
+}
+
+TEST_CASE("maintenance: incidents are recorded, no strategy runs and no alert is sent") {
+  temp_dir files;
+  node_process n{ticking_service(files.file("starts"))
+                 + "strategies:\n"
+                   "  fix:\n"
+                   "    fault_types: [software_error]\n"
+                   "    severity_levels: [critical]\n"
+                   "    actions: [{type: circuit_breaker, target: web}]\n"};
+  auto on = n.ctl({"--json", "maintenance", "web", "on"});
+  REQUIRE(on.status == 0);
+  CHECK(json_value(on.out, "outcome") == "on");
+  CHECK(json_value(n.service_json("web"), "maintenance") == "true");
+  auto dry = n.ctl({"--json", "inject", "--type", "software_error", "--component", "web",
+                    "--severity", "critical", "--dry-run"});
+  REQUIRE(dry.status == 0);
+  CHECK(json_value(dry.out, "strategy").empty());
+  CHECK(json_value(dry.out, "alert") == "false");
+  auto r = n.ctl({"--json", "inject", "--type", "software_error", "--component", "web",
+                  "--severity", "critical"});
+  REQUIRE(r.status == 0);
+  auto id = json_value(r.out, "incident_id");
+  CHECK(wait_until([&] {
+    return json_value(n.incident_json(id), "strategy") == "none (maintenance)";
+  }));
+  CHECK(json_value(n.service_json("web"), "circuit") == "closed");
+  CHECK(n.ctl({"--json", "alerts"}).out.find(id) == std::string::npos);
+  // It survives a restart of faultd, and ends with off.
+  n.proc->signal(SIGTERM);
+  REQUIRE(n.proc->wait(std::chrono::seconds(10)) == 0);
+  n.start();
+  CHECK(json_value(n.service_json("web"), "maintenance") == "true");
+  REQUIRE(n.ctl({"maintenance", "web", "off"}).status == 0);
+  CHECK(json_value(n.service_json("web"), "maintenance") == "false");
+  auto dry2 = n.ctl({"--json", "inject", "--type", "software_error", "--component", "web2",
+                     "--severity", "critical", "--dry-run"});
+  CHECK(json_value(dry2.out, "strategy") == "fix");
+  CHECK(json_value(dry2.out, "incident") == "opens a new incident");
+  CHECK(n.ctl({"--json", "incidents"}).out.find("\"component\":\"web2\"") == std::string::npos);
+}
+
+TEST_CASE("incident ack stops its alerts - incident close closes it with the reason") {
+  node_process n;
+  auto r = n.ctl({"--json", "inject", "--type", "network_timeout", "--component", "gw",
+                  "--severity", "high"});
+  auto id = json_value(r.out, "incident_id");
+  REQUIRE(!id.empty());
+  auto ack = n.ctl({"--json", "incident", "ack", id});
+  REQUIRE_MESSAGE(ack.status == 0, ack.err);
+  CHECK(json_value(ack.out, "outcome") == "acknowledged");
+  CHECK(json_value(n.incident_json(id), "acknowledged") == "true");
+  auto alerts_before = n.ctl({"--json", "alerts"}).out;
+  // Escalation to critical would alert; acknowledged, it does not.
+  n.ctl({"inject", "--type", "network_timeout", "--component", "gw", "--severity", "critical"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(n.ctl({"--json", "alerts"}).out.find("escalated") == std::string::npos);
+  auto close = n.ctl({"--json", "incident", "close", id, "--reason", "cable replaced"});
+  REQUIRE(close.status == 0);
+  auto x = n.incident_json(id);
+  CHECK(json_value(x, "status") == "closed");
+  CHECK(json_value(x, "close_reason") == "closed by operator: cable replaced");
+  auto again = n.ctl({"incident", "close", id});
+  CHECK(again.status == 1);
+  CHECK(again.err.find("no open incident") != std::string::npos);
+  CHECK(n.ctl({"incident", "ack", "no-such-id"}).status == 1);
+}
+
+TEST_CASE("circuit and degradation set by hand show in status and in the registry") {
+  temp_dir files;
+  node_process n{ticking_service(files.file("starts"))};
+  auto open = n.ctl({"--json", "circuit", "web", "open"});
+  REQUIRE(open.status == 0);
+  CHECK(json_value(open.out, "outcome") == "open");
+  CHECK(json_value(n.service_json("web"), "circuit") == "open");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300)); // passing checks: still held
+  CHECK(json_value(n.service_json("web"), "circuit") == "open");
+  CHECK(wait_until([&] { return read_file(n.dir.file("data/registry/circuit/web")) == "open"; }));
+  REQUIRE(n.ctl({"circuit", "web", "reset"}).status == 0);
+  CHECK(json_value(n.service_json("web"), "circuit") == "closed");
+  CHECK(n.ctl({"circuit", "web", "sideways"}).status == 2);
+
+  auto deg = n.ctl({"--json", "degradation", "web", "reduced"});
+  REQUIRE_MESSAGE(deg.status == 0, deg.err);
+  CHECK(json_value(deg.out, "detail") == "was full");
+  CHECK(json_value(n.service_json("web"), "degradation") == "reduced");
+  CHECK(read_file(n.dir.file("data/registry/degradation/web")) == "reduced");
+  auto bad = n.ctl({"degradation", "web", "minimal"}); // not one of web's levels
+  CHECK(bad.status == 1);
+  CHECK(bad.err.find("full, reduced, basic") != std::string::npos);
+}
+
+TEST_CASE("logs shows the last lines and follows - checks and alerts list what they know") {
+  temp_dir files;
+  node_process n{ticking_service(files.file("starts"))
+                 + "  - name: broken\n"
+                   "    command: [\"/bin/sleep\", \"1000\"]\n"
+                   "    checks:\n"
+                   "      - {type: tcp, name: port, host: 127.0.0.1, port: 1, interval: 100ms}\n"};
+  REQUIRE(wait_until([&] { return n.ctl({"logs", "web", "-n", "3"}).out.find("line 5") != std::string::npos; }));
+  auto tail = n.ctl({"logs", "web", "-n", "3"}).out;
+  size_t lines = 0;
+  for (char c : tail)
+    lines += c == '\n';
+  CHECK(lines == 3);
+  CHECK(tail.find("line") != std::string::npos);
+  // -f keeps printing what is appended (ended by the harness's timeout).
+  auto follow = run({faultctl_bin(), "--node", n.node, "logs", "web", "-n", "1", "-f"},
+                    std::chrono::milliseconds(1500));
+  size_t followed = 0;
+  for (char c : follow.out)
+    followed += c == '\n';
+  CHECK(followed >= 5);
+
+  REQUIRE(wait_until([&] {
+    auto c = n.ctl({"--json", "checks", "broken"}).out;
+    return json_value(c, "health") == "unhealthy";
+  }));
+  auto table = n.ctl({"checks"}).out;
+  CHECK(table.find("LAST ERROR") != std::string::npos);
+  CHECK(table.find("broken") != std::string::npos);
+  CHECK(table.find("refused") != std::string::npos); // why the tcp check fails
+  CHECK(n.ctl({"checks", "nope"}).status == 1);
+
+  n.ctl({"inject", "--type", "hardware_failure", "--component", "disk", "--severity", "critical"});
+  CHECK(wait_until([&] {
+    return n.ctl({"--json", "alerts", "--limit", "5"}).out.find("\"component\":\"disk\"")
+           != std::string::npos;
+  }));
+}
