@@ -1,6 +1,8 @@
 #include "actors/node/node.hpp"
 
+#include <condition_variable>
 #include <grp.h>
+#include <thread>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -27,6 +29,7 @@
 #include "control/server.hpp"
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
+#include "process/start_order.hpp"
 #include "process/supervisor.hpp"
 #include "state/health.hpp"
 #include "state/maintenance.hpp"
@@ -138,6 +141,85 @@ fault_event corrupt_database_fault(const config& cfg, const std::string& what) {
                            "in the old file)";
   return f;
 }
+
+} // namespace
+
+/// Adds the services to the process supervisor in depends_on order
+/// (src/process/start_order.hpp): those without dependencies at once, the
+/// others from a thread that looks every 20 ms until all have started.
+class service_starter {
+public:
+  explicit service_starter(std::shared_ptr<node_context> ctx)
+    : ctx_(std::move(ctx)), order_(ctx_->cfg.services), since_(std::chrono::steady_clock::now()) {
+    if (!step())
+      thread_ = std::thread{[this] { loop(); }};
+  }
+
+  ~service_starter() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable())
+      thread_.join();
+  }
+
+private:
+  bool ready(const service_config& dep) const {
+    auto now = std::chrono::steady_clock::now();
+    bool healthy = !dep.checks.empty() && ctx_->health->summary(dep.name) == "healthy";
+    if (dep.command.empty()) // unmanaged: its checks, or ready_after since faultd started
+      return dep.checks.empty() || healthy || now - since_ >= dep.ready_after;
+    auto snap = ctx_->processes->snapshot(dep.name);
+    if (!snap || snap->state != process::service_state::running)
+      return false;
+    if (healthy)
+      return true;
+    auto ran = snap->started_at ? system_clock_source().now() - *snap->started_at : duration{0};
+    return ran >= dep.ready_after;
+  }
+
+  /// Starts what may start now; true when nothing waits any more.
+  bool step() {
+    for (auto& svc : order_.next([this](const service_config& d) { return ready(d); })) {
+      if (!svc.depends_on.empty())
+        log::get("node")->info("service-dependencies-ready name={}", svc.name);
+      ctx_->processes->add(svc); // completion and failures arrive as events
+    }
+    return order_.done();
+  }
+
+  void loop() {
+    for (auto& [name, deps] : order_.waiting()) {
+      std::string list;
+      for (auto& d : deps)
+        list += (list.empty() ? "" : ",") + d;
+      log::get("node")->info("service-waiting name={} depends_on={}", name, list);
+    }
+    std::unique_lock<std::mutex> guard{mtx_};
+    while (!stop_) {
+      cv_.wait_for(guard, std::chrono::milliseconds(20));
+      if (stop_)
+        return;
+      guard.unlock();
+      bool done = step();
+      guard.lock();
+      if (done)
+        return;
+    }
+  }
+
+  std::shared_ptr<node_context> ctx_;
+  process::start_order order_;
+  std::chrono::steady_clock::time_point since_;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+namespace {
 
 /// What the peer port publishes until the cluster protocol lands: nothing
 /// a peer can use. Every message is dropped, counted and logged.
@@ -298,21 +380,22 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out) 
     n.port = *port;
     log->info("peer-port-published address={}:{}", listen.host, n.port);
   }
-  // Services start once "services" exists to hear about them; live ones
-  // of a previous faultd are adopted, those no longer configured ended.
+  // Services start once "services" exists to hear about them, each after
+  // what it depends on is ready; live ones of a previous faultd are
+  // adopted, those no longer configured ended.
   std::set<std::string> names;
-  for (auto& svc : cfg.services) {
+  for (auto& svc : cfg.services)
     if (!svc.command.empty())  // an unmanaged one's old process is ended too
       names.insert(svc.name);
-    ctx->processes->add(svc); // completion and failures arrive as events
-  }
   ctx->processes->retire_others(std::move(names));
+  n.starter = std::make_shared<service_starter>(ctx);
   out = std::move(n);
   return {};
 }
 
 void stop_node(caf::actor_system& sys, node_runtime& node) {
   caf::scoped_actor self{sys};
+  node.starter = nullptr; // nothing more is started
   if (node.control) {
     node.control->stop();
     node.control = nullptr;

@@ -45,6 +45,8 @@ namespace control {
 class server;
 }
 
+class service_starter;
+
 struct node_runtime {
   std::shared_ptr<node_context> ctx;
   std::shared_ptr<storage::store> db;
@@ -53,6 +55,8 @@ struct node_runtime {
   std::shared_ptr<control::server> control; ///< the control endpoint
   caf::actor peer;   ///< published on the peer port (when there is one)
   uint16_t port = 0; ///< the peer port actually bound (0: none)
+  /// Starts services in depends_on order (a thread, while any waits).
+  std::shared_ptr<service_starter> starter;
   /// After stop_node: recovery actions still running on their worker
   /// threads (executors that ignore their deadline). Their owner exits the
   /// process without waiting for them (std::_Exit after flushing logs).

@@ -146,7 +146,11 @@ struct service_config {
   service_limits limits;
   restart_config restart;
   std::vector<check_config> checks;
+  /// Started after these are ready (see ready_after).
   std::vector<std::string> depends_on;
+  /// A service is ready for the services that depend on it once its checks
+  /// pass, or once it has run this long, whichever comes first.
+  duration ready_after = seconds_d(1);
   std::string backup_node;
   std::vector<std::string> degradation_levels{"full", "reduced", "basic", "minimal"};
 };

@@ -235,7 +235,8 @@ private:
     for (const auto& item : v.as_list()) {
       map_reader m(item, {"name", "command", "env", "working_dir", "restart", "checks",
                           "depends_on", "backup_node", "degradation_levels", "stop_signal",
-                          "user", "group", "log_max_size", "log_keep", "limits"});
+                          "user", "group", "log_max_size", "log_keep", "limits",
+                          "ready_after"});
       service_config s;
       std::optional<value> program;  // the command's first element, for errors
       auto name = m.field("name");
@@ -298,6 +299,7 @@ private:
       current_service_ = out.size();
       m.with("checks", [&](const value& x) { s.checks = parse_checks(x); });
       std::vector<value> deps;
+      m.with("ready_after", [&](const value& x) { s.ready_after = x.as_duration(); });
       m.with("depends_on", [&](const value& x) {
         for (const auto& d : x.as_list()) {
           s.depends_on.push_back(as_name(d));

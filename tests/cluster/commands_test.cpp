@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <string>
 #include <thread>
@@ -188,4 +189,54 @@ TEST_CASE("logs shows the last lines and follows - checks and alerts list what t
     return n.ctl({"--json", "alerts", "--limit", "5"}).out.find("\"component\":\"disk\"")
            != std::string::npos;
   }));
+}
+
+TEST_CASE("a service starts after what it depends on is ready: its checks pass or ready_after") {
+  temp_dir files;
+  auto ready = files.file("ready");
+  auto log = files.file("log");
+  // The broker becomes ready (its check passes) 600 ms after it starts; the
+  // mapper records whether the broker was ready when it started.
+  node_process n{"services:\n"
+                 "  - name: mapper\n"
+                 "    depends_on: [broker]\n"
+                 "    command: [\"/bin/sh\", \"-c\", \"if test -e "
+                   + ready + "; then echo ok >> " + log + "; else echo early >> " + log
+                   + "; fi; exec sleep 1000\"]\n"
+                     "  - name: broker\n"
+                     "    ready_after: 30s\n"
+                     "    command: [\"/bin/sh\", \"-c\", \"sleep 0.6; touch "
+                   + ready
+                   + "; exec sleep 1000\"]\n"
+                     "    checks:\n"
+                     "      - {type: exec, command: [\"/usr/bin/test\", \"-e\", \""
+                   + ready + "\"], interval: 100ms}\n"};
+  REQUIRE(wait_until([&] { return !read_file(log).empty(); }, std::chrono::seconds(10)));
+  CHECK(read_file(log) == "ok\n");
+  CHECK(read_file(n.dir.file("faultd.out")).find("service-waiting name=mapper depends_on=broker")
+        != std::string::npos);
+  // No incident for the mapper at start.
+  CHECK(n.ctl({"--json", "incidents"}).out.find("\"component\":\"mapper\"") == std::string::npos);
+}
+
+TEST_CASE("without checks a dependency is ready once it has run for ready_after") {
+  temp_dir files;
+  auto order = files.file("order");
+  node_process n{"services:\n"
+                 "  - name: second\n"
+                 "    depends_on: [first]\n"
+                 "    command: [\"/bin/sh\", \"-c\", \"date +%s%N >> "
+                   + order + "; exec sleep 1000\"]\n"
+                             "  - name: first\n"
+                             "    ready_after: 400ms\n"
+                             "    command: [\"/bin/sh\", \"-c\", \"date +%s%N >> "
+                   + order + "; exec sleep 1000\"]\n"};
+  REQUIRE(wait_until([&] {
+    auto t = read_file(order);
+    return std::count(t.begin(), t.end(), '\n') == 2;
+  }));
+  auto t = read_file(order);
+  auto first = std::stoll(t.substr(0, t.find('\n')));
+  auto second = std::stoll(t.substr(t.find('\n') + 1));
+  CHECK(second - first >= 400LL * 1000 * 1000); // never before first had run 400 ms
 }
