@@ -86,6 +86,10 @@ using alerts_atom = caf::atom_constant<caf::atom("alerts")>;
 /// recovery: a service entered or left maintenance.
 using maint_atom = caf::atom_constant<caf::atom("maint")>;
 
+/// (reload_atom) -> std::string ControlResponse: control front -> whoever
+/// can reload the node (faultd's main thread), for faultctl reload.
+using reload_atom = caf::atom_constant<caf::atom("reload")>;
+
 } // namespace faultd
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::fault_event)

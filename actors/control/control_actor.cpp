@@ -27,8 +27,13 @@ namespace {
 
 constexpr auto request_timeout = std::chrono::seconds(10);
 
+using ctl_retry_atom = caf::atom_constant<caf::atom("ctlretry")>;
+
 struct control_state {
   std::shared_ptr<node_context> ctx;
+  /// Requests waiting for an actor that is starting or restarting.
+  std::map<uint64_t, std::function<void()>> waiting;
+  uint64_t next_waiting = 0;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   uint64_t malformed_dropped = 0;
   uint64_t requests = 0;
@@ -45,27 +50,45 @@ std::string unavailable(const std::string& what, const caf::error& err, self_ptr
 
 /// Sends a request to the current incarnation of `name`; a missing actor
 /// answers `rp` with an error at once.
-template <class RP, class OnOk, class... Ts>
-void ask(self_ptr self, const std::string& name, RP rp, OnOk on_ok, Ts&&... xs) {
+/// Runs `fn` with the current incarnation of `name`; while there is none
+/// (the node is starting, or the actor is being restarted) it waits up to
+/// 2 s, then runs `fn` with an invalid handle.
+void with_actor(self_ptr self, const std::string& name, std::function<void(caf::actor)> fn,
+                std::chrono::steady_clock::time_point until = {}) {
+  if (until == std::chrono::steady_clock::time_point{})
+    until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   auto who = self->state.ctx->lookup(name);
-  if (!who) {
-    rp.deliver(control::encode_error(errc::unavailable, name + " is not running"));
+  if (who || std::chrono::steady_clock::now() >= until) {
+    fn(who);
     return;
   }
-  self->request(who, request_timeout, std::forward<Ts>(xs)...)
-    .then(on_ok, [=](const caf::error& err) mutable { rp.deliver(unavailable(name, err, self)); });
+  auto id = self->state.next_waiting++;
+  self->state.waiting.emplace(id, [self, name, fn, until] { with_actor(self, name, fn, until); });
+  self->delayed_send(self, std::chrono::milliseconds(5), ctl_retry_atom::value, id);
+}
+
+template <class RP, class OnOk, class... Ts>
+void ask(self_ptr self, const std::string& name, RP rp, OnOk on_ok, Ts... xs) {
+  with_actor(self, name, [=](caf::actor who) mutable {
+    if (!who) {
+      rp.deliver(control::encode_error(errc::unavailable, name + " is not running"));
+      return;
+    }
+    self->request(who, request_timeout, xs...)
+      .then(on_ok, [=](const caf::error& err) mutable { rp.deliver(unavailable(name, err, self)); });
+  });
 }
 
 /// Like ask(), for a request whose refusal (sec::runtime_error with a text)
 /// means the operand is unknown: answered not_found with that text.
 template <class RP, class OnOk, class... Ts>
-void ask_known(self_ptr self, const std::string& name, RP rp, OnOk on_ok, Ts&&... xs) {
-  auto who = self->state.ctx->lookup(name);
+void ask_known(self_ptr self, const std::string& name, RP rp, OnOk on_ok, Ts... xs) {
+  with_actor(self, name, [=](caf::actor who) mutable {
   if (!who) {
     rp.deliver(control::encode_error(errc::unavailable, name + " is not running"));
     return;
   }
-  self->request(who, request_timeout, std::forward<Ts>(xs)...)
+  self->request(who, request_timeout, xs...)
     .then(on_ok, [=](const caf::error& err) mutable {
       if (err == caf::sec::runtime_error && !err.context().empty()) {
         std::string text;
@@ -78,6 +101,7 @@ void ask_known(self_ptr self, const std::string& name, RP rp, OnOk on_ok, Ts&&..
       }
       rp.deliver(unavailable(name, err, self));
     });
+  });
 }
 
 std::string chaos_list(self_ptr self) {
@@ -306,7 +330,7 @@ caf::result<std::string> handle(self_ptr self, const std::string& bytes) {
                                      : cfg.node.control_endpoint().to_string();
       node.uptime_s = static_cast<uint32_t>(
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now()
-                                                         - st.started)
+                                                         - st.ctx->started)
           .count());
       node.control_address = cfg.node.control_endpoint().to_string();
       if (auto e = st.ctx->endpoint.lock()) {
@@ -330,6 +354,9 @@ caf::result<std::string> handle(self_ptr self, const std::string& bytes) {
       return circuit(self, req.service, req.op);
     case control::command::maintenance:
       return maintenance(self, req.service, req.on);
+    case control::command::reload:
+      return control::encode_error(errc::unavailable,
+                                   "reload goes through the control endpoint's front");
     default:
       break;
   }
@@ -429,6 +456,16 @@ caf::behavior control_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
     [=](ctl_atom, const std::string& bytes) -> caf::result<std::string> {
       return handle(self, bytes);
     },
+    [=](ctl_retry_atom, uint64_t id) {
+      if (self->current_sender() != self->ctrl())
+        return; // only its own timer
+      auto i = self->state.waiting.find(id);
+      if (i == self->state.waiting.end())
+        return;
+      auto fn = std::move(i->second);
+      self->state.waiting.erase(i);
+      fn();
+    },
   };
 }
 
@@ -447,6 +484,7 @@ struct parked_request {
 struct front_state {
   std::shared_ptr<node_context> ctx;
   std::weak_ptr<control::server> endpoint;
+  caf::actor reloader;
   uint64_t dropped = 0;
   uint64_t next_parked = 0;
   std::map<uint64_t, parked_request> parked;
@@ -456,9 +494,10 @@ struct front_state {
 
 caf::behavior control_front(caf::stateful_actor<front_state>* self,
                             std::shared_ptr<node_context> ctx,
-                            std::weak_ptr<control::server> endpoint) {
+                            std::weak_ptr<control::server> endpoint, caf::actor reloader) {
   self->state.ctx = std::move(ctx);
   self->state.endpoint = std::move(endpoint);
+  self->state.reloader = std::move(reloader);
   // Messages of any other shape: drop, count, log; never crash.
   self->set_default_handler(
     [](caf::scheduled_actor* ptr, caf::message_view& x) -> caf::result<caf::message> {
@@ -475,6 +514,22 @@ caf::behavior control_front(caf::stateful_actor<front_state>* self,
   // starting, or it is being restarted) the request waits, up to 2 s.
   auto forward = [self](deliver_fn deliver, const std::string& bytes,
                         std::chrono::steady_clock::time_point until) {
+    if (control::is_reload_request(bytes)) {
+      // The reload restarts "control" itself: the front, which outlives
+      // it, waits for the answer.
+      if (!self->state.reloader) {
+        deliver(control::encode_error(errc::unavailable,
+                                      "reload is not available in this process"));
+        return;
+      }
+      self->request(self->state.reloader, std::chrono::seconds(120), reload_atom::value)
+        .then([=](const std::string& reply) { deliver(reply); },
+              [=](const caf::error& err) {
+                deliver(control::encode_error(errc::unavailable, "reload did not answer: "
+                                                                   + self->system().render(err)));
+              });
+      return;
+    }
     auto target = self->state.ctx->lookup("control");
     if (!target) {
       if (std::chrono::steady_clock::now() >= until) {
@@ -531,8 +586,8 @@ caf::actor spawn_control_actor(caf::actor_system& sys, std::shared_ptr<node_cont
 }
 
 caf::actor spawn_control_front(caf::actor_system& sys, std::shared_ptr<node_context> ctx,
-                               std::weak_ptr<control::server> endpoint) {
-  return sys.spawn(control_front, std::move(ctx), std::move(endpoint));
+                               std::weak_ptr<control::server> endpoint, caf::actor reloader) {
+  return sys.spawn(control_front, std::move(ctx), std::move(endpoint), std::move(reloader));
 }
 
 } // namespace faultd

@@ -40,7 +40,11 @@ caf::actor spawn_control_actor(caf::actor_system& sys, std::shared_ptr<node_cont
 /// also answers (ctl_atom, bytes) -> bytes directly (for embedding
 /// applications and tests), and answers anything else with an error
 /// (dropped and counted).
+///
+/// A reload request goes to `reloader` as (reload_atom) -> reply bytes (it
+/// restarts the actor tree, "control" included); without one it is refused.
 caf::actor spawn_control_front(caf::actor_system& sys, std::shared_ptr<node_context> ctx,
-                               std::weak_ptr<control::server> endpoint = {});
+                               std::weak_ptr<control::server> endpoint = {},
+                               caf::actor reloader = {});
 
 } // namespace faultd

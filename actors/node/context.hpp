@@ -42,6 +42,8 @@ class action_workers;
 
 struct node_context {
   config cfg;
+  /// When the node started (uptime survives actor restarts and reloads).
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::shared_ptr<actor_directory> dir;
   std::shared_ptr<process::supervisor> processes;
   std::shared_ptr<state::health_board> health;

@@ -26,6 +26,7 @@
 #include "actors/supervision/supervisor_actor.hpp"
 #include "actors/type_ids.hpp"
 #include "checks/health_check.hpp"
+#include "control/codec.hpp"
 #include "control/server.hpp"
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
@@ -149,8 +150,12 @@ fault_event corrupt_database_fault(const config& cfg, const std::string& what) {
 /// others from a thread that looks every 20 ms until all have started.
 class service_starter {
 public:
+  /// Starts `services` (by default every configured one).
   explicit service_starter(std::shared_ptr<node_context> ctx)
-    : ctx_(std::move(ctx)), order_(ctx_->cfg.services), since_(std::chrono::steady_clock::now()) {
+    : service_starter(ctx, ctx->cfg.services) {}
+
+  service_starter(std::shared_ptr<node_context> ctx, std::vector<service_config> services)
+    : ctx_(std::move(ctx)), order_(std::move(services)), since_(std::chrono::steady_clock::now()) {
     if (!step())
       thread_ = std::thread{[this] { loop(); }};
   }
@@ -279,7 +284,7 @@ private:
 };
 
 status open_control(caf::actor_system& sys, const std::shared_ptr<node_context>& ctx,
-                    node_runtime& n) {
+                    node_runtime& n, caf::actor reloader) {
   const auto& node = ctx->cfg.node;
   control::server_options o;
   o.address = node.control_endpoint();
@@ -302,7 +307,7 @@ status open_control(caf::actor_system& sys, const std::shared_ptr<node_context>&
       caf::anon_send(*front, ctl_atom::value, conn, request_id, std::move(payload));
     },
     [alarm](const std::string& peer, const std::string& why) { (*alarm)(peer, why); });
-  n.front = spawn_control_front(sys, ctx, n.control);
+  n.front = spawn_control_front(sys, ctx, n.control, std::move(reloader));
   *front = n.front;
   ctx->endpoint = n.control;
   if (auto st = n.control->start(); !st.ok())
@@ -312,7 +317,136 @@ status open_control(caf::actor_system& sys, const std::shared_ptr<node_context>&
 
 } // namespace
 
-status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out) {
+namespace {
+
+/// Whether the running process of a service embodies `a` and `b` alike (a
+/// change of any of these needs a restart of the service).
+bool same_process(const service_config& a, const service_config& b) {
+  auto& ra = a.restart;
+  auto& rb = b.restart;
+  return a.command == b.command && a.env == b.env && a.working_dir == b.working_dir
+         && a.stop_signal == b.stop_signal && a.user == b.user && a.group == b.group
+         && a.log_max_size == b.log_max_size && a.log_keep == b.log_keep
+         && ra.policy == rb.policy && ra.burst == rb.burst && ra.period == rb.period
+         && ra.backoff_initial == rb.backoff_initial && ra.backoff_max == rb.backoff_max
+         && ra.backoff_jitter == rb.backoff_jitter && ra.stop_grace == rb.stop_grace;
+}
+
+/// The first part of the config a reload cannot change, or "".
+std::string fixed_part_changed(const config& a, const config& b) {
+  auto& na = a.node;
+  auto& nb = b.node;
+  auto ep = [](const std::optional<endpoint>& e) { return e ? e->to_string() : std::string{}; };
+  if (na.id != nb.id)
+    return "node.id";
+  if (na.data_dir != nb.data_dir)
+    return "node.data_dir";
+  if (ep(na.listen) != ep(nb.listen))
+    return "node.listen";
+  if (na.control_endpoint().to_string() != nb.control_endpoint().to_string())
+    return "node.control";
+  if (na.control_token_file != nb.control_token_file)
+    return "node.control_token_file";
+  if (na.control_group != nb.control_group)
+    return "node.control_group";
+  if (na.control_max_frame != nb.control_max_frame)
+    return "node.control_max_frame";
+  if (a.cluster.seeds.size() != b.cluster.seeds.size())
+    return "cluster.seeds";
+  if (a.db_path() != b.db_path())
+    return "storage.path";
+  return "";
+}
+
+void declare_checks(node_context& ctx, const service_config& svc) {
+  std::vector<check_status> checks;
+  for (auto& chk : svc.checks) {
+    check_status cs;
+    cs.name = chk.name;
+    cs.kind = std::string{to_string(chk.kind)};
+    checks.push_back(cs);
+  }
+  ctx.health->declare(svc.name, checks);
+}
+
+} // namespace
+
+status reload_node(caf::actor_system& sys, node_runtime& node, const config& next,
+                   control::reload_summary& out) {
+  auto log = log::get("node");
+  if (!node.ctx || !node.root)
+    return {errc::unavailable, "the node is not running"};
+  auto& ctx = *node.ctx;
+  if (auto what = fixed_part_changed(ctx.cfg, next); !what.empty())
+    return {errc::bad_request, what + " changed: restart faultd to apply it (the running "
+                                      "config stays)"};
+  out = control::reload_summary{};
+  out.source = next.source;
+  std::vector<service_config> start;   // added and changed, in config order
+  std::vector<std::string> stop;       // removed and changed
+  for (auto& svc : next.services) {
+    auto* old = ctx.cfg.find_service(svc.name);
+    if (old == nullptr) {
+      out.added.push_back(svc.name);
+      start.push_back(svc);
+    } else if (!same_process(*old, svc)) {
+      out.changed.push_back(svc.name);
+      stop.push_back(svc.name);
+      start.push_back(svc);
+    } else {
+      out.unchanged.push_back(svc.name);
+    }
+  }
+  for (auto& svc : ctx.cfg.services)
+    if (next.find_service(svc.name) == nullptr) {
+      out.removed.push_back(svc.name);
+      stop.push_back(svc.name);
+    }
+  // The actors read the config without a lock: they stop first. Recovery
+  // actions on worker threads read it too: none may run while it changes
+  // (a stopped incident supervisor's worker runs on; wait for it).
+  node.starter = nullptr;
+  {
+    caf::scoped_actor self{sys};
+    self->monitor(node.root);
+    self->send_exit(node.root, caf::exit_reason::user_shutdown);
+    self->receive([](const caf::down_msg&) {});
+  }
+  bool idle = ctx.workers->wait_idle(std::chrono::steady_clock::now() + std::chrono::seconds(10));
+  if (idle) {
+    for (auto& name : stop) {
+      auto fut = node.ctx->processes->remove(name);
+      fut.wait();
+      log->info("service-removed-by-reload name={} status={}", name, fut.get().to_string());
+    }
+    for (auto& name : out.removed)
+      ctx.health->forget(name);
+    ctx.cfg.source = next.source;
+    ctx.cfg.services = next.services;
+    ctx.cfg.fault_detection = next.fault_detection;
+    ctx.cfg.recovery = next.recovery;
+    ctx.cfg.state_sync = next.state_sync;
+    ctx.cfg.strategies = next.strategies;
+    ctx.cfg.alerting = next.alerting;
+    ctx.cfg.storage = next.storage;
+    for (auto& svc : ctx.cfg.services)
+      declare_checks(ctx, svc);
+  }
+  // The tree comes back in every case: on the new config, or (a recovery
+  // action still runs) on the old one.
+  node.root = spawn_supervisor(sys, node_tree(node.ctx, node.db));
+  if (!idle)
+    return {errc::unavailable, "a recovery action is still running; the running config stays, "
+                               "try again when it ends"};
+  node.starter = std::make_shared<service_starter>(node.ctx, std::move(start));
+  log->info("config-reloaded source={} added={} removed={} restarted={} unchanged={}",
+            next.source, out.added.size(), out.removed.size(), out.changed.size(),
+            out.unchanged.size());
+  return {};
+}
+
+status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out,
+                  caf::actor reloader) {
   auto log = log::get("node");
   node_runtime n;
   std::string corrupt;
@@ -347,21 +481,13 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out) 
   deps.health = ctx->health.get();
   deps.circuits = ctx->circuits.get();
   actions::register_builtin_executors(*ctx->executors, deps);
-  for (auto& svc : cfg.services) {
-    std::vector<check_status> checks;
-    for (auto& chk : svc.checks) {
-      check_status cs;
-      cs.name = chk.name;
-      cs.kind = std::string{to_string(chk.kind)};
-      checks.push_back(cs);
-    }
-    ctx->health->declare(svc.name, checks);
-  }
+  for (auto& svc : cfg.services)
+    declare_checks(*ctx, svc);
   n.ctx = ctx;
   // The endpoints first: one that cannot open must stop the node before any
   // service has started. (A request that arrives before "control" runs
   // waits for it in the front.)
-  if (auto st = open_control(sys, ctx, n); !st.ok()) {
+  if (auto st = open_control(sys, ctx, n, std::move(reloader)); !st.ok()) {
     stop_node(sys, n);
     return st;
   }

@@ -43,6 +43,7 @@ class store;
 }
 namespace control {
 class server;
+struct reload_summary;
 }
 
 class service_starter;
@@ -67,7 +68,21 @@ struct node_runtime {
 /// endpoint (and the peer port, if configured), then starts the managed
 /// services. On failure nothing keeps running and the status says why
 /// (database unusable, endpoint in use, token file unreadable, ...).
-status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out);
+/// `reloader`, if given, answers (reload_atom) -> reply bytes for faultctl
+/// reload (faultd's main thread, which calls reload_node).
+status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out,
+                  caf::actor reloader = {});
+
+/// Applies a re-read config (SIGHUP, faultctl reload): the actor tree is
+/// stopped and started again on it; services whose process config is
+/// unchanged keep running untouched, changed ones are restarted, added ones
+/// started (in depends_on order), removed ones stopped. What cannot change
+/// while running (node.*, cluster seeds, the database) is refused naming
+/// the key, and so is a reload while a recovery action still runs; then
+/// the running config stays. Call it from outside the actor system's
+/// threads, never concurrently with itself or stop_node.
+status reload_node(caf::actor_system& sys, node_runtime& node, const config& next,
+                   control::reload_summary& out);
 
 /// Stops the node: the control endpoint and the peer port first, then the tree in reverse start
 /// order (control, detectors, recovery, analysis, alerting, storage), then

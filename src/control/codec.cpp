@@ -292,6 +292,16 @@ std::string render(const v1::ControlResponse& r) {
       }
       return out.str();
     }
+    case v1::ControlResponse::kReload: {
+      auto& x = r.reload();
+      std::ostringstream out;
+      out << "reloaded " << x.source() << '\n'
+          << "added      " << or_dash(join(x.added(), ", ")) << '\n'
+          << "removed    " << or_dash(join(x.removed(), ", ")) << '\n'
+          << "restarted  " << or_dash(join(x.changed(), ", ")) << '\n'
+          << "unchanged  " << or_dash(join(x.unchanged(), ", ")) << '\n';
+      return out.str();
+    }
     case v1::ControlResponse::BODY_NOT_SET:
       break;
   }
@@ -325,6 +335,7 @@ const google::protobuf::Message* body_of(const v1::ControlResponse& r) {
     case v1::ControlResponse::kLogs: return &r.logs();
     case v1::ControlResponse::kAlerts: return &r.alerts();
     case v1::ControlResponse::kDryRun: return &r.dry_run();
+    case v1::ControlResponse::kReload: return &r.reload();
     case v1::ControlResponse::BODY_NOT_SET: break;
   }
   return nullptr;
@@ -381,6 +392,7 @@ std::string encode_request(const request& r) {
       req.mutable_maintenance()->set_service(r.service);
       req.mutable_maintenance()->set_on(r.on);
       break;
+    case command::reload: req.mutable_reload(); break;
   }
   if (r.cmd == command::inject)
     req.mutable_inject()->set_dry_run(r.dry_run);
@@ -477,6 +489,7 @@ status decode_request(std::string_view bytes, request& out) {
       if (out.op != "start" && out.op != "stop" && out.op != "restart")
         return {errc::bad_request, "expected start, stop or restart, got \"" + out.op + "\""};
       break;
+    case v1::ControlRequest::kReload: out.cmd = command::reload; break;
     case v1::ControlRequest::kMaintenance:
       out.cmd = command::maintenance;
       out.service = req.maintenance().service();
@@ -720,6 +733,27 @@ status decode_reply(std::string_view bytes, reply& out) {
   if (resp.body_case() == v1::ControlResponse::kLogs)
     out.next_offset = resp.logs().next_offset();
   return {};
+}
+
+std::string encode_reload(const reload_summary& r) {
+  v1::ControlResponse resp;
+  auto* body = resp.mutable_reload();
+  body->set_source(r.source);
+  for (auto& x : r.added)
+    body->add_added(x);
+  for (auto& x : r.removed)
+    body->add_removed(x);
+  for (auto& x : r.changed)
+    body->add_changed(x);
+  for (auto& x : r.unchanged)
+    body->add_unchanged(x);
+  return finish(resp);
+}
+
+bool is_reload_request(std::string_view bytes) {
+  v1::ControlRequest req;
+  return req.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))
+         && req.body_case() == v1::ControlRequest::kReload;
 }
 
 status peek_request(std::string_view bytes, uint64_t& request_id, std::string& token) {

@@ -41,6 +41,7 @@ enum class command : uint8_t {
   alerts,          ///< limit
   service_command, ///< service, op: start | stop | restart
   maintenance,     ///< service, on
+  reload,          ///< re-read the config file
 };
 
 /// A decoded control request. Only the fields of `cmd` are meaningful.
@@ -109,6 +110,17 @@ struct dry_run {
   std::string note;
 };
 std::string encode_dry_run(const dry_run& d);
+
+/// What a reload did.
+struct reload_summary {
+  std::string source;
+  std::vector<std::string> added, removed, changed, unchanged;
+};
+std::string encode_reload(const reload_summary& r);
+
+/// Whether request bytes ask for a reload (the control front hands those
+/// to whoever can reload the node).
+bool is_reload_request(std::string_view bytes);
 
 /// One supervised actor as `faultctl chaos list-actors` shows it.
 struct actor_info {

@@ -5,11 +5,18 @@ namespace faultd::state {
 void health_board::declare(const std::string& service, const std::vector<check_status>& checks) {
   std::lock_guard<std::mutex> guard{mtx_};
   auto& e = services_[service];
+  e.checks.clear(); // a reload may have removed some
   for (auto& c : checks) {
     auto& slot = e.checks[c.name];
     slot = c;
     slot.health = "unknown";
   }
+}
+
+void health_board::forget(const std::string& service) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  services_.erase(service);
+  changed_.notify_all();
 }
 
 void health_board::update(const std::string& service, const check_status& cs,

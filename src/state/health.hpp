@@ -27,6 +27,9 @@ public:
   /// Declares a service and its checks (all unknown).
   void declare(const std::string& service, const std::vector<check_status>& checks);
 
+  /// Forgets a service (removed from the config by a reload).
+  void forget(const std::string& service);
+
   /// Records one check's latest status. Ignored if `generation` is older
   /// than the service's current one (a result from before a reset).
   void update(const std::string& service, const check_status& cs, uint64_t generation);

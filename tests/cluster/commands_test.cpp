@@ -240,3 +240,59 @@ TEST_CASE("without checks a dependency is ready once it has run for ready_after"
   auto second = std::stoll(t.substr(t.find('\n') + 1));
   CHECK(second - first >= 400LL * 1000 * 1000); // never before first had run 400 ms
 }
+
+TEST_CASE("reload and SIGHUP apply a new config: unchanged services keep running, a bad file is refused") {
+  auto services = [](const std::string& change_arg, bool with_new, bool with_gone) {
+    std::string y = "services:\n"
+                    "  - name: keep\n"
+                    "    command: [\"/bin/sleep\", \"1000\"]\n"
+                    "  - name: change\n"
+                    "    command: [\"/bin/sleep\", \""
+                    + change_arg + "\"]\n";
+    if (with_gone)
+      y += "  - name: gone\n    command: [\"/bin/sleep\", \"1002\"]\n";
+    if (with_new)
+      y += "  - name: fresh\n    command: [\"/bin/sleep\", \"1003\"]\n";
+    return y;
+  };
+  node_process n{services("1001", false, true)};
+  auto head = "node:\n  id: test-node\n  data_dir: " + n.dir.file("data") + "\n";
+  auto keep = n.service_pid("keep");
+  auto change = n.service_pid("change");
+  auto gone = n.service_pid("gone");
+  REQUIRE(!gone.empty());
+  write_file(n.dir.file("faultd.yaml"), head + services("1004", true, false));
+  auto r = n.ctl({"--json", "reload"});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find("\"added\":[\"fresh\"]") != std::string::npos);
+  CHECK(r.out.find("\"removed\":[\"gone\"]") != std::string::npos);
+  CHECK(r.out.find("\"changed\":[\"change\"]") != std::string::npos);
+  CHECK(r.out.find("\"unchanged\":[\"keep\"]") != std::string::npos);
+  CHECK(n.service_pid("keep") == keep); // untouched
+  CHECK(n.service_pid("change") != change);
+  CHECK(::kill(std::stoi(gone), 0) != 0);
+  CHECK(wait_until([&] { return !n.service_pid("fresh").empty(); }));
+  CHECK(n.service_json("gone").empty());
+
+  // A bad file: refused with file:line, the running config stays.
+  write_file(n.dir.file("faultd.yaml"), head + "services:\n  - name: x\n    command: []\n");
+  auto bad = n.ctl({"reload"});
+  CHECK(bad.status == 1);
+  CHECK_MESSAGE(bad.err.find(n.dir.file("faultd.yaml") + ":6") != std::string::npos, bad.err);
+  CHECK(n.service_pid("keep") == keep);
+  CHECK(!n.service_pid("fresh").empty());
+  // What a reload cannot change is refused by name.
+  write_file(n.dir.file("faultd.yaml"), "node:\n  id: other-id\n  data_dir: " + n.dir.file("data")
+                                          + "\n" + services("1004", true, false));
+  auto fixed = n.ctl({"reload"});
+  CHECK(fixed.status == 1);
+  CHECK(fixed.err.find("node.id changed") != std::string::npos);
+
+  // SIGHUP: the same, and faultd goes on (it used to stop, services and all).
+  write_file(n.dir.file("faultd.yaml"), head + services("1004", false, false));
+  n.proc->signal(SIGHUP);
+  CHECK(wait_until([&] { return n.service_json("fresh").empty(); }));
+  CHECK(n.proc->running());
+  CHECK(n.service_pid("keep") == keep);
+  CHECK(n.ctl({"status"}).status == 0);
+}

@@ -38,8 +38,12 @@ commands:
   start SERVICE | stop SERVICE | restart SERVICE
                                  a stop is not a fault, and the restart
                                  policy leaves the service down until start
-  maintenance SERVICE on|off     detection goes on; recovery, restarts and
-                                 alerts for the service pause
+  maintenance SERVICE on|off     detection goes on; recovery and alerts for
+                                 the service pause (its restart policy stays)
+  reload                         re-read the config file (as SIGHUP does):
+                                 unchanged services keep running, changed
+                                 ones restart, added ones start, removed ones
+                                 stop; a bad file is refused with file:line
   circuit SERVICE open|close|reset
                                  open (held) or close its breaker; reset
                                  closes it with an empty window
@@ -169,6 +173,12 @@ std::optional<options> parse_args(const std::vector<std::string>& args, std::str
     }
     return true;
   };
+  if (cmd == "reload") {
+    r.cmd = control::command::reload;
+    if (!no_more())
+      return std::nullopt;
+    return o;
+  }
   if (cmd == "status" || cmd == "services" || cmd == "strategies") {
     r.cmd = cmd == "status"     ? control::command::status
             : cmd == "services" ? control::command::services

@@ -14,6 +14,8 @@
 #include <caf/io/all.hpp>
 
 #include "actors/node/node.hpp"
+#include "actors/type_ids.hpp"
+#include "control/codec.hpp"
 #include "faultd/config.hpp"
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
@@ -46,6 +48,10 @@ options:
   --log-level LEVEL    trace, debug, info (default), warn, error, off
   --version            print the version and exit
   --help               this text
+
+SIGHUP re-reads the config (as faultctl reload does): unchanged services keep
+running, changed ones restart, added ones start, removed ones stop; a bad
+file is refused and the running config stays.
 
 Services: a clean stop (SIGTERM/SIGINT) stops every service. A faultd that
 is killed (SIGKILL, a crash) leaves its services running, and the next faultd
@@ -117,17 +123,23 @@ int main(int argc, char** argv) {
   if (!faultd::log::set_level(log_level))
     return usage_error("--log-level: unknown level \"" + log_level + "\"");
 
-  faultd::parse_options popts;
-  popts.check_environment = true;  // programs and working dirs must exist here
-  auto loaded = config_file.empty()
-                  ? faultd::parse_config(faultd::default_config_yaml(), "<embedded default>", popts)
-                  : faultd::load_config_file(config_file, popts);
-  if (!loaded) {
-    std::fprintf(stderr, "faultd: %s\n", loaded.error->to_string().c_str());
-    return 2;
-  }
-  auto cfg = std::move(*loaded.value);
-  if (auto err = faultd::apply_overrides(cfg, ov)) {
+  // Reads the config as given on the command line: at start, and again on
+  // SIGHUP or faultctl reload.
+  auto load = [&](faultd::config& out) -> std::optional<faultd::config_error> {
+    faultd::parse_options popts;
+    popts.check_environment = true;  // programs and working dirs must exist here
+    auto loaded = config_file.empty()
+                    ? faultd::parse_config(faultd::default_config_yaml(), "<embedded default>", popts)
+                    : faultd::load_config_file(config_file, popts);
+    if (!loaded)
+      return *loaded.error;
+    if (auto err = faultd::apply_overrides(*loaded.value, ov))
+      return err;
+    out = std::move(*loaded.value);
+    return std::nullopt;
+  };
+  faultd::config cfg;
+  if (auto err = load(cfg)) {
     std::fprintf(stderr, "faultd: %s\n", err->to_string().c_str());
     return 2;
   }
@@ -164,7 +176,9 @@ int main(int argc, char** argv) {
   caf_cfg.load<caf::io::middleman>();
   caf::actor_system sys{caf_cfg};
   faultd::node_runtime node;
-  if (auto st = faultd::start_node(sys, cfg, node); !st.ok()) {
+  // The main thread reloads (faultctl reload reaches it as reload_atom).
+  caf::scoped_actor self{sys};
+  if (auto st = faultd::start_node(sys, cfg, node, caf::actor_cast<caf::actor>(self)); !st.ok()) {
     log->error("node-start-failed error={}", st.to_string());
     return 1;
   }
@@ -175,23 +189,62 @@ int main(int argc, char** argv) {
   // Wait for a shutdown signal, or for the supervision tree's root to give
   // up (its restart intensity was exceeded): then the node cannot heal
   // itself, and exiting non-zero lets the service manager restart faultd.
-  caf::scoped_actor self{sys};
+  // SIGHUP and faultctl reload re-read the config and go on.
   self->monitor(node.root);
   std::thread signals{[&sigs, handle = caf::actor_cast<caf::actor>(self)] {
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    caf::anon_send(handle, faultd_signal_atom::value, sig);
+    for (;;) {
+      int sig = 0;
+      sigwait(&sigs, &sig);
+      caf::anon_send(handle, faultd_signal_atom::value, sig);
+      if (sig != SIGHUP)
+        return;
+    }
   }};
+  // One reload: its reply (a ControlResponse) for faultctl, logged either way.
+  auto reload = [&]() -> std::string {
+    faultd::config next;
+    if (auto err = load(next)) {
+      log->error("reload-refused error=\"{}\" (the running config stays)", err->to_string());
+      return faultd::control::encode_error(faultd::errc::config_invalid,
+                                           err->to_string() + " (the running config stays)");
+    }
+    faultd::control::reload_summary sum;
+    auto old_root = node.root;
+    auto st = faultd::reload_node(sys, node, next, sum);
+    if (node.root != old_root)
+      self->monitor(node.root);
+    if (!st.ok()) {
+      log->error("reload-refused error=\"{}\"", st.message());
+      return faultd::control::encode_error(st.code(), st.message());
+    }
+    cfg = std::move(next);
+    return faultd::control::encode_reload(sum);
+  };
   int rc = 0;
-  self->receive(
-    [&](faultd_signal_atom, int sig) {
-      log->info("faultd-stopping signal={}", strsignal(sig));
-    },
-    [&](const caf::down_msg& dm) {
-      log->error("node-root-stopped reason={}; exiting", sys.render(dm.reason));
-      rc = 1;
-      pthread_kill(signals.native_handle(), SIGTERM); // ends the sigwait
-    });
+  for (bool running = true; running;) {
+    self->receive(
+      [&](faultd_signal_atom, int sig) {
+        if (sig == SIGHUP) {
+          log->info("faultd-reloading signal=SIGHUP");
+          reload();
+          return;
+        }
+        log->info("faultd-stopping signal={}", strsignal(sig));
+        running = false;
+      },
+      [&](faultd::reload_atom) -> std::string {
+        log->info("faultd-reloading by=faultctl");
+        return reload();
+      },
+      [&](const caf::down_msg& dm) {
+        if (dm.source != node.root.address())
+          return; // a tree replaced by a reload
+        log->error("node-root-stopped reason={}; exiting", sys.render(dm.reason));
+        rc = 1;
+        running = false;
+        pthread_kill(signals.native_handle(), SIGTERM); // ends the sigwait
+      });
+  }
   signals.join();
   faultd::stop_node(sys, node);
   log->info("faultd-stopped node={} status={}", cfg.node.id, rc);
