@@ -84,23 +84,23 @@ void ask(self_ptr self, const std::string& name, RP rp, OnOk on_ok, Ts... xs) {
 template <class RP, class OnOk, class... Ts>
 void ask_known(self_ptr self, const std::string& name, RP rp, OnOk on_ok, Ts... xs) {
   with_actor(self, name, [=](caf::actor who) mutable {
-  if (!who) {
-    rp.deliver(control::encode_error(errc::unavailable, name + " is not running"));
-    return;
-  }
-  self->request(who, request_timeout, xs...)
-    .then(on_ok, [=](const caf::error& err) mutable {
-      if (err == caf::sec::runtime_error && !err.context().empty()) {
-        std::string text;
-        auto ctx = err.context();
-        ctx.apply([&](const std::string& t) { text = t; });
-        if (!text.empty()) {
-          rp.deliver(control::encode_error(errc::not_found, text));
-          return;
+    if (!who) {
+      rp.deliver(control::encode_error(errc::unavailable, name + " is not running"));
+      return;
+    }
+    self->request(who, request_timeout, xs...)
+      .then(on_ok, [=](const caf::error& err) mutable {
+        if (err == caf::sec::runtime_error && !err.context().empty()) {
+          std::string text;
+          auto ctx = err.context();
+          ctx.apply([&](const std::string& t) { text = t; });
+          if (!text.empty()) {
+            rp.deliver(control::encode_error(errc::not_found, text));
+            return;
+          }
         }
-      }
-      rp.deliver(unavailable(name, err, self));
-    });
+        rp.deliver(unavailable(name, err, self));
+      });
   });
 }
 

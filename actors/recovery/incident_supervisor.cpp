@@ -114,7 +114,17 @@ void start_step(self_ptr self, const recovery::step& s) {
   self->delayed_send(self, left + overdue_grace, overdue_atom::value, st.ticket);
 }
 
-void on_outcome(self_ptr self, const actions::worker_outcome& out) {
+/// Journals the step's outcome, only then lets its worker go (a successor
+/// that resumes an unjournaled outcome attaches to it instead of running
+/// the action again), and goes on.
+void journal_release_advance(self_ptr self, uint64_t ticket) {
+  journal_then(self, [self, ticket] {
+    self->state.ctx->workers->release(ticket, self->id());
+    advance(self);
+  });
+}
+
+void on_outcome(self_ptr self, uint64_t ticket, const actions::worker_outcome& out) {
   auto& st = self->state;
   auto s = st.waiting;
   auto& action = st.machine->strategy().actions[s.index];
@@ -134,12 +144,12 @@ void on_outcome(self_ptr self, const actions::worker_outcome& out) {
     }
     st.machine->on_action_result(s.index, out.ok, out.error);
   }
-  journal_then(self, [self] { advance(self); });
+  journal_release_advance(self, ticket);
 }
 
 /// The worker outlived its timeout: it is abandoned (it runs on, its
 /// outcome dropped) and the step counts as timed out.
-void on_overdue(self_ptr self) {
+void on_overdue(self_ptr self, uint64_t ticket) {
   auto& st = self->state;
   auto s = st.waiting;
   auto& action = st.machine->strategy().actions[s.index];
@@ -152,7 +162,7 @@ void on_overdue(self_ptr self) {
     st.machine->on_rollback_timeout(s.index);
   else
     st.machine->on_timeout(s.index);
-  journal_then(self, [self] { advance(self); });
+  journal_release_advance(self, ticket);
 }
 
 void advance(self_ptr self) {
@@ -205,18 +215,17 @@ caf::behavior incident_supervisor(self_ptr self, std::shared_ptr<node_context> c
       auto& st = self->state;
       if (ticket == 0 || ticket != st.ticket)
         return; // a worker given up on before
-      st.ctx->workers->release(ticket);
       st.ticket = 0;
-      on_outcome(self, actions::worker_outcome{ok, std::move(error), std::move(rollback_data),
-                                               std::move(note)});
+      on_outcome(self, ticket,
+                 actions::worker_outcome{ok, std::move(error), std::move(rollback_data),
+                                         std::move(note)});
     },
     [=](overdue_atom, uint64_t ticket) {
       auto& st = self->state;
       if (ticket == 0 || ticket != st.ticket)
         return; // that step ended in time
-      st.ctx->workers->release(ticket);
       st.ticket = 0;
-      on_overdue(self);
+      on_overdue(self, ticket);
     },
     [=](caf::get_atom) {
       return caf::make_message(self->state.inc.id, self->state.machine->state().id);

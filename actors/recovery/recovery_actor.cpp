@@ -1,6 +1,7 @@
 #include "actors/recovery/recovery_actor.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <optional>
 
@@ -40,6 +41,8 @@ struct recovery_state {
   /// when it closes (a later rung's actions replace the incident's).
   std::map<std::string, std::vector<action_execution>> degraded;
   uint64_t started = 0;
+  /// Unresponsive supervisors being killed, and what runs once they are down.
+  std::map<caf::actor_addr, std::function<void()>> awaiting_down;
   std::shared_ptr<spdlog::logger> log = log::get("recovery");
   static inline const char* name = "recovery";
 };
@@ -379,7 +382,15 @@ void adopt_live(self_ptr self, F k) {
                 [](const caf::error&) {});
           one_done();
         },
-        [one_done](const caf::error&) mutable { one_done(); });
+        [self, sup, one_done](const caf::error& err) mutable {
+          // It does not answer: it must be gone before its journal is
+          // resumed, or two supervisors would run one execution.
+          self->state.log->warn("incident-supervisor-unresponsive error={}; stopping it",
+                                self->system().render(err));
+          self->state.awaiting_down[sup.address()] = one_done;
+          self->monitor(sup);
+          self->send_exit(sup, caf::exit_reason::kill);
+        });
 }
 
 caf::behavior recovery_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
@@ -400,6 +411,12 @@ caf::behavior recovery_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
   });
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& s = self->state;
+    if (auto w = s.awaiting_down.find(dm.source); w != s.awaiting_down.end()) {
+      auto then = std::move(w->second);
+      s.awaiting_down.erase(w);
+      then();
+      return;
+    }
     auto i = s.incident_of.find(dm.source);
     if (i == s.incident_of.end())
       return;

@@ -22,23 +22,29 @@ uint64_t action_workers::start(const worker_key& key, clock::time_point deadline
     entries_.emplace(ticket, entry{key, deadline, owner, std::move(deliver), std::nullopt});
     ++running_;
   }
-  std::thread{[self = shared_from_this(), ticket, work = std::move(work)]() mutable {
+  try {
+    std::thread{[self = shared_from_this(), ticket, work = std::move(work)]() mutable {
+      worker_outcome out;
+      try {
+        out = work();
+      } catch (const std::exception& e) {
+        out = worker_outcome{};
+        out.error = std::string{"executor threw: "} + e.what();
+      } catch (...) {
+        out = worker_outcome{};
+        out.error = "executor threw a non-standard exception";
+      }
+      // What the call holds (it may be the last owner of the node's
+      // objects) goes before the worker counts as ended: whoever waits for
+      // idle may tear the process down.
+      work = nullptr;
+      self->finished(ticket, std::move(out));
+    }}.detach();
+  } catch (const std::exception& e) { // no thread to be had: a failed attempt
     worker_outcome out;
-    try {
-      out = work();
-    } catch (const std::exception& e) {
-      out = worker_outcome{};
-      out.error = std::string{"executor threw: "} + e.what();
-    } catch (...) {
-      out = worker_outcome{};
-      out.error = "executor threw a non-standard exception";
-    }
-    // What the call holds (it may be the last owner of the node's objects)
-    // goes before the worker counts as ended: whoever waits for idle may
-    // tear the process down.
-    work = nullptr;
-    self->finished(ticket, std::move(out));
-  }}.detach();
+    out.error = std::string{"cannot start a worker thread: "} + e.what();
+    finished(ticket, std::move(out));
+  }
   return ticket;
 }
 
@@ -77,9 +83,11 @@ bool action_workers::pending(const worker_key& key) const {
   return false;
 }
 
-void action_workers::release(uint64_t ticket) {
+void action_workers::release(uint64_t ticket, uint64_t owner) {
   std::lock_guard<std::mutex> guard{mtx_};
-  entries_.erase(ticket);
+  auto i = entries_.find(ticket);
+  if (i != entries_.end() && i->second.owner == owner)
+    entries_.erase(i);
 }
 
 void action_workers::detach(uint64_t owner) {

@@ -81,7 +81,8 @@ public:
 
   /// The owner has the outcome, or stopped waiting for it (timeout): the
   /// board forgets the worker; a running one runs on, its outcome dropped.
-  void release(uint64_t ticket);
+  /// Only the worker's current owner releases it (a stale one is ignored).
+  void release(uint64_t ticket, uint64_t owner);
 
   /// `owner` stops: its workers run on with nobody to tell until a new
   /// owner attaches.

@@ -4,7 +4,9 @@
 #include <cstdio>
 #include <sstream>
 
+#include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/wire_format_lite.h>
 
 #include "faultd/v1/control.pb.h"
 #include "storage/proto_convert.hpp"
@@ -757,12 +759,36 @@ bool is_reload_request(std::string_view bytes) {
 }
 
 status peek_request(std::string_view bytes, uint64_t& request_id, std::string& token) {
-  v1::ControlRequest req;
-  if (!req.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+  // Only the envelope is read (the body is skipped, not parsed): whoever
+  // has no token costs a scan, not a parse of up to a whole frame.
+  namespace io = google::protobuf::io;
+  using wire = google::protobuf::internal::WireFormatLite;
+  io::CodedInputStream in{reinterpret_cast<const uint8_t*>(bytes.data()),
+                          static_cast<int>(bytes.size())};
+  bool body = false;
+  for (;;) {
+    auto tag = in.ReadTag();
+    if (tag == 0)
+      break;
+    auto field = wire::GetTagFieldNumber(tag);
+    auto type = wire::GetTagWireType(tag);
+    if (field == 100 && type == wire::WIRETYPE_VARINT) {
+      if (!in.ReadVarint64(&request_id))
+        return {errc::malformed_payload, "not a ControlRequest"};
+    } else if (field == 101 && type == wire::WIRETYPE_LENGTH_DELIMITED) {
+      uint32_t n = 0;
+      if (!in.ReadVarint32(&n) || n > 4096 || !in.ReadString(&token, static_cast<int>(n)))
+        return {errc::malformed_payload, "not a ControlRequest (bad token field)"};
+    } else {
+      if (field >= 1 && field < 100)
+        body = true;
+      if (!wire::SkipField(&in, tag))
+        return {errc::malformed_payload, "not a ControlRequest"};
+    }
+  }
+  if (!in.ConsumedEntireMessage() || in.CurrentPosition() != static_cast<int>(bytes.size()))
     return {errc::malformed_payload, "not a ControlRequest"};
-  request_id = req.request_id();
-  token = req.token();
-  if (req.body_case() == v1::ControlRequest::BODY_NOT_SET)
+  if (!body)
     return {errc::malformed_payload, "the request names no command"};
   return {};
 }

@@ -60,6 +60,8 @@ std::optional<std::string> frame_decoder::next() {
   if (pos_ == buf_.size()) {
     buf_.clear();
     pos_ = 0;
+    if (buf_.capacity() > (64u << 10))
+      std::string{}.swap(buf_); // a big frame's memory goes with it
   }
   return out;
 }

@@ -53,6 +53,10 @@ public:
   /// Why the stream is invalid ("" while it is fine).
   const std::string& error() const { return error_; }
 
+  /// Changes the maximum frame size for what arrives from now on (e.g.
+  /// raised once a client has authenticated).
+  void set_max(size_t max_frame) { max_ = max_frame; }
+
 private:
   size_t max_;
   std::string buf_;

@@ -31,6 +31,9 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
+/// The largest frame a TCP client gets before it has shown its token.
+constexpr size_t preauth_max_frame = 64u << 10;
+
 std::string os_error(int e) {
   return std::strerror(e);
 }
@@ -45,6 +48,21 @@ int open_unix(const std::string& path, std::optional<unsigned> group, std::strin
   }
   sa.sun_family = AF_UNIX;
   std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+  // In a directory others may write to (and not sticky), the socket could be
+  // swapped for a symlink between bind and chmod: refuse it.
+  auto slash = path.rfind('/');
+  auto dir = slash == std::string::npos ? std::string{"."}
+             : slash == 0               ? std::string{"/"}
+                                        : path.substr(0, slash);
+  struct stat ds{};
+  if (::stat(dir.c_str(), &ds) != 0) {
+    error = "control socket directory " + dir + ": " + os_error(errno);
+    return -1;
+  }
+  if ((ds.st_mode & S_IWOTH) != 0 && (ds.st_mode & S_ISVTX) == 0) {
+    error = "control socket directory " + dir + " is writable by others; use a private directory";
+    return -1;
+  }
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     error = "socket: " + os_error(errno);
@@ -77,7 +95,7 @@ int open_unix(const std::string& path, std::optional<unsigned> group, std::strin
   }
   // Nobody can connect before listen(), so the mode is right before anyone can.
   mode_t mode = group ? 0660 : 0600;
-  if ((group && ::chown(path.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(*group)) != 0)
+  if ((group && ::lchown(path.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(*group)) != 0)
       || ::chmod(path.c_str(), mode) != 0) {
     error = "cannot set the owner or mode of " + path + ": " + os_error(errno);
     ::close(fd);
@@ -165,6 +183,8 @@ struct server::impl {
     size_t in_flight = 0;
     steady::time_point last_activity;
     steady::time_point frame_started;
+    steady::time_point write_since;  ///< output waiting since (no progress)
+    bool authenticated = false;      ///< TCP: a request carried the token
     bool close_after_flush = false;
     uint32_t events = 0; ///< what epoll watches now
 
@@ -195,6 +215,7 @@ struct server::impl {
   server_stats st;
 
   // Owned by the server thread.
+  std::optional<steady::time_point> accept_paused_until;
   std::map<uint64_t, connection> conns;
   uint64_t next_conn = 1;
   size_t buffered_total = 0;
@@ -204,9 +225,16 @@ struct server::impl {
     ++(st.*field);
   }
 
+  /// Whether more requests are taken from `c` now: not while it has its
+  /// share of requests in flight, nor while it leaves replies unread.
+  bool reading(const connection& c) const {
+    return c.in_flight < opts.limits.max_in_flight && !c.close_after_flush
+           && c.out.size() - c.out_pos <= opts.limits.max_frame;
+  }
+
   void watch(uint64_t id, connection& c) {
     uint32_t want = 0;
-    if (c.in_flight < opts.limits.max_in_flight && !c.close_after_flush)
+    if (reading(c))
       want |= EPOLLIN;
     if (c.out_pos < c.out.size())
       want |= EPOLLOUT;
@@ -260,8 +288,17 @@ struct server::impl {
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED)
           continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          // Out of descriptors: stop accepting for a moment rather than spin.
+          log->warn("control-accept-paused error=\"{}\" for=100ms", os_error(errno));
+          epoll_event ev{};
+          ev.events = 0;
+          ev.data.u64 = 0;
+          ::epoll_ctl(epoll_fd, EPOLL_CTL_MOD, listen_fd, &ev);
+          accept_paused_until = steady::now() + std::chrono::milliseconds(100);
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
           log->warn("control-accept-failed error=\"{}\"", os_error(errno));
+        }
         return;
       }
       bool tcp = !opts.address.is_unix();
@@ -277,7 +314,9 @@ struct server::impl {
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
       }
       auto id = next_conn++;
-      connection c{opts.limits.max_frame};
+      // Before a TCP client has shown its token it gets small frames only.
+      connection c{tcp ? std::min(opts.limits.max_frame, preauth_max_frame)
+                       : opts.limits.max_frame};
       c.fd = fd;
       c.tcp = tcp;
       c.peer = peer_name(fd, tcp);
@@ -300,6 +339,8 @@ struct server::impl {
   /// Queues a framed reply on `c` (already tagged with its request id).
   void send(connection& c, const std::string& response) {
     auto framed = encode_frame(response);
+    if (c.out_pos == c.out.size())
+      c.write_since = steady::now();
     c.out.append(framed);
     buffered_total += framed.size();
   }
@@ -315,13 +356,55 @@ struct server::impl {
     flush(id, c);
   }
 
+  /// Hands on the complete frames already read, while the connection takes
+  /// requests. False if it was closed or refused.
+  bool drain(uint64_t id, connection& c) {
+    while (reading(c)) {
+      auto payload = c.in.next();
+      if (!payload)
+        break;
+      buffered_total -= std::min(buffered_total, payload->size() + frame_header_size);
+      if (!handle(id, c, std::move(*payload)))
+        return false;
+    }
+    return conns.count(id) > 0;
+  }
+
+  /// Makes room under max_buffered for `n` more bytes by closing the
+  /// connection that holds the most; false if `id` itself had to go.
+  bool budget_for(uint64_t id, size_t n) {
+    while (buffered_total + n > opts.limits.max_buffered) {
+      uint64_t biggest = id;
+      size_t most = 0;
+      for (auto& [k, c] : conns)
+        if (c.buffered() > most) {
+          most = c.buffered();
+          biggest = k;
+        }
+      close_conn(biggest, "over the memory budget for unfinished frames and unread replies",
+                 &server_stats::closed_capacity);
+      if (biggest == id)
+        return false;
+      if (most == 0)
+        break;
+    }
+    return true;
+  }
+
   /// Reads what arrived; may close the connection.
   void read_from(uint64_t id) {
-    auto& c = conns.at(id);
+    {
+      auto& c = conns.at(id);
+      if (!drain(id, c))
+        return;
+    }
     char buf[65536];
     for (;;) {
-      if (c.close_after_flush || c.in_flight >= opts.limits.max_in_flight)
+      auto& c = conns.at(id);
+      if (!reading(c)) {
+        watch(id, c);
         return;
+      }
       ssize_t n = ::read(c.fd, buf, sizeof(buf));
       if (n < 0) {
         if (errno == EINTR)
@@ -337,26 +420,21 @@ struct server::impl {
       }
       auto now = steady::now();
       c.last_activity = now;
-      if (buffered_total + static_cast<size_t>(n) > opts.limits.max_buffered) {
-        close_conn(id, "over the memory budget for unfinished frames", &server_stats::closed_capacity);
+      if (!budget_for(id, static_cast<size_t>(n)))
+        return;
+      auto& cc = conns.at(id);
+      bool was_mid = cc.in.mid_frame();
+      buffered_total += static_cast<size_t>(n);
+      if (!cc.in.feed(std::string_view{buf, static_cast<size_t>(n)})) {
+        close_conn(id, cc.in.error().c_str(), &server_stats::closed_oversized);
         return;
       }
-      bool was_mid = c.in.mid_frame();
-      auto before = c.in.buffered();
-      if (!c.in.feed(std::string_view{buf, static_cast<size_t>(n)})) {
-        close_conn(id, c.in.error().c_str(), &server_stats::closed_oversized);
+      auto before = cc.in.buffered();
+      if (!drain(id, cc))
         return;
-      }
-      buffered_total += c.in.buffered() - before;
-      bool took = false;
-      while (auto payload = c.in.next()) {
-        took = true;
-        buffered_total -= std::min(buffered_total, payload->size() + frame_header_size);
-        if (!handle(id, c, std::move(*payload)))
-          return; // refused: closing
-      }
-      if (c.in.mid_frame() && (!was_mid || took))
-        c.frame_started = now;
+      auto& c2 = conns.at(id);
+      if (c2.in.mid_frame() && (!was_mid || c2.in.buffered() != before))
+        c2.frame_started = now;
     }
   }
 
@@ -377,10 +455,14 @@ struct server::impl {
              &server_stats::unauthorized);
       return false;
     }
+    if (c.tcp && !c.authenticated) {
+      c.authenticated = true;
+      c.in.set_max(opts.limits.max_frame);
+    }
     ++c.in_flight;
     count(&server_stats::requests);
     on_request(id, request_id, std::move(payload));
-    if (c.in_flight >= opts.limits.max_in_flight)
+    if (!reading(c))
       watch(id, c);
     return true;
   }
@@ -400,6 +482,7 @@ struct server::impl {
       c.out_pos += static_cast<size_t>(n);
       buffered_total -= std::min(buffered_total, static_cast<size_t>(n));
       c.last_activity = steady::now();
+      c.write_since = c.last_activity;
     }
     if (c.out_pos == c.out.size()) {
       c.out.clear();
@@ -429,8 +512,8 @@ struct server::impl {
         --c.in_flight;
       send(c, tag_response(r.bytes, r.request_id));
       flush(r.conn, c);
-      if (conns.count(r.conn) > 0 && c.in_flight < opts.limits.max_in_flight)
-        read_from(r.conn); // reading may have paused at max_in_flight
+      if (conns.count(r.conn) > 0 && reading(c))
+        read_from(r.conn); // reading may have paused; frames may be waiting
     }
   }
 
@@ -438,28 +521,51 @@ struct server::impl {
   std::chrono::milliseconds expire() {
     auto now = steady::now();
     auto next = std::chrono::milliseconds(1000);
-    std::vector<std::pair<uint64_t, bool>> late; // id, slow (else idle)
+    if (accept_paused_until) {
+      if (now >= *accept_paused_until) {
+        accept_paused_until.reset();
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = 0;
+        ::epoll_ctl(epoll_fd, EPOLL_CTL_MOD, listen_fd, &ev);
+      } else {
+        next = std::chrono::milliseconds(10);
+      }
+    }
+    std::vector<std::pair<uint64_t, int>> late; // id, 1 slow frame, 2 unread replies, 0 idle
     for (auto& [id, c] : conns) {
-      if (c.in.mid_frame()) {
+      if (c.out_pos < c.out.size()) {
+        // Replies it does not read: closed after the read timeout without progress.
+        auto due = c.write_since + 2 * opts.limits.read_timeout;
+        if (now >= due)
+          late.emplace_back(id, 2);
+        else
+          next = std::min(next, std::chrono::duration_cast<std::chrono::milliseconds>(due - now)
+                                  + std::chrono::milliseconds(1));
+        continue;
+      }
+      if (c.in.mid_frame() && reading(c)) {
         auto due = c.frame_started + opts.limits.read_timeout;
         if (now >= due)
-          late.emplace_back(id, true);
+          late.emplace_back(id, 1);
         else
           next = std::min(next, std::chrono::duration_cast<std::chrono::milliseconds>(due - now)
                                   + std::chrono::milliseconds(1));
       } else if (c.in_flight == 0 && c.out_pos == c.out.size()) {
         auto due = c.last_activity + opts.limits.idle_timeout;
         if (now >= due)
-          late.emplace_back(id, false);
+          late.emplace_back(id, 0);
         else
           next = std::min(next, std::chrono::duration_cast<std::chrono::milliseconds>(due - now)
                                   + std::chrono::milliseconds(1));
       }
     }
-    for (auto& [id, slow] : late)
-      if (slow)
+    for (auto& [id, why] : late)
+      if (why == 1)
         close_conn(id, "a frame did not arrive within the read timeout",
                    &server_stats::closed_slow);
+      else if (why == 2)
+        close_conn(id, "it does not read its replies", &server_stats::closed_slow);
       else
         close_conn(id, "idle", &server_stats::closed_idle);
     return next;
@@ -554,12 +660,10 @@ status server::start() {
 
 void server::reply(uint64_t conn, uint64_t request_id, std::string response) {
   auto& im = *impl_;
-  {
-    std::lock_guard<std::mutex> guard{im.mtx};
-    if (im.stopping)
-      return;
-    im.replies.push_back({conn, request_id, std::move(response)});
-  }
+  std::lock_guard<std::mutex> guard{im.mtx}; // stop() closes wake_fd under it
+  if (im.stopping || im.wake_fd < 0)
+    return;
+  im.replies.push_back({conn, request_id, std::move(response)});
   uint64_t one = 1;
   (void) !::write(im.wake_fd, &one, sizeof(one));
 }
@@ -570,9 +674,12 @@ void server::stop() {
     std::lock_guard<std::mutex> guard{im.mtx};
     im.stopping = true;
   }
-  if (im.wake_fd >= 0) {
-    uint64_t one = 1;
-    (void) !::write(im.wake_fd, &one, sizeof(one));
+  {
+    std::lock_guard<std::mutex> guard{im.mtx};
+    if (im.wake_fd >= 0) {
+      uint64_t one = 1;
+      (void) !::write(im.wake_fd, &one, sizeof(one));
+    }
   }
   if (im.thread.joinable())
     im.thread.join();
@@ -587,6 +694,7 @@ void server::stop() {
     im.epoll_fd = -1;
   }
   if (im.wake_fd >= 0) {
+    std::lock_guard<std::mutex> guard{im.mtx};
     ::close(im.wake_fd);
     im.wake_fd = -1;
   }

@@ -74,7 +74,9 @@ TEST_CASE("a worker's outcome reaches its owner with the ticket it was started u
   CHECK(box.got[0].first == t);
   CHECK(box.got[0].second.ok);
   CHECK(box.got[0].second.note == "done");
-  board->release(t);
+  board->release(t, 8); // not its owner: ignored
+  CHECK(board->pending({"x1", false, 0}));
+  board->release(t, 7);
   CHECK_FALSE(board->pending({"x1", false, 0}));
   CHECK(board->wait_idle(later()));
 }
@@ -84,7 +86,7 @@ TEST_CASE("a released worker runs on, but its outcome goes nowhere") {
   gate g;
   inbox box;
   auto t = board->start({"x1", false, 0}, later(), 7, box.fn(), g.call(true, "late"));
-  board->release(t); // the owner's timer fired first
+  board->release(t, 7); // the owner's timer fired first
   CHECK_FALSE(board->pending({"x1", false, 0}));
   CHECK(board->running() == 1);
   CHECK_FALSE(board->wait_idle(std::chrono::steady_clock::now() + std::chrono::milliseconds(20)));

@@ -11,7 +11,10 @@
 #include <string>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <thread>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -93,7 +96,9 @@ struct raw {
     if (fd >= 0)
       ::close(fd);
   }
-  void send(const std::string& bytes) { (void) !::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL); }
+  void send(const std::string& bytes) {
+    (void) !::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
   /// True once the server has closed its side (reads EOF or a reset).
   bool closed_by_server() {
     return test::wait_until([&] {
@@ -242,4 +247,84 @@ TEST_CASE("a control socket another process serves is not taken over - a stale o
   ::close(fd);
   server third{o, [](uint64_t, uint64_t, std::string) {}};
   CHECK(third.start().ok());
+}
+
+TEST_CASE("no more than max_in_flight requests are handed on, even when many arrive at once") {
+  test::temp_dir dir;
+  server_options o;
+  o.address.unix_path = dir.file("control.sock");
+  o.limits.max_in_flight = 4;
+  std::mutex m;
+  std::vector<std::pair<uint64_t, uint64_t>> held; // conn, request id: not answered yet
+  std::unique_ptr<server> srv;
+  srv = std::make_unique<server>(o, [&](uint64_t conn, uint64_t id, std::string) {
+    std::lock_guard<std::mutex> g{m};
+    held.emplace_back(conn, id);
+  });
+  REQUIRE(srv->start().ok());
+  request r;
+  r.cmd = command::status;
+  std::string burst;
+  for (int i = 0; i < 1000; ++i) {
+    r.request_id = static_cast<uint64_t>(i + 1);
+    burst += encode_frame(encode_request(r));
+  }
+  raw c{o.address.unix_path};
+  c.send(burst);
+  auto handed = [&] {
+    std::lock_guard<std::mutex> g{m};
+    return held.size();
+  };
+  REQUIRE(test::wait_until([&] { return handed() == 4; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(handed() == 4); // the other 996 wait in the connection's buffer
+  // Answering them lets the next ones through, in order.
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::pair<uint64_t, uint64_t>> now;
+    {
+      std::lock_guard<std::mutex> g{m};
+      now.swap(held);
+    }
+    for (auto& [conn, id] : now)
+      srv->reply(conn, id, encode_inject("e", "i"));
+    REQUIRE(test::wait_until([&] { return handed() == 4; }));
+  }
+  CHECK(srv->stats().requests == 16);
+}
+
+TEST_CASE("a client that never reads its replies is not buffered for without end") {
+  server_limits l;
+  l.max_frame = 4096;
+  l.read_timeout = std::chrono::milliseconds(100);
+  echo e{l};
+  REQUIRE(e.start().ok());
+  raw c{e.dir.file("control.sock")};
+  request r;
+  r.cmd = command::inject;
+  r.event.component = std::string(200, 'x');
+  auto one = encode_frame(encode_request(r));
+  // Keep sending (non-blocking) and never read.
+  for (int i = 0; i < 20000 && e.srv->stats().closed_slow == 0; ++i)
+    c.send(one);
+  CHECK(test::wait_until([&] { return e.srv->stats().closed_slow >= 1; }));
+  CHECK(e.ask("after").ok);
+}
+
+TEST_CASE("before its token a TCP client gets small frames only") {
+  std::string token = "0123456789abcdef0123456789abcdef";
+  auto tcp = parse_control_address("127.0.0.1:0");
+  echo e{server_limits{}, tcp, token};
+  REQUIRE(e.start().ok());
+  auto port = e.address().tcp.port;
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0);
+  std::string big = encode_frame(std::string(100 * 1024, 'a')); // no token yet
+  (void) !::send(fd, big.data(), big.size(), MSG_NOSIGNAL);
+  CHECK(test::wait_until([&] { return e.srv->stats().closed_oversized == 1; }));
+  ::close(fd);
+  CHECK(e.ask("ok", token).ok);
 }
