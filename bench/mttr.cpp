@@ -1,5 +1,5 @@
-// Mean time to recovery: a fault injected over the control port (as
-// `faultctl inject` does) -> incident opened -> strategy selected -> the
+// Mean time to recovery: a fault injected over the control endpoint (as
+// `faultctl inject` does, with the same client) -> incident opened -> strategy selected -> the
 // managed service restarted and its checks passing again.
 //
 // An in-process node runs one managed service (the static stamp helper)
@@ -28,6 +28,7 @@
 
 #include "actors/node/node.hpp"
 #include "actors/type_ids.hpp"
+#include "control/client.hpp"
 #include "control/codec.hpp"
 #include "faultd/config.hpp"
 #include "faultd/log.hpp"
@@ -107,20 +108,12 @@ int main(int argc, char** argv) {
   caf::actor_system_config server_cfg;
   server_cfg.load<caf::io::middleman>();
   caf::actor_system server{server_cfg};
-  caf::actor_system_config client_cfg;
-  client_cfg.load<caf::io::middleman>();
-  caf::actor_system client{client_cfg};
   node_runtime node;
   if (auto st = start_node(server, *loaded.value, node); !st.ok()) {
     std::fprintf(stderr, "%s\n", st.to_string().c_str());
     return 1;
   }
-  auto remote = client.middleman().remote_actor("127.0.0.1", node.port);
-  if (!remote) {
-    std::fprintf(stderr, "connect: %s\n", client.render(remote.error()).c_str());
-    return 1;
-  }
-  caf::scoped_actor self{client};
+  auto endpoint = loaded.value->node.control_endpoint();
   caf::scoped_actor local{server};
   std::vector<double> mttr_ms, running_ms;
   std::string error;
@@ -137,21 +130,21 @@ int main(int argc, char** argv) {
     req.event.component = "svc-run-" + std::to_string(run);
     auto t0 = system_clock_source().now();
     std::string incident_id;
-    self->request(*remote, std::chrono::seconds(10), ctl_atom::value, control::encode_request(req))
-      .receive(
-        [&](const std::string& bytes) {
-          control::reply rep;
-          if (!control::decode_reply(bytes, rep).ok() || !rep.ok) {
-            error = "inject failed: " + rep.error;
-            return;
-          }
-          auto pos = rep.json.find("\"incident_id\":\"");
-          if (pos != std::string::npos)
-            incident_id = rep.json.substr(pos + 15, 36);
-        },
-        [&](const caf::error& err) { error = "inject failed: " + client.render(err); });
-    if (!error.empty())
+    std::string bytes;
+    if (auto st = control::call(endpoint, control::encode_request(req), std::chrono::seconds(10),
+                                bytes);
+        !st.ok()) {
+      error = "inject failed: " + st.message();
       break;
+    }
+    control::reply rep;
+    if (!control::decode_reply(bytes, rep).ok() || !rep.ok) {
+      error = "inject failed: " + rep.error;
+      break;
+    }
+    auto pos = rep.json.find("\"incident_id\":\"");
+    if (pos != std::string::npos)
+      incident_id = rep.json.substr(pos + 15, 36);
     // Wait for the journal to show the restart action completed.
     auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     std::optional<timestamp> ended;
