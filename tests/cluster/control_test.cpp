@@ -71,7 +71,7 @@ struct raw {
 };
 
 /// faultd's resident set in kB (from /proc).
-long rss_kb(int pid) {
+[[maybe_unused]] long rss_kb(int pid) {
   std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
   std::string line;
   while (std::getline(in, line))
