@@ -5,20 +5,25 @@
 // Not an actor: it hands every request to a callback and takes replies from
 // any thread, so it can be tested without an actor system.
 //
-// Every port faces an attacker. Per connection: frames above max_frame, a
-// payload that is not a ControlRequest, a frame that takes longer than
-// read_timeout to arrive (a slow client), and no traffic for idle_timeout
-// close the connection; at most max_in_flight requests are handed on before
-// reading pauses. Overall: at most max_connections at once (at the cap, the
-// connection idle the longest is closed to make room; if none is idle the
-// new one is), and at most max_buffered bytes of unfinished frames and
-// unsent replies (past it, the connection that asked for more is closed).
-// Each closing is counted (stats()) and logged (logger "control").
+// Every port faces an attacker. Per connection: frames above max_frame (64
+// KiB on TCP until a request carried the token), a payload that is not a
+// ControlRequest, a frame that takes longer than read_timeout to arrive (a
+// slow client), replies left unread for 2 x read_timeout, and no traffic for
+// idle_timeout close the connection; at most max_in_flight requests are
+// handed on (the rest wait in the decoder, reading pauses), and reading also
+// pauses while more than max_frame of replies are unsent. Overall: at most
+// max_connections at once (at the cap, the connection idle the longest is
+// closed to make room; if none is idle the new one is), and at most
+// max_buffered bytes of unfinished frames and unsent replies (past it, the
+// connection holding the most is closed). Each closing is counted (stats())
+// and logged (logger "control").
 //
 // Authentication: on TCP every request must carry the endpoint's token
-// (compared in constant time); one that does not is answered "unauthorized",
-// the connection closed, and `on_refused` called. A Unix socket is guarded by
-// its file mode (0600, or 0660 with a group) and needs no token.
+// (read from the envelope without parsing the body, compared in constant
+// time); one that does not is answered "unauthorized", the connection
+// closed, and `on_refused` called. A Unix socket is guarded by its file mode
+// (0600, or 0660 with a group) and needs no token; it is refused in a
+// directory others may write to that is not sticky.
 
 #include <chrono>
 #include <cstdint>
