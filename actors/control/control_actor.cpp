@@ -26,6 +26,7 @@ namespace faultd {
 namespace {
 
 constexpr auto request_timeout = std::chrono::seconds(10);
+constexpr size_t max_offloaded = 16;
 
 using ctl_retry_atom = caf::atom_constant<caf::atom("ctlretry")>;
 
@@ -34,6 +35,8 @@ struct control_state {
   /// Requests waiting for an actor that is starting or restarting.
   std::map<uint64_t, std::function<void()>> waiting;
   uint64_t next_waiting = 0;
+  /// Operations running on threads of their own (offload).
+  size_t offloaded = 0;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   uint64_t malformed_dropped = 0;
   uint64_t requests = 0;
@@ -130,6 +133,15 @@ std::string chaos_crash(self_ptr self, const std::string& name) {
 template <class RP>
 void offload(self_ptr self, RP rp, std::function<std::string()> job,
              std::chrono::seconds limit = std::chrono::seconds(60)) {
+  // One thread per job: a client flooding slow commands gets "busy", not
+  // thousands of threads.
+  if (self->state.offloaded >= max_offloaded) {
+    rp.deliver(control::encode_error(errc::unavailable,
+                                     "busy: " + std::to_string(max_offloaded)
+                                       + " operations already run; try again"));
+    return;
+  }
+  ++self->state.offloaded;
   auto worker = self->spawn<caf::detached>([job](caf::event_based_actor* me) -> caf::behavior {
     return {[=](tick_atom) -> std::string {
       auto out = job();
@@ -138,10 +150,15 @@ void offload(self_ptr self, RP rp, std::function<std::string()> job,
     }};
   });
   self->request(worker, limit, tick_atom::value)
-    .then([rp](const std::string& reply) mutable { rp.deliver(reply); },
-          [rp, self](const caf::error& err) mutable {
-            rp.deliver(unavailable("the operation", err, self));
-          });
+    .then(
+      [rp, self](const std::string& reply) mutable {
+        --self->state.offloaded;
+        rp.deliver(reply);
+      },
+      [rp, self](const caf::error& err) mutable {
+        --self->state.offloaded;
+        rp.deliver(unavailable("the operation", err, self));
+      });
 }
 
 /// The configured service `name`, or nullptr.
