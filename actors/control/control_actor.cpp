@@ -51,8 +51,6 @@ std::string unavailable(const std::string& what, const caf::error& err, self_ptr
                                what + " did not answer: " + self->system().render(err));
 }
 
-/// Sends a request to the current incarnation of `name`; a missing actor
-/// answers `rp` with an error at once.
 /// Runs `fn` with the current incarnation of `name`; while there is none
 /// (the node is starting, or the actor is being restarted) it waits up to
 /// 2 s, then runs `fn` with an invalid handle.
@@ -70,22 +68,13 @@ void with_actor(self_ptr self, const std::string& name, std::function<void(caf::
   self->delayed_send(self, std::chrono::milliseconds(5), ctl_retry_atom::value, id);
 }
 
+/// Sends a request to the current incarnation of `name` (waiting for it
+/// as with_actor does) and answers `rp` with on_ok's reply or an error. With
+/// `refusal_is_not_found`, a refusal (sec::runtime_error with a text) means
+/// the operand is unknown: answered not_found with that text.
 template <class RP, class OnOk, class... Ts>
-void ask(self_ptr self, const std::string& name, RP rp, OnOk on_ok, Ts... xs) {
-  with_actor(self, name, [=](caf::actor who) mutable {
-    if (!who) {
-      rp.deliver(control::encode_error(errc::unavailable, name + " is not running"));
-      return;
-    }
-    self->request(who, request_timeout, xs...)
-      .then(on_ok, [=](const caf::error& err) mutable { rp.deliver(unavailable(name, err, self)); });
-  });
-}
-
-/// Like ask(), for a request whose refusal (sec::runtime_error with a text)
-/// means the operand is unknown: answered not_found with that text.
-template <class RP, class OnOk, class... Ts>
-void ask_known(self_ptr self, const std::string& name, RP rp, OnOk on_ok, Ts... xs) {
+void ask_as(self_ptr self, bool refusal_is_not_found, const std::string& name, RP rp,
+            OnOk on_ok, Ts... xs) {
   with_actor(self, name, [=](caf::actor who) mutable {
     if (!who) {
       rp.deliver(control::encode_error(errc::unavailable, name + " is not running"));
@@ -93,7 +82,7 @@ void ask_known(self_ptr self, const std::string& name, RP rp, OnOk on_ok, Ts... 
     }
     self->request(who, request_timeout, xs...)
       .then(on_ok, [=](const caf::error& err) mutable {
-        if (err == caf::sec::runtime_error && !err.context().empty()) {
+        if (refusal_is_not_found && err == caf::sec::runtime_error && !err.context().empty()) {
           std::string text;
           auto ctx = err.context();
           ctx.apply([&](const std::string& t) { text = t; });
@@ -105,6 +94,16 @@ void ask_known(self_ptr self, const std::string& name, RP rp, OnOk on_ok, Ts... 
         rp.deliver(unavailable(name, err, self));
       });
   });
+}
+
+template <class RP, class OnOk, class... Ts>
+void ask(self_ptr self, const std::string& name, RP rp, OnOk on_ok, Ts... xs) {
+  ask_as(self, false, name, rp, on_ok, xs...);
+}
+
+template <class RP, class OnOk, class... Ts>
+void ask_known(self_ptr self, const std::string& name, RP rp, OnOk on_ok, Ts... xs) {
+  ask_as(self, true, name, rp, on_ok, xs...);
 }
 
 std::string chaos_list(self_ptr self) {
