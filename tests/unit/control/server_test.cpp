@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <thread>
 #include <sys/un.h>
 #include <unistd.h>
@@ -327,4 +328,23 @@ TEST_CASE("before its token a TCP client gets small frames only") {
   CHECK(test::wait_until([&] { return e.srv->stats().closed_oversized == 1; }));
   ::close(fd);
   CHECK(e.ask("ok", token).ok);
+}
+
+TEST_CASE("a control socket is 0600, or 0660 owned by control_group") {
+  test::temp_dir dir;
+  server_options o;
+  o.address.unix_path = dir.file("private.sock");
+  server owner_only{o, [](uint64_t, uint64_t, std::string) {}};
+  REQUIRE(owner_only.start().ok());
+  struct stat st{};
+  REQUIRE(::stat(o.address.unix_path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+
+  o.address.unix_path = dir.file("group.sock");
+  o.group = static_cast<unsigned>(::getgid());
+  server grouped{o, [](uint64_t, uint64_t, std::string) {}};
+  REQUIRE(grouped.start().ok());
+  REQUIRE(::stat(o.address.unix_path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0660);
+  CHECK(st.st_gid == ::getgid());
 }
