@@ -65,13 +65,37 @@ struct node_config {
   }
 };
 
+/// cluster.tls: the peer port speaks TLS with mutual authentication; every
+/// node's certificate must be signed by `ca` (a CA of the cluster's own:
+/// there is no hostname check).
+struct cluster_tls {
+  std::string certificate; ///< this node's certificate (PEM)
+  std::string key;         ///< its private key (PEM)
+  std::string ca;          ///< the CA that signs every node's certificate (PEM)
+};
+
 struct cluster_config {
   std::vector<endpoint> seeds;
   duration heartbeat_interval = millis_d(100);
   double phi_threshold = 8.0;
+  /// suspect -> dead when no probe or heartbeat reached it meanwhile.
   duration suspect_timeout = millis_d(500);
+  /// The phi detector's floor for the heartbeats' standard deviation.
+  duration min_std_deviation = millis_d(100);
+  /// Silence beyond the mean interval that is still normal (GC, load).
+  duration acceptable_heartbeat_pause = millis_d(0);
   uint32_t quorum = 0;  ///< 0 = majority of known members
+  std::optional<cluster_tls> tls;
+  /// Allows a plaintext peer port off loopback (warned at every start).
+  bool insecure_plaintext = false;
 };
+
+/// Whether `host` is a loopback address (127.0.0.0/8, ::1, localhost).
+bool is_loopback_host(const std::string& host);
+
+/// Checks cluster.tls's files: readable PEM, the key matches the
+/// certificate, and the certificate is signed by the CA.
+status check_tls_files(const cluster_tls& tls);
 
 enum class restart_policy : uint8_t { always, on_failure, never };
 std::string_view to_string(restart_policy p);
@@ -299,6 +323,12 @@ struct config_overrides {
 /// not a regular file, readable or writable by others, empty, or a token
 /// shorter than 16 characters.
 status read_token_file(const std::string& path, std::string& token);
+
+/// The rule of the peer port (README, "Ports and trust"): seeds need a
+/// peer port, and a peer port off loopback needs TLS unless
+/// insecure_plaintext says otherwise. "" if `cfg` keeps it; else what is
+/// wrong, and in `key` the key to name ("node.listen", "cluster.seeds").
+std::string peer_port_problem(const config& cfg, std::string* key = nullptr);
 
 /// Applies overrides; an unparsable value gives an error naming the flag
 /// (file = "--listen" etc., line 0) and leaves `cfg` unchanged. `seeds` ""

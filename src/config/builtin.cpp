@@ -120,8 +120,9 @@ node:
   data_dir: ./faultd-data
 
 cluster:
-  # Other nodes to join through, as HOST:PORT. Clustering has not landed
-  # yet: seeds must stay empty (a non-empty list is refused).
+  # Other nodes to join through, as HOST:PORT (a node with seeds needs
+  # node.listen, its peer port; off loopback that port needs tls:
+  # {certificate, key, ca}). Empty: a single node.
   seeds: []
 
 services:

@@ -313,14 +313,15 @@ std::optional<config_error> apply_overrides(config& cfg, const config_overrides&
         start = comma + 1;
       }
     }
-    if (!next.cluster.seeds.empty())
-      return override_error("--seeds", "not supported yet (clustering: this faultd runs one node)");
   }
   if (o.data_dir) {
     if (o.data_dir->empty())
       return override_error("--data-dir", "must not be empty");
     next.node.data_dir = *o.data_dir;
   }
+  std::string key;
+  if (auto problem = peer_port_problem(next, &key); !problem.empty() && (o.listen || o.seeds))
+    return override_error(o.listen && key == "node.listen" ? "--listen" : "--seeds", problem);
   cfg = std::move(next);
   return std::nullopt;
 }

@@ -138,6 +138,14 @@ public:
         parse_storage(v, cfg.storage);
     }
     check_dependencies(cfg.services);
+    std::string key;
+    if (auto problem = peer_port_problem(cfg, &key); !problem.empty()) {
+      if (key == "node.listen" && listen_line_)
+        listen_line_->fail(problem);
+      if (seeds_line_)
+        seeds_line_->fail(problem);
+      config_detail::root_value(&file_, YAML::Node{}).fail(problem);
+    }
     for (const auto& [id, index] : actions_without_timeout_)
       cfg.strategies[id].actions[index].timeout = cfg.recovery.action_execution_timeout;
     check_degradation_levels(cfg);
@@ -165,7 +173,10 @@ private:
     map_reader m(v, {"id", "listen", "data_dir", "control", "control_token_file",
                      "control_group", "control_max_frame"});
     m.with("id", [&](const value& x) { out.id = as_name(x); });
-    m.with("listen", [&](const value& x) { out.listen = x.as_endpoint(); });
+    m.with("listen", [&](const value& x) {
+      out.listen = x.as_endpoint();
+      listen_line_.emplace(x);
+    });
     m.with("data_dir", [&](const value& x) { out.data_dir = x.as_nonempty_string(); });
     m.with("control_token_file", [&](const value& x) {
       out.control_token_file = x.as_nonempty_string();
@@ -203,16 +214,20 @@ private:
   }
 
   void parse_cluster(const value& v, cluster_config& out) {
-    map_reader m(v, {"seeds", "heartbeat_interval", "phi_threshold", "suspect_timeout", "quorum"});
+    map_reader m(v, {"seeds", "heartbeat_interval", "phi_threshold", "suspect_timeout",
+                     "min_std_deviation", "acceptable_heartbeat_pause", "quorum", "tls",
+                     "insecure_plaintext"});
     m.with("seeds", [&](const value& x) {
       out.seeds.clear();
       for (const auto& item : x.as_list())
         out.seeds.push_back(item.as_endpoint());
-      if (!out.seeds.empty())
-        not_supported(x, "clustering: this faultd runs one node; leave seeds empty");
+      seeds_line_.emplace(x);
     });
-    m.with("heartbeat_interval",
-           [&](const value& x) { out.heartbeat_interval = x.as_positive_duration(); });
+    m.with("heartbeat_interval", [&](const value& x) {
+      out.heartbeat_interval = x.as_positive_duration();
+      if (out.heartbeat_interval < millis_d(10) || out.heartbeat_interval > seconds_d(60))
+        x.fail("expected between 10ms and 60s, got " + quoted(x.as_string()));
+    });
     m.with("phi_threshold", [&](const value& x) {
       out.phi_threshold = x.as_double();
       if (out.phi_threshold <= 0)
@@ -220,11 +235,30 @@ private:
     });
     m.with("suspect_timeout",
            [&](const value& x) { out.suspect_timeout = x.as_positive_duration(); });
-    m.with("quorum", [&](const value& x) { out.quorum = x.as_u32(); });
-    // Well-formed, but nothing acts on them yet.
-    for (const char* key : {"heartbeat_interval", "phi_threshold", "suspect_timeout", "quorum"})
-      if (auto x = m.get(key))
-        not_supported(*x, "clustering: this faultd runs one node");
+    m.with("min_std_deviation",
+           [&](const value& x) { out.min_std_deviation = x.as_positive_duration(); });
+    m.with("acceptable_heartbeat_pause",
+           [&](const value& x) { out.acceptable_heartbeat_pause = x.as_duration(); });
+    m.with("insecure_plaintext", [&](const value& x) { out.insecure_plaintext = x.as_bool(); });
+    m.with("tls", [&](const value& x) {
+      map_reader t(x, {"certificate", "key", "ca"});
+      cluster_tls tls;
+      for (const char* key : {"certificate", "key", "ca"}) {
+        auto f = t.field(key);
+        if (f.is_null())
+          x.fail(std::string{"tls needs certificate, key and ca; "} + key + " is missing");
+      }
+      tls.certificate = t.field("certificate").as_nonempty_string();
+      tls.key = t.field("key").as_nonempty_string();
+      tls.ca = t.field("ca").as_nonempty_string();
+      if (opts_.check_environment)
+        if (auto st = check_tls_files(tls); !st.ok())
+          x.fail(st.message());
+      out.tls = std::move(tls);
+    });
+    // Quorum belongs to failover across nodes (replicated state), not yet here.
+    if (auto x = m.get("quorum"))
+      not_supported(*x, "quorum: cluster-wide failover has not landed");
   }
 
   // -- services --------------------------------------------------------------
@@ -844,6 +878,8 @@ private:
 
   const std::string& file_;
   parse_options opts_;
+  std::optional<value> listen_line_; ///< node.listen, for errors
+  std::optional<value> seeds_line_;  ///< cluster.seeds, for errors
   /// services[i].depends_on[j] as read, for errors found after all services.
   std::vector<std::vector<value>> dependency_values_;
   /// (strategy id, action index) whose timeout defaults to

@@ -6,6 +6,7 @@
 
 #include "faultd/config.hpp"
 #include "support/support.hpp"
+#include "support/tls.hpp"
 
 using namespace faultd;
 
@@ -681,23 +682,36 @@ TEST_CASE("overrides replace node id, listen address, seeds and data dir") {
   auto c = parse_ok("");
   config_overrides o;
   o.node_id = "edge-7";
-  o.listen = "0.0.0.0:7500";
+  o.listen = "127.0.0.1:7500";
   o.seeds = "";
   o.data_dir = "/srv/faultd";
   auto err = apply_overrides(c, o);
   REQUIRE_FALSE(err);
   CHECK(c.node.id == "edge-7");
   REQUIRE(c.node.listen);
-  CHECK(c.node.listen->to_string() == "0.0.0.0:7500");
+  CHECK(c.node.listen->to_string() == "127.0.0.1:7500");
   CHECK(c.cluster.seeds.empty());
   CHECK(c.node.data_dir == "/srv/faultd");
   config_overrides seeds;
   seeds.seeds = "10.0.0.1:7400,10.0.0.2:7401";
-  auto refused = apply_overrides(c, seeds);
-  REQUIRE(refused);
-  CHECK(refused->file == "--seeds");
-  CHECK(contains(refused->message, "not supported yet"));
+  REQUIRE_FALSE(apply_overrides(c, seeds));
+  CHECK(c.cluster.seeds.size() == 2);
   CHECK(c.db_path() == "/srv/faultd/faultd.db");
+  // The peer port's rule holds for flags too.
+  config_overrides wide;
+  wide.listen = "0.0.0.0:7500";
+  auto refused = apply_overrides(c, wide);
+  REQUIRE(refused);
+  CHECK(refused->file == "--listen");
+  CHECK(contains(refused->message, "off loopback"));
+  CHECK(c.node.listen->to_string() == "127.0.0.1:7500");
+  auto alone = parse_ok("");
+  config_overrides seeds_only;
+  seeds_only.seeds = "127.0.0.1:7400";
+  auto no_port = apply_overrides(alone, seeds_only);
+  REQUIRE(no_port);
+  CHECK(no_port->file == "--seeds");
+  CHECK(contains(no_port->message, "needs node.listen"));
 
   config_overrides none;
   REQUIRE_FALSE(apply_overrides(c, none));
@@ -879,8 +893,6 @@ TEST_CASE("with environment checks, a missing or non-executable program and a mi
 }
 
 TEST_CASE("keys of features that have not landed are refused, not accepted and ignored") {
-  CHECK_ERROR(parse_bad("cluster:\n  seeds: [127.0.0.1:7401]\n"), 2,
-              "cluster.seeds: not supported yet");
   CHECK_ERROR(parse_bad("cluster:\n  quorum: 2\n"), 2, "cluster.quorum: not supported yet");
   CHECK_ERROR(parse_bad("alerting:\n  webhooks: [http://127.0.0.1:1/x]\n"), 2,
               "alerting.webhooks: not supported yet");
@@ -1000,4 +1012,75 @@ TEST_CASE("the control endpoint: unix socket by default, TCP only with a token f
   o.control = "unix:/tmp/x.sock";
   CHECK_FALSE(apply_overrides(c, o));
   CHECK(c.node.control_endpoint().unix_path == "/tmp/x.sock");
+}
+
+// -- cluster -----------------------------------------------------------------
+
+TEST_CASE("cluster keys tune membership and the peer port's rule is enforced") {
+  auto c = parse_ok(R"(node:
+  listen: 127.0.0.1:7401
+cluster:
+  seeds: [127.0.0.1:7402, 127.0.0.1:7403]
+  heartbeat_interval: 50ms
+  phi_threshold: 10
+  suspect_timeout: 1s
+  min_std_deviation: 80ms
+  acceptable_heartbeat_pause: 200ms
+)");
+  CHECK(c.cluster.seeds.size() == 2);
+  CHECK(c.cluster.heartbeat_interval == millis_d(50));
+  CHECK(c.cluster.phi_threshold == 10);
+  CHECK(c.cluster.suspect_timeout == seconds_d(1));
+  CHECK(c.cluster.min_std_deviation == millis_d(80));
+  CHECK(c.cluster.acceptable_heartbeat_pause == millis_d(200));
+  CHECK_FALSE(c.cluster.tls);
+  // Seeds without a peer port: the seeds could not connect back.
+  CHECK_ERROR(parse_bad("cluster:\n  seeds: [127.0.0.1:7401]\n"), 2,
+              "cluster.seeds: a node with seeds needs node.listen");
+  // Plaintext BASP off loopback only when asked for explicitly.
+  auto wide = parse_bad("node:\n  id: a\n  listen: 0.0.0.0:7401\n");
+  CHECK_ERROR(wide, 3, "node.listen: peer port 0.0.0.0:7401 is off loopback");
+  CHECK(contains(wide.message, "cluster.tls"));
+  auto allowed = parse_ok("node:\n  listen: 10.1.2.3:7401\ncluster:\n  insecure_plaintext: true\n");
+  CHECK(allowed.cluster.insecure_plaintext);
+  CHECK(parse_ok("node:\n  listen: localhost:7401\n").node.listen);
+  CHECK_ERROR(parse_bad("cluster:\n  heartbeat_interval: 5ms\n"), 2, "between 10ms and 60s");
+  CHECK_ERROR(parse_bad("cluster:\n  tls: {certificate: a.pem, key: a.key}\n"), 2,
+              "cluster.tls: tls needs certificate, key and ca; ca is missing");
+}
+
+TEST_CASE("cluster.tls files are checked: readable, matching, signed by the CA") {
+  test::temp_dir dir;
+  test::make_ca(dir.path(), "cluster");
+  test::make_ca(dir.path(), "other");
+  auto good = test::make_node_cert(dir.path(), "cluster", "n1");
+  auto stranger = test::make_node_cert(dir.path(), "other", "n9");
+  parse_options env;
+  env.check_environment = true;
+  auto yaml = [](const cluster_tls& t) {
+    return "node:\n  listen: 0.0.0.0:7401\ncluster:\n  tls:\n    certificate: " + t.certificate
+           + "\n    key: " + t.key + "\n    ca: " + t.ca + "\n";
+  };
+  auto ok = parse_config(yaml(good), "test.yaml", env);
+  REQUIRE_MESSAGE(ok, (ok.error ? ok.error->to_string() : ""));
+  REQUIRE(ok.value->cluster.tls);
+  CHECK(ok.value->cluster.tls->ca == good.ca); // TLS makes a wide peer port fine
+  auto bad = [&](cluster_tls t, const std::string& what) {
+    auto r = parse_config(yaml(t), "test.yaml", env);
+    REQUIRE_FALSE(r);
+    CHECK_MESSAGE(r.error->line == 5, r.error->to_string());
+    CHECK_MESSAGE(contains(r.error->message, what), r.error->to_string());
+  };
+  auto missing = good;
+  missing.key = dir.path() + "/nope.key";
+  bad(missing, "nope.key cannot be read");
+  auto mismatched = good;
+  mismatched.key = stranger.key;
+  bad(mismatched, "does not belong to");
+  auto foreign = good;
+  foreign.ca = stranger.ca;
+  bad(foreign, "is not signed by ca");
+  auto not_pem = good;
+  not_pem.certificate = not_pem.key;
+  bad(not_pem, "holds no PEM certificate");
 }
