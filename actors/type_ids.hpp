@@ -27,6 +27,9 @@ namespace faultd {
 // -- remote (serialized protobuf in a std::string) ----------------------------
 /// (ctl_atom, std::string ControlRequest) -> std::string ControlResponse
 using ctl_atom = caf::atom_constant<caf::atom("ctl")>;
+/// (peer_atom, std::string PeerMessage): one faultd node to another's
+/// published peer actor (proto/faultd/v1/peer.proto); no reply.
+using peer_atom = caf::atom_constant<caf::atom("peer")>;
 
 // -- local ---------------------------------------------------------------------
 /// (event_atom, fault_event): a detector reports a fault (or its clearing).
@@ -89,6 +92,16 @@ using maint_atom = caf::atom_constant<caf::atom("maint")>;
 /// (reload_atom) -> std::string ControlResponse: control front -> whoever
 /// can reload the node (faultd's main thread), for faultctl reload.
 using reload_atom = caf::atom_constant<caf::atom("reload")>;
+
+/// (join_atom) -> std::string: node start -> membership: answered once the
+/// first join through the seeds is settled: "" (joined, or no seed answered
+/// in time: the node runs alone until one does) or why this node may not
+/// join (its id is taken).
+using join_atom = caf::atom_constant<caf::atom("join")>;
+
+/// (leave_atom) -> bool: node stop -> membership: tell every peer this node
+/// leaves; answered once the goodbyes are on their way.
+using leave_atom = caf::atom_constant<caf::atom("leave")>;
 
 } // namespace faultd
 

@@ -12,6 +12,7 @@
 #include "actors/type_ids.hpp"
 #include "control/server.hpp"
 #include "control/codec.hpp"
+#include "membership/board.hpp"
 #include "process/log_tail.hpp"
 #include "process/supervisor.hpp"
 #include "recovery/selector.hpp"
@@ -158,6 +159,44 @@ void offload(self_ptr self, RP rp, std::function<std::string()> job,
         --self->state.offloaded;
         rp.deliver(unavailable("the operation", err, self));
       });
+}
+
+/// A member as the control protocol carries it (last_heard_ms -1: never heard directly).
+member_status to_member_status(const membership::member_view& v) {
+  member_status m;
+  m.id = v.id;
+  m.address = v.address;
+  m.state = std::string{membership::to_string(v.state)};
+  m.phi = v.phi;
+  m.last_heard_ms =
+    v.last_heard ? std::chrono::duration_cast<std::chrono::milliseconds>(*v.last_heard).count() : -1;
+  m.incarnation = v.incarnation;
+  m.self = v.self;
+  m.connected = v.connected;
+  return m;
+}
+
+/// Where peers reach this node (its control endpoint without a peer port).
+std::string node_address(const config& cfg) {
+  return cfg.node.listen ? cfg.node.listen->to_string() : cfg.node.control_endpoint().to_string();
+}
+
+/// The members as the membership board shows them. The board is empty
+/// until the membership actor first publishes, and stays so on a node
+/// without a peer port (it runs no membership actor): then this node alone.
+std::vector<member_status> members_of(self_ptr self) {
+  std::vector<member_status> out;
+  for (auto& v : self->state.ctx->members->snapshot())
+    out.push_back(to_member_status(v));
+  if (out.empty()) {
+    auto& cfg = self->state.ctx->cfg;
+    member_status me;
+    me.id = cfg.node.id;
+    me.address = node_address(cfg);
+    me.self = true;
+    out.push_back(std::move(me));
+  }
+  return out;
 }
 
 /// The configured service `name`, or nullptr.
@@ -342,8 +381,7 @@ caf::result<std::string> handle(self_ptr self, const std::string& bytes) {
       auto& cfg = st.ctx->cfg;
       control::node_info node;
       node.id = cfg.node.id;
-      node.address = cfg.node.listen ? cfg.node.listen->to_string()
-                                     : cfg.node.control_endpoint().to_string();
+      node.address = node_address(cfg);
       node.uptime_s = static_cast<uint32_t>(
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now()
                                                          - st.ctx->started)
@@ -353,9 +391,10 @@ caf::result<std::string> handle(self_ptr self, const std::string& bytes) {
         node.control = e->stats();
         node.control_address = e->bound_address();
       }
-      std::vector<member_status> members{{cfg.node.id, node.address, "alive"}};
-      return control::encode_status(node, members, collect_service_status(*st.ctx));
+      return control::encode_status(node, members_of(self), collect_service_status(*st.ctx));
     }
+    case control::command::members:
+      return control::encode_members(members_of(self), st.ctx->members->local_health());
     case control::command::services:
       return control::encode_services(collect_service_status(*st.ctx));
     case control::command::strategies:

@@ -34,6 +34,9 @@ class maintenance_set;
 namespace control {
 class server;
 }
+namespace membership {
+class member_board;
+}
 namespace actions {
 class circuit_board;
 class executor_registry;
@@ -54,6 +57,9 @@ struct node_context {
   std::shared_ptr<actions::action_workers> workers;
   /// Services in maintenance: no recovery, no alerts.
   std::shared_ptr<state::maintenance_set> maintenance;
+  /// The cluster's members as the membership actor sees them (always set;
+  /// a node without a peer port lists only itself).
+  std::shared_ptr<membership::member_board> members;
   /// The control endpoint (for its counters in `status`); set once it runs.
   std::weak_ptr<control::server> endpoint;
 

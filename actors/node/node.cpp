@@ -7,8 +7,11 @@
 #include <optional>
 #include <set>
 
+#include <random>
+
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 
 #include "actions/circuit_board.hpp"
 #include "actions/executor.hpp"
@@ -21,6 +24,7 @@
 #include "actors/detectors/resource_actor.hpp"
 #include "actors/detectors/security_actor.hpp"
 #include "actors/detectors/service_actor.hpp"
+#include "actors/membership/membership_actor.hpp"
 #include "actors/recovery/recovery_actor.hpp"
 #include "actors/storage/storage_actor.hpp"
 #include "actors/supervision/supervisor_actor.hpp"
@@ -30,6 +34,9 @@
 #include "control/server.hpp"
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
+#include "membership/board.hpp"
+#include "membership/incarnation.hpp"
+#include "membership/members.hpp"
 #include "process/start_order.hpp"
 #include "process/supervisor.hpp"
 #include "state/health.hpp"
@@ -73,7 +80,8 @@ supervisor_spec subtree(const std::shared_ptr<node_context>& ctx, std::string na
 }
 
 supervisor_spec node_tree(const std::shared_ptr<node_context>& ctx,
-                          const std::shared_ptr<storage::store>& db) {
+                          const std::shared_ptr<storage::store>& db,
+                          const std::shared_ptr<membership_runtime>& cluster) {
   auto retention = ctx->cfg.fault_detection.event_retention_hours;
   std::vector<child_spec> detectors{
     worker("services", [ctx](caf::actor_system& sys) { return spawn_service_actor(sys, ctx); }),
@@ -120,6 +128,13 @@ supervisor_spec node_tree(const std::shared_ptr<node_context>& ctx,
                                  return spawn_control_actor(sys, ctx);
                                })})),
     });
+  if (cluster) // before control, after what its faults go to
+    root.children.insert(root.children.end() - 1,
+                         supervisor_child(subtree(
+                           ctx, "sup:membership",
+                           {worker("membership", [ctx, cluster](caf::actor_system& sys) {
+                             return spawn_membership_actor(sys, ctx, cluster);
+                           })})));
   // More than 10 subtree restarts a minute: something is wrong with the
   // node itself; the root gives up and faultd exits (see faultd's main).
   root.max_restarts = 10;
@@ -225,23 +240,6 @@ private:
 };
 
 namespace {
-
-/// What the peer port publishes until the cluster protocol lands: nothing
-/// a peer can use. Every message is dropped, counted and logged.
-caf::actor spawn_peer_front(caf::actor_system& sys) {
-  return sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
-    auto dropped = std::make_shared<uint64_t>(0);
-    self->set_default_handler(
-      [dropped](caf::scheduled_actor*, caf::message_view&) -> caf::result<caf::message> {
-        ++*dropped;
-        log::get("node")->warn("peer-message-dropped dropped_total={} reason=\"no peer "
-                               "protocol on this node yet\"",
-                               *dropped);
-        return caf::sec::unexpected_message;
-      });
-    return {[](caf::unit_t) {}};
-  });
-}
 
 /// Failed control-plane authentication is a security fault (DESIGN.md,
 /// security detector): at most one every 10 s, counting the ones between.
@@ -351,8 +349,24 @@ std::string fixed_part_changed(const config& a, const config& b) {
     return "node.control_group";
   if (na.control_max_frame != nb.control_max_frame)
     return "node.control_max_frame";
-  if (a.cluster.seeds.size() != b.cluster.seeds.size())
+  auto& ca = a.cluster;
+  auto& cb = b.cluster;
+  std::vector<std::string> sa, sb;
+  for (auto& e : ca.seeds)
+    sa.push_back(e.to_string());
+  for (auto& e : cb.seeds)
+    sb.push_back(e.to_string());
+  if (sa != sb)
     return "cluster.seeds";
+  if (ca.heartbeat_interval != cb.heartbeat_interval || ca.phi_threshold != cb.phi_threshold
+      || ca.suspect_timeout != cb.suspect_timeout || ca.min_std_deviation != cb.min_std_deviation
+      || ca.acceptable_heartbeat_pause != cb.acceptable_heartbeat_pause)
+    return "cluster (failure detection)";
+  if (ca.insecure_plaintext != cb.insecure_plaintext || ca.tls.has_value() != cb.tls.has_value()
+      || (ca.tls
+          && (ca.tls->certificate != cb.tls->certificate || ca.tls->key != cb.tls->key
+              || ca.tls->ca != cb.tls->ca)))
+    return "cluster.tls";
   if (a.db_path() != b.db_path())
     return "storage.path";
   return "";
@@ -434,7 +448,7 @@ status reload_node(caf::actor_system& sys, node_runtime& node, const config& nex
   }
   // The tree comes back in every case: on the new config, or (a recovery
   // action still runs) on the old one.
-  node.root = spawn_supervisor(sys, node_tree(node.ctx, node.db));
+  node.root = spawn_supervisor(sys, node_tree(node.ctx, node.db, node.cluster));
   if (!idle)
     return {errc::unavailable, "a recovery action is still running; the running config stays, "
                                "try again when it ends"};
@@ -444,6 +458,108 @@ status reload_node(caf::actor_system& sys, node_runtime& node, const config& nex
             out.unchanged.size());
   return {};
 }
+
+void prepare_actor_system(caf::actor_system_config& caf_cfg, const config& cfg) {
+  caf_cfg.load<caf::io::middleman>();
+  if (cfg.cluster.tls) {
+    caf_cfg.load<caf::openssl::manager>();
+    caf_cfg.openssl_certificate = cfg.cluster.tls->certificate;
+    caf_cfg.openssl_key = cfg.cluster.tls->key;
+    caf_cfg.openssl_cafile = cfg.cluster.tls->ca;
+  }
+}
+
+namespace {
+
+/// The peer port: publishes the peer front on node.listen (TLS when
+/// cluster.tls is set) and makes membership's table. Without a peer port
+/// the node lists itself alone.
+status open_peer_port(caf::actor_system& sys, node_runtime& n) {
+  auto& ctx = *n.ctx;
+  const auto& cfg = ctx.cfg;
+  auto log = log::get("node");
+  membership::member_view me;
+  me.id = cfg.node.id;
+  me.self = true;
+  if (!cfg.node.listen) {
+    ctx.members->publish({me}, 0);
+    return {};
+  }
+  if (auto problem = peer_port_problem(cfg); !problem.empty())
+    return {errc::config_invalid, problem};
+  auto& listen = *cfg.node.listen;
+  bool tls = cfg.cluster.tls.has_value();
+  if (tls) {
+    if (!sys.has_openssl_manager() || !sys.openssl_manager().authentication_enabled())
+      return {errc::config_invalid, "cluster.tls is set but the actor system has no "
+                                    "certificate loaded (see prepare_actor_system)"};
+  }
+  n.peer = spawn_peer_front(sys, n.ctx);
+  auto port = tls ? caf::openssl::publish(n.peer, listen.port, listen.host.c_str(), true)
+                  : sys.middleman().publish(n.peer, listen.port, listen.host.c_str(), true);
+  if (!port)
+    return {errc::io, "cannot listen on " + listen.to_string() + ": " + sys.render(port.error())};
+  n.port = *port;
+  endpoint self{listen.host, n.port};
+  if (!tls && !is_loopback_host(listen.host))
+    log->warn("peer-port-insecure address={} reason=\"cluster.insecure_plaintext: BASP in "
+              "plaintext off loopback; anyone who reaches this port can crash this node\"",
+              self.to_string());
+  auto rt = std::make_shared<membership_runtime>();
+  rt->incarnation_path = cfg.node.data_dir + "/incarnation";
+  uint64_t incarnation = 0;
+  if (auto st = membership::next_incarnation(rt->incarnation_path, incarnation); !st.ok())
+    return st;
+  std::random_device rd;
+  rt->nonce = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  rt->tls = tls;
+  rt->connector = tls ? sys.openssl_manager().actor_handle() : sys.middleman().actor_handle();
+  membership::table_params p;
+  p.phi.heartbeat_interval = cfg.cluster.heartbeat_interval;
+  p.phi.threshold = cfg.cluster.phi_threshold;
+  p.phi.min_std_deviation = cfg.cluster.min_std_deviation;
+  p.phi.acceptable_heartbeat_pause = cfg.cluster.acceptable_heartbeat_pause;
+  p.probe_window = std::max(duration{millis_d(200)}, 3 * cfg.cluster.heartbeat_interval);
+  p.suspect_timeout = cfg.cluster.suspect_timeout;
+  rt->table = std::make_shared<membership::member_table>(cfg.node.id, self.to_string(),
+                                                         incarnation, p, system_clock_source());
+  me.address = self.to_string();
+  me.incarnation = incarnation;
+  ctx.members->publish({me}, 0);
+  n.cluster = rt;
+  log->info("peer-port-published address={} tls={} incarnation={}", self.to_string(), tls,
+            incarnation);
+  return {};
+}
+
+/// Waits (at most 3 s) for the first join through the seeds. Only a refusal
+/// stops the node: unreachable seeds leave it running alone until one
+/// answers.
+status join_cluster(caf::actor_system& sys, node_runtime& n) {
+  if (!n.cluster)
+    return {};
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  caf::actor membership;
+  while (!(membership = n.ctx->lookup("membership"))) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return {errc::internal, "membership did not start"};
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  caf::scoped_actor self{sys};
+  std::string refused;
+  bool timed_out = false;
+  self->request(membership, std::chrono::seconds(3), join_atom::value)
+    .receive([&](std::string& why) { refused = std::move(why); },
+             [&](caf::error&) { timed_out = true; });
+  if (!refused.empty())
+    return {errc::unauthorized, refused};
+  if (timed_out)
+    log::get("node")->warn("cluster-join-pending reason=\"no seed answered within 3s; running "
+                           "alone until one does\"");
+  return {};
+}
+
+} // namespace
 
 status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out,
                   caf::actor reloader) {
@@ -491,20 +607,18 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out,
     stop_node(sys, n);
     return st;
   }
-  n.root = spawn_supervisor(sys, node_tree(ctx, n.db));
+  ctx->members = std::make_shared<membership::member_board>();
+  if (auto st = open_peer_port(sys, n); !st.ok()) {
+    stop_node(sys, n);
+    return st;
+  }
+  n.root = spawn_supervisor(sys, node_tree(ctx, n.db, n.cluster));
   if (!corrupt.empty())
     ctx->send_to("analyzer", event_atom::value,  // held until the analyzer runs
                  corrupt_database_fault(cfg, corrupt));
-  if (cfg.node.listen) {
-    auto& listen = *cfg.node.listen;
-    n.peer = spawn_peer_front(sys);
-    auto port = sys.middleman().publish(n.peer, listen.port, listen.host.c_str(), true);
-    if (!port) {
-      stop_node(sys, n);
-      return {errc::io, "cannot listen on " + listen.to_string() + ": " + sys.render(port.error())};
-    }
-    n.port = *port;
-    log->info("peer-port-published address={}:{}", listen.host, n.port);
+  if (auto st = join_cluster(sys, n); !st.ok()) {
+    stop_node(sys, n);
+    return st;
   }
   // Services start once "services" exists to hear about them, each after
   // what it depends on is ready; live ones of a previous faultd are
@@ -529,6 +643,14 @@ void stop_node(caf::actor_system& sys, node_runtime& node) {
   if (node.front) {
     self->send_exit(node.front, caf::exit_reason::user_shutdown);
     node.front = nullptr;
+  }
+  if (node.cluster && node.ctx) {
+    // Goodbye first, so the others list this node as left, not dead.
+    if (auto m = node.ctx->lookup("membership")) {
+      self->request(m, std::chrono::milliseconds(500), leave_atom::value)
+        .receive([](bool) {}, [](caf::error&) {});
+      std::this_thread::sleep_for(std::chrono::milliseconds(50)); // let BASP write it
+    }
   }
   if (node.peer) {
     if (node.port != 0)

@@ -47,6 +47,7 @@ struct reload_summary;
 }
 
 class service_starter;
+struct membership_runtime;
 
 struct node_runtime {
   std::shared_ptr<node_context> ctx;
@@ -56,6 +57,8 @@ struct node_runtime {
   std::shared_ptr<control::server> control; ///< the control endpoint
   caf::actor peer;   ///< published on the peer port (when there is one)
   uint16_t port = 0; ///< the peer port actually bound (0: none)
+  /// Membership's table and connector (when there is a peer port).
+  std::shared_ptr<membership_runtime> cluster;
   /// Starts services in depends_on order (a thread, while any waits).
   std::shared_ptr<service_starter> starter;
   /// After stop_node: recovery actions still running on their worker
@@ -64,9 +67,16 @@ struct node_runtime {
   size_t workers_left = 0;
 };
 
+/// Loads what `cfg` needs into a CAF config before its actor system is
+/// made: the middleman, and libcaf_openssl with the node's certificate, key
+/// and CA when cluster.tls is set (mutual authentication; never the
+/// anonymous ciphers CAF falls back to without certificates).
+void prepare_actor_system(caf::actor_system_config& caf_cfg, const config& cfg);
+
 /// Builds the node context, starts the supervision tree, opens the control
-/// endpoint (and the peer port, if configured), then starts the managed
-/// services. On failure nothing keeps running and the status says why
+/// endpoint (and the peer port, if configured, then joins the cluster through
+/// its seeds: an id the cluster already has refuses the node), then starts
+/// the managed services. On failure nothing keeps running and the status says why
 /// (database unusable, endpoint in use, token file unreadable, ...).
 /// `reloader`, if given, answers (reload_atom) -> reply bytes for faultctl
 /// reload (faultd's main thread, which calls reload_node).

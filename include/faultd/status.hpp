@@ -42,7 +42,12 @@ struct service_status {
 struct member_status {
   std::string id;
   std::string address;
-  std::string state = "alive";       ///< alive | suspect | dead
+  std::string state = "alive";       ///< alive | suspect | dead | left
+  double phi = 0;                    ///< phi accrual of its silence (0: never heard directly)
+  int64_t last_heard_ms = -1;        ///< how long ago it was heard directly; -1: never (this node)
+  uint64_t incarnation = 0;
+  bool self = false;                 ///< this node
+  bool connected = false;            ///< a peer link to it is up
 };
 
 } // namespace faultd

@@ -61,6 +61,17 @@ void fill(v1::ServiceInfo& out, const service_status& s) {
   out.set_maintenance(s.maintenance);
 }
 
+void fill(v1::MemberInfo& out, const member_status& m) {
+  out.set_id(m.id);
+  out.set_address(m.address);
+  out.set_state(m.state);
+  out.set_phi(m.phi);
+  out.set_last_heard_ms(m.last_heard_ms);
+  out.set_incarnation(m.incarnation);
+  out.set_self(m.self);
+  out.set_connected(m.connected);
+}
+
 void fill(v1::IncidentInfo& out, const incident& x) {
   out.set_id(x.id);
   out.set_component(x.component);
@@ -148,6 +159,18 @@ std::string render_services(const google::protobuf::RepeatedPtrField<v1::Service
   return t.render();
 }
 
+std::string render_members(const google::protobuf::RepeatedPtrField<v1::MemberInfo>& xs) {
+  table t{{"MEMBER", "ADDRESS", "STATE", "PHI", "LAST HEARD", "INCARNATION"}};
+  for (auto& m : xs) {
+    char phi[32];
+    std::snprintf(phi, sizeof(phi), "%.1f", m.phi());
+    t.add({m.id() + (m.self() ? " (this node)" : ""), or_dash(m.address()), m.state(), phi,
+           m.last_heard_ms() < 0 ? "-" : human_duration(millis_d(m.last_heard_ms())),
+           std::to_string(m.incarnation())});
+  }
+  return t.render();
+}
+
 std::string render_incidents(const google::protobuf::RepeatedPtrField<v1::IncidentInfo>& xs) {
   table t{{"ID", "COMPONENT", "TYPE", "SEVERITY", "STATUS", "COUNT", "OPENED", "CLOSED",
            "STRATEGY", "ROOT CAUSE"}};
@@ -192,10 +215,7 @@ std::string render(const v1::ControlResponse& r) {
       std::ostringstream out;
       out << "node " << s.node().id() << " at " << s.node().address() << ", up "
           << s.node().uptime_s() << "s\n\n";
-      table m{{"MEMBER", "ADDRESS", "STATE"}};
-      for (auto& x : s.members())
-        m.add({x.id(), x.address(), x.state()});
-      out << m.render() << '\n' << render_services(s.services());
+      out << render_members(s.members()) << '\n' << render_services(s.services());
       if (s.has_control()) {
         auto& c = s.control();
         out << "\ncontrol " << c.address() << ": " << c.open() << " open, " << c.accepted()
@@ -270,6 +290,18 @@ std::string render(const v1::ControlResponse& r) {
         t.add({a.time(), a.severity(), a.component(), or_dash(a.incident_id()), a.summary()});
       return t.render();
     }
+    case v1::ControlResponse::kMembers: {
+      auto& m = r.members();
+      auto out = render_members(m.members());
+      // Lifeguard stretches this node's probe and suspicion windows by
+      // (1 + health) while its own ticks run late: say so, it explains
+      // slow verdicts.
+      if (m.local_health() > 0)
+        out += "\nlocal health " + std::to_string(m.local_health())
+               + ": this node runs late; probe and suspicion windows x"
+               + std::to_string(m.local_health() + 1) + "\n";
+      return out;
+    }
     case v1::ControlResponse::kDryRun: {
       auto& d = r.dry_run();
       std::ostringstream out;
@@ -338,6 +370,7 @@ const google::protobuf::Message* body_of(const v1::ControlResponse& r) {
     case v1::ControlResponse::kAlerts: return &r.alerts();
     case v1::ControlResponse::kDryRun: return &r.dry_run();
     case v1::ControlResponse::kReload: return &r.reload();
+    case v1::ControlResponse::kMembers: return &r.members();
     case v1::ControlResponse::BODY_NOT_SET: break;
   }
   return nullptr;
@@ -395,6 +428,7 @@ std::string encode_request(const request& r) {
       req.mutable_maintenance()->set_on(r.on);
       break;
     case command::reload: req.mutable_reload(); break;
+    case command::members: req.mutable_members(); break;
   }
   if (r.cmd == command::inject)
     req.mutable_inject()->set_dry_run(r.dry_run);
@@ -492,6 +526,7 @@ status decode_request(std::string_view bytes, request& out) {
         return {errc::bad_request, "expected start, stop or restart, got \"" + out.op + "\""};
       break;
     case v1::ControlRequest::kReload: out.cmd = command::reload; break;
+    case v1::ControlRequest::kMembers: out.cmd = command::members; break;
     case v1::ControlRequest::kMaintenance:
       out.cmd = command::maintenance;
       out.service = req.maintenance().service();
@@ -529,12 +564,8 @@ std::string encode_status(const node_info& node, const std::vector<member_status
   s->mutable_node()->set_id(node.id);
   s->mutable_node()->set_address(node.address);
   s->mutable_node()->set_uptime_s(node.uptime_s);
-  for (auto& m : members) {
-    auto* mi = s->add_members();
-    mi->set_id(m.id);
-    mi->set_address(m.address);
-    mi->set_state(m.state);
-  }
+  for (auto& m : members)
+    fill(*s->add_members(), m);
   for (auto& x : services)
     fill(*s->add_services(), x);
   if (node.control) {
@@ -667,6 +698,15 @@ std::string encode_alerts(const std::vector<alert>& alerts) {
     ai->set_component(a.component);
     ai->set_summary(a.summary);
   }
+  return finish(resp);
+}
+
+std::string encode_members(const std::vector<member_status>& members, uint32_t local_health) {
+  v1::ControlResponse resp;
+  auto* body = resp.mutable_members(); // set even when empty
+  for (auto& m : members)
+    fill(*body->add_members(), m);
+  body->set_local_health(local_health);
   return finish(resp);
 }
 

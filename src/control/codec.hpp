@@ -42,6 +42,7 @@ enum class command : uint8_t {
   service_command, ///< service, op: start | stop | restart
   maintenance,     ///< service, on
   reload,          ///< re-read the config file
+  members,         ///< the cluster's members
 };
 
 /// A decoded control request. Only the fields of `cmd` are meaningful.
@@ -99,6 +100,9 @@ std::string encode_command(const std::string& command, const std::string& target
 std::string encode_logs(const std::string& service, const std::string& path,
                         const std::string& text, int64_t next_offset);
 std::string encode_alerts(const std::vector<alert>& alerts);
+/// `faultctl members`: this node first, then the others; `local_health` is
+/// Lifeguard's multiplier (0 = this node keeps time).
+std::string encode_members(const std::vector<member_status>& members, uint32_t local_health);
 
 /// What `inject --dry-run` shows.
 struct dry_run {

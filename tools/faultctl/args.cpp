@@ -21,6 +21,7 @@ connecting, sending and the reply together.
 
 commands:
   status                         node, members and services
+  members                        the cluster's members: state, phi, last heard, incarnation
   services                       the managed services
   faults [--since DUR] [--limit N]
                                  recent fault events, newest first
@@ -179,8 +180,9 @@ std::optional<options> parse_args(const std::vector<std::string>& args, std::str
       return std::nullopt;
     return o;
   }
-  if (cmd == "status" || cmd == "services" || cmd == "strategies") {
+  if (cmd == "status" || cmd == "members" || cmd == "services" || cmd == "strategies") {
     r.cmd = cmd == "status"     ? control::command::status
+            : cmd == "members"  ? control::command::members
             : cmd == "services" ? control::command::services
                                 : control::command::strategies;
     if (!no_more())

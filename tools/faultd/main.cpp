@@ -39,8 +39,10 @@ options:
                        unix:PATH (default unix:<data_dir>/control.sock, mode
                        0600) or HOST:PORT (needs node.control_token_file)
   --listen HOST:PORT   overrides node.listen, the peer port for other faultd
-                       nodes (BASP; not opened unless set)
-  --seeds H:P,...      overrides cluster.seeds (not supported yet: one node)
+                       nodes (BASP; not opened unless set; off loopback it
+                       needs cluster.tls or cluster.insecure_plaintext)
+  --seeds H:P,...      overrides cluster.seeds, the nodes to join through
+                       (needs a peer port)
   --data-dir DIR       overrides node.data_dir
   --check-config       validate the config and exit (0 ok, 2 invalid)
   --print-default-config
@@ -173,7 +175,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   caf::actor_system_config caf_cfg;
-  caf_cfg.load<caf::io::middleman>();
+  faultd::prepare_actor_system(caf_cfg, cfg);
   caf::actor_system sys{caf_cfg};
   faultd::node_runtime node;
   // The main thread reloads (faultctl reload reaches it as reload_atom).

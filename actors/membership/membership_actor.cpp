@@ -1,0 +1,562 @@
+#include "actors/membership/membership_actor.hpp"
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors/type_ids.hpp"
+#include "faultd/log.hpp"
+#include "faultd/util.hpp"
+#include "membership/board.hpp"
+#include "membership/incarnation.hpp"
+#include "membership/members.hpp"
+#include "membership/wire.hpp"
+
+namespace faultd {
+
+using membership::member_change;
+using membership::member_state;
+using membership::peer_kind;
+using membership::peer_message;
+
+namespace {
+
+std::optional<endpoint> endpoint_of(const std::string& address) {
+  return parse_endpoint(address);
+}
+
+/// An outbound link being set up or up, by the member's address.
+struct link {
+  caf::actor handle;                 ///< invalid while connecting
+  std::vector<std::string> outbox;   ///< messages waiting for the handle
+  bool crash_check = false;          ///< connecting after a link broke
+};
+
+struct membership_state {
+  std::shared_ptr<node_context> ctx;
+  std::shared_ptr<membership_runtime> rt;
+  std::shared_ptr<spdlog::logger> log = log::get("membership");
+  std::map<std::string, link> links;      ///< by address
+  std::map<caf::actor_addr, std::string> address_of;
+  uint64_t seq = 0;
+  uint64_t next_probe = 1;
+  /// Probes this node asked for: probe id -> target.
+  std::map<uint64_t, std::string> probes;
+  std::mt19937_64 rng{std::random_device{}()};
+  std::chrono::steady_clock::time_point next_tick;
+  uint64_t ticks = 0;
+  uint64_t dropped = 0;
+  std::chrono::steady_clock::time_point last_drop_log;
+  /// The first join: who waits for it, and the seeds not yet settled.
+  std::vector<caf::response_promise> join_waiters;
+  size_t seeds_pending = 0;
+  bool joined = false;  ///< a WELCOME came
+  bool settled = false; ///< the first join is decided (joined, refused, or no seed answered)
+  std::string refused; ///< why this node may not join ("" = it may)
+  static inline const char* name = "membership";
+};
+
+using self_ptr = caf::stateful_actor<membership_state>*;
+
+membership::member_table& table(self_ptr self) { return *self->state.rt->table; }
+
+peer_message make(self_ptr self, peer_kind kind) {
+  peer_message m;
+  m.kind = kind;
+  m.from = table(self).self_id();
+  m.address = table(self).self_address();
+  m.incarnation = table(self).incarnation();
+  m.nonce = self->state.rt->nonce;
+  return m;
+}
+
+void publish_view(self_ptr self) {
+  self->state.ctx->members->publish(table(self).view(), table(self).local_health());
+}
+
+void settle_join(self_ptr self) {
+  auto& s = self->state;
+  s.settled = true;
+  for (auto& rp : s.join_waiters)
+    rp.deliver(s.refused);
+  s.join_waiters.clear();
+}
+
+fault_event node_fault(self_ptr self, const member_change& c, fault_type type, bool clears) {
+  fault_event f;
+  f.id = make_uuid();
+  f.time = system_clock_source().now();
+  f.type = type;
+  f.severity = fault_severity::high;
+  f.component = "node:" + c.id;
+  f.node = self->state.ctx->cfg.node.id;
+  f.source = "membership";
+  f.clears = clears;
+  f.details["address"] = c.address;
+  f.details["incarnation"] = std::to_string(c.incarnation);
+  f.details["message"] = clears ? "node " + c.id + " is " + std::string{to_string(c.to)} + " again ("
+                                    + c.reason + ")"
+                                : "node " + c.id + " at " + c.address + " is dead: " + c.reason;
+  return f;
+}
+
+/// Logs changes and turns deaths (and returns) into faults.
+void report(self_ptr self, const std::vector<member_change>& changes) {
+  auto& s = self->state;
+  for (const auto& c : changes) {
+    if (c.is_new)
+      s.log->info("member-joined id={} address={} state={} incarnation={} reason=\"{}\"", c.id,
+                  c.address, to_string(c.to), c.incarnation, c.reason);
+    else
+      s.log->info("member-state-changed id={} address={} from={} to={} incarnation={} "
+                  "reason=\"{}\"",
+                  c.id, c.address, to_string(c.from), to_string(c.to), c.incarnation, c.reason);
+    if (c.to == member_state::dead) {
+      auto type = c.crashed ? fault_type::hardware_failure : fault_type::network_timeout;
+      s.ctx->send_to("analyzer", event_atom::value, node_fault(self, c, type, false));
+    } else if (c.from == member_state::dead && !c.is_new) {
+      for (auto type : {fault_type::hardware_failure, fault_type::network_timeout})
+        s.ctx->send_to("analyzer", event_atom::value, node_fault(self, c, type, true));
+    }
+  }
+  if (!changes.empty())
+    publish_view(self);
+}
+
+void connect(self_ptr self, const std::string& address, bool crash_check = false);
+
+/// Sends `m` to the member at `address`, connecting first if needed.
+void send_to_address(self_ptr self, const std::string& address, const peer_message& m) {
+  auto& s = self->state;
+  auto bytes = membership::encode(m);
+  auto it = s.links.find(address);
+  if (it != s.links.end() && it->second.handle) {
+    self->send(it->second.handle, peer_atom::value, std::move(bytes));
+    return;
+  }
+  if (it != s.links.end()) {
+    if (it->second.outbox.size() < 64)
+      it->second.outbox.push_back(std::move(bytes));
+    return;
+  }
+  connect(self, address);
+  s.links[address].outbox.push_back(std::move(bytes));
+}
+
+void send_to_member(self_ptr self, const std::string& id, const peer_message& m) {
+  if (auto rec = table(self).find(id))
+    send_to_address(self, rec->address, m);
+}
+
+void link_failed(self_ptr self, const std::string& address, const caf::error& err,
+                 bool crash_check) {
+  auto& s = self->state;
+  s.links.erase(address);
+  // Which member is at this address?
+  std::string id;
+  for (auto& v : table(self).view())
+    if (!v.self && v.address == address)
+      id = v.id;
+  bool refused = err != caf::sec::request_timeout;
+  s.log->debug("peer-connect-failed address={} member={} error=\"{}\"", address,
+               id.empty() ? "-" : id, self->system().render(err));
+  if (!id.empty() && crash_check && refused)
+    report(self, table(self).crashed(id, "its link broke and its peer port refuses connections"));
+  if (s.seeds_pending > 0 && id.empty()) {
+    // A seed that cannot be reached: the first join settles without it
+    // (and the seeds are tried again every second until one answers).
+    if (--s.seeds_pending == 0 && !s.joined)
+      settle_join(self);
+  }
+}
+
+void connect(self_ptr self, const std::string& address, bool crash_check) {
+  auto& s = self->state;
+  if (s.links.count(address) != 0)
+    return;
+  auto ep = endpoint_of(address);
+  if (!ep) {
+    s.log->warn("peer-address-invalid address={}", address);
+    return;
+  }
+  s.links[address].crash_check = crash_check;
+  self
+    ->request(s.rt->connector, std::chrono::seconds(2), caf::connect_atom::value, ep->host,
+              ep->port)
+    .then(
+      [self, address](const caf::node_id&, caf::strong_actor_ptr& ptr,
+                      const std::set<std::string>&) {
+        auto& s = self->state;
+        auto h = caf::actor_cast<caf::actor>(ptr);
+        if (!h) {
+          link_failed(self, address, caf::sec::cannot_connect_to_node, s.links[address].crash_check);
+          return;
+        }
+        auto& l = s.links[address];
+        l.handle = h;
+        s.address_of[h.address()] = address;
+        self->monitor(h);
+        // Our JOIN first: it tells the peer who we are (and gets us its list).
+        self->send(h, peer_atom::value, membership::encode(make(self, peer_kind::join)));
+        for (auto& bytes : l.outbox)
+          self->send(h, peer_atom::value, std::move(bytes));
+        l.outbox.clear();
+      },
+      [self, address](caf::error& err) {
+        auto it = self->state.links.find(address);
+        bool crash_check = it != self->state.links.end() && it->second.crash_check;
+        link_failed(self, address, err, crash_check);
+      });
+}
+
+void mark_linked(self_ptr self, const std::string& id, const std::string& address) {
+  auto it = self->state.links.find(address);
+  table(self).set_connected(id, it != self->state.links.end() && it->second.handle);
+}
+
+void connect_to_known(self_ptr self) {
+  for (auto& rec : table(self).to_connect())
+    if (self->state.links.count(rec.address) == 0)
+      connect(self, rec.address);
+}
+
+void refuted(self_ptr self) {
+  auto& s = self->state;
+  s.log->info("member-refuted incarnation={} reason=\"suspected or reported dead by a peer\"",
+              table(self).incarnation());
+  if (auto st = membership::store_incarnation(s.rt->incarnation_path, table(self).incarnation());
+      !st.ok())
+    s.log->warn("incarnation-unsaved error=\"{}\"", st.message());
+  publish_view(self);
+}
+
+void on_join(self_ptr self, const peer_message& m) {
+  auto& s = self->state;
+  auto known = table(self).find(m.from);
+  // A new process on the very address of a known member: the old one no
+  // longer holds that port, so its link (if we have not seen it break yet)
+  // is stale.
+  bool other_link = known && known->address != m.address && table(self).connected(m.from);
+  auto v = table(self).join(m.from, m.address, m.incarnation, m.nonce, other_link);
+  if (v.result == membership::join_result::accepted) {
+    mark_linked(self, m.from, m.address);
+    report(self, v.changes);
+    auto welcome = make(self, peer_kind::welcome);
+    welcome.members = table(self).gossip_out(true);
+    send_to_address(self, m.address, welcome);
+    return;
+  }
+  auto refuse = make(self, peer_kind::refuse);
+  refuse.reason = v.reason;
+  refuse.duplicate_id = v.result != membership::join_result::refused_stale;
+  refuse.known_incarnation = v.known_incarnation;
+  if (refuse.duplicate_id) {
+    s.log->error("member-refused id={} address={} reason=\"{}\"", m.from, m.address, v.reason);
+    fault_event f;
+    f.id = make_uuid();
+    f.time = system_clock_source().now();
+    f.type = fault_type::security_violation;
+    f.severity = fault_severity::high;
+    f.component = "membership";
+    f.node = s.ctx->cfg.node.id;
+    f.source = "membership";
+    f.details["peer"] = m.address;
+    f.details["claimed_id"] = m.from;
+    f.details["message"] = "a node at " + m.address + " tried to join as " + m.from + ": "
+                           + v.reason;
+    s.ctx->send_to("analyzer", event_atom::value, std::move(f));
+  } else {
+    s.log->info("member-rejoin-stale id={} incarnation={} known={}", m.from, m.incarnation,
+                v.known_incarnation);
+  }
+  send_to_address(self, m.address, refuse);
+}
+
+void on_welcome(self_ptr self, const peer_message& m) {
+  auto& s = self->state;
+  auto v = table(self).join(m.from, m.address, m.incarnation, m.nonce, false);
+  if (v.result == membership::join_result::accepted) {
+    mark_linked(self, m.from, m.address);
+    report(self, v.changes);
+  }
+  bool refute = false;
+  report(self, table(self).gossip(m.from, m.members, refute));
+  if (refute)
+    refuted(self);
+  connect_to_known(self);
+  if (!s.joined) {
+    s.joined = true;
+    s.log->info("cluster-joined via={} members={}", m.from, table(self).view().size());
+    settle_join(self);
+  }
+}
+
+void on_refuse(self_ptr self, const peer_message& m) {
+  auto& s = self->state;
+  if (!m.duplicate_id) {
+    // Our incarnation is not above the one we were buried with: go higher.
+    table(self).refute(m.known_incarnation);
+    refuted(self);
+    send_to_address(self, m.address, make(self, peer_kind::join));
+    return;
+  }
+  s.refused = "node " + m.from + " at " + m.address + " refused this node: " + m.reason;
+  s.log->error("cluster-join-refused by={} reason=\"{}\"", m.from, m.reason);
+  settle_join(self);
+}
+
+void on_heartbeat(self_ptr self, const peer_message& m) {
+  if (!table(self).find(m.from)) {
+    // A node that knows us but we do not know (our table is newer than its
+    // link): introduce ourselves; its WELCOME fills the gap.
+    send_to_address(self, m.address, make(self, peer_kind::join));
+    return;
+  }
+  mark_linked(self, m.from, m.address);
+  report(self, table(self).heard(m.from, m.incarnation));
+  bool refute = false;
+  report(self, table(self).gossip(m.from, m.members, refute));
+  if (refute)
+    refuted(self);
+  connect_to_known(self);
+}
+
+void on_peer_message(self_ptr self, const std::string& bytes) {
+  auto& s = self->state;
+  peer_message m;
+  std::string err;
+  if (!membership::decode(bytes, m, err)) {
+    ++s.dropped;
+    auto now = std::chrono::steady_clock::now();
+    if (now - s.last_drop_log > std::chrono::seconds(10)) {
+      s.last_drop_log = now;
+      s.log->warn("peer-message-dropped reason=\"{}\" bytes={} dropped_total={}", err,
+                  bytes.size(), s.dropped);
+    }
+    return;
+  }
+  if (m.from == table(self).self_id() && m.nonce == s.rt->nonce)
+    return; // our own message (a seed list that names this node)
+  switch (m.kind) {
+    case peer_kind::join:
+      on_join(self, m);
+      break;
+    case peer_kind::welcome:
+      on_welcome(self, m);
+      break;
+    case peer_kind::refuse:
+      on_refuse(self, m);
+      break;
+    case peer_kind::heartbeat:
+      on_heartbeat(self, m);
+      break;
+    case peer_kind::ping_req: {
+      // Reach the target on the asker's behalf.
+      if (!table(self).connected(m.target))
+        break;
+      auto ping = make(self, peer_kind::ping);
+      ping.target = m.target;
+      ping.origin = m.from;
+      ping.probe_id = m.probe_id;
+      send_to_member(self, m.target, ping);
+      break;
+    }
+    case peer_kind::ping: {
+      auto ack = make(self, peer_kind::ack);
+      ack.target = table(self).self_id();
+      ack.origin = m.origin;
+      ack.probe_id = m.probe_id;
+      send_to_address(self, m.address, ack);
+      report(self, table(self).heard(m.from, m.incarnation));
+      break;
+    }
+    case peer_kind::ack:
+      if (m.origin == table(self).self_id()) {
+        auto it = s.probes.find(m.probe_id);
+        if (it != s.probes.end() && it->second == m.target) {
+          s.probes.erase(it);
+          report(self, table(self).probe_answered(m.target, m.from));
+        }
+      } else {
+        auto relay = make(self, peer_kind::ack); // relay to the asker
+        relay.target = m.target;
+        relay.origin = m.origin;
+        relay.probe_id = m.probe_id;
+        send_to_member(self, m.origin, relay);
+      }
+      report(self, table(self).heard(m.from, m.incarnation));
+      break;
+    case peer_kind::leave:
+      report(self, table(self).left(m.from, m.incarnation));
+      break;
+  }
+}
+
+/// Connects to every seed but this node itself; how many.
+size_t connect_seeds(self_ptr self) {
+  size_t n = 0;
+  for (auto& seed : self->state.ctx->cfg.cluster.seeds) {
+    auto address = seed.to_string();
+    if (address == table(self).self_address())
+      continue;
+    ++n;
+    connect(self, address);
+  }
+  return n;
+}
+
+void probe(self_ptr self, const std::string& target) {
+  auto& s = self->state;
+  std::vector<std::string> helpers;
+  for (auto& id : table(self).alive_peers())
+    if (id != target && table(self).connected(id))
+      helpers.push_back(id);
+  std::shuffle(helpers.begin(), helpers.end(), s.rng);
+  if (helpers.size() > 3)
+    helpers.resize(3);
+  auto id = s.next_probe++;
+  s.probes[id] = target;
+  if (s.probes.size() > 256)
+    s.probes.erase(s.probes.begin());
+  s.log->info("member-probing id={} helpers={} reason=\"phi over the threshold\"", target,
+              helpers.size());
+  for (auto& h : helpers) {
+    auto req = make(self, peer_kind::ping_req);
+    req.target = target;
+    req.probe_id = id;
+    send_to_member(self, h, req);
+  }
+}
+
+void tick(self_ptr self) {
+  auto& s = self->state;
+  auto now = std::chrono::steady_clock::now();
+  auto interval = s.ctx->cfg.cluster.heartbeat_interval;
+  auto lateness = now > s.next_tick ? now - s.next_tick : std::chrono::steady_clock::duration{0};
+  s.next_tick = now + interval;
+  self->delayed_send(self, interval, tick_atom::value);
+  auto r = table(self).tick(std::chrono::duration_cast<duration>(lateness));
+  if (r.late)
+    s.log->info("local-health-degraded health={} late_by={}", table(self).local_health(),
+                human_duration(std::chrono::duration_cast<duration>(lateness)));
+  report(self, r.changes);
+  for (auto& id : r.probe)
+    probe(self, id);
+  auto hb = make(self, peer_kind::heartbeat);
+  hb.seq = ++s.seq;
+  hb.members = table(self).gossip_out(s.ticks++ % 10 == 0);
+  auto bytes = membership::encode(hb);
+  for (auto& v : table(self).view()) {
+    if (v.self || v.state == member_state::dead || v.state == member_state::left)
+      continue;
+    auto it = s.links.find(v.address);
+    if (it != s.links.end() && it->second.handle)
+      self->send(it->second.handle, peer_atom::value, bytes);
+  }
+  connect_to_known(self);
+  // Not joined yet (the seeds were down when this node started): try the
+  // seeds again every second.
+  if (!s.joined && s.ticks % 10 == 0)
+    connect_seeds(self);
+  // Now and then knock on a dead member's door: a healed partition or a
+  // node restarted without seeds that name us comes back this way.
+  if (s.ticks % 10 == 0) {
+    auto dead = table(self).dead_members();
+    if (!dead.empty()) {
+      auto& rec = dead[s.rng() % dead.size()];
+      connect(self, rec.address);
+    }
+  }
+  publish_view(self);
+}
+
+} // namespace
+
+caf::actor spawn_peer_front(caf::actor_system& sys, std::shared_ptr<node_context> ctx) {
+  return sys.spawn([ctx](caf::event_based_actor* self) -> caf::behavior {
+    auto dropped = std::make_shared<uint64_t>(0);
+    self->set_default_handler(
+      [dropped](caf::scheduled_actor*, caf::message_view&) -> caf::result<caf::message> {
+        if (++*dropped % 1000 == 1)
+          log::get("membership")->warn("peer-message-dropped dropped_total={} reason=\"not a "
+                                       "peer message\"",
+                                       *dropped);
+        return caf::sec::unexpected_message;
+      });
+    return {[ctx](peer_atom, std::string& bytes) {
+      if (bytes.size() > (1u << 20))
+        return; // no peer message is this big
+      ctx->send_to("membership", peer_atom::value, std::move(bytes));
+    }};
+  });
+}
+
+caf::actor spawn_membership_actor(caf::actor_system& sys, std::shared_ptr<node_context> ctx,
+                                  std::shared_ptr<membership_runtime> rt) {
+  return sys.spawn([ctx, rt](caf::stateful_actor<membership_state>* self) -> caf::behavior {
+    auto& s = self->state;
+    s.ctx = ctx;
+    s.rt = rt;
+    // Links do not survive a restart of this actor: every member is
+    // reconnected (and rejoined) from the table.
+    for (auto& v : rt->table->view())
+      if (!v.self)
+        rt->table->set_connected(v.id, false);
+    self->set_down_handler([self](const caf::down_msg& dm) {
+      auto& s = self->state;
+      auto it = s.address_of.find(dm.source);
+      if (it == s.address_of.end())
+        return;
+      auto address = it->second;
+      s.address_of.erase(it);
+      s.links.erase(address);
+      for (auto& v : table(self).view())
+        if (!v.self && v.address == address) {
+          table(self).set_connected(v.id, false);
+          s.log->info("peer-link-lost id={} address={} reason=\"{}\"", v.id, address,
+                      self->system().render(dm.reason));
+          if (v.state != member_state::dead && v.state != member_state::left)
+            connect(self, address, true); // refused: the process is gone
+        }
+    });
+    s.seeds_pending = connect_seeds(self);
+    if (s.seeds_pending == 0)
+      s.joined = s.settled = true; // the first node: nothing to join
+    connect_to_known(self);
+    s.next_tick = std::chrono::steady_clock::now();
+    self->send(self, tick_atom::value);
+    return {
+      [self](peer_atom, const std::string& bytes) { on_peer_message(self, bytes); },
+      [self](tick_atom) { tick(self); },
+      [self](join_atom) -> caf::result<std::string> {
+        auto& s = self->state;
+        if (s.settled)
+          return s.refused;
+        auto rp = self->make_response_promise<std::string>();
+        s.join_waiters.push_back(rp);
+        return rp;
+      },
+      [self](leave_atom) -> caf::result<bool> {
+        auto& s = self->state;
+        table(self).leave();
+        auto bye = make(self, peer_kind::leave);
+        auto bytes = membership::encode(bye);
+        size_t told = 0;
+        for (auto& [address, l] : s.links)
+          if (l.handle) {
+            self->send(l.handle, peer_atom::value, bytes);
+            ++told;
+          }
+        s.log->info("cluster-leaving told={}", told);
+        publish_view(self);
+        return true;
+      },
+    };
+  });
+}
+
+} // namespace faultd
