@@ -234,14 +234,19 @@ void refuted(self_ptr self) {
   publish_view(self);
 }
 
-void on_join(self_ptr self, const peer_message& m) {
-  auto& s = self->state;
+/// The sender introduces itself (JOIN, or WELCOME to our JOIN).
+membership::join_verdict admit(self_ptr self, const peer_message& m) {
   auto known = table(self).find(m.from);
   // A new process on the very address of a known member: the old one no
   // longer holds that port, so its link (if we have not seen it break yet)
   // is stale.
   bool other_link = known && known->address != m.address && table(self).connected(m.from);
-  auto v = table(self).join(m.from, m.address, m.incarnation, m.nonce, other_link);
+  return table(self).join(m.from, m.address, m.incarnation, m.nonce, other_link);
+}
+
+void on_join(self_ptr self, const peer_message& m) {
+  auto& s = self->state;
+  auto v = admit(self, m);
   if (v.result == membership::join_result::accepted) {
     mark_linked(self, m.from, m.address);
     report(self, v.changes);
@@ -278,11 +283,16 @@ void on_join(self_ptr self, const peer_message& m) {
 
 void on_welcome(self_ptr self, const peer_message& m) {
   auto& s = self->state;
-  auto v = table(self).join(m.from, m.address, m.incarnation, m.nonce, false);
-  if (v.result == membership::join_result::accepted) {
-    mark_linked(self, m.from, m.address);
-    report(self, v.changes);
+  auto v = admit(self, m);
+  if (v.result != membership::join_result::accepted) {
+    // A welcome from a process that may not be a member (it answered the
+    // JOIN we open every link with): its own JOIN was refused already.
+    s.log->warn("member-welcome-ignored id={} address={} reason=\"{}\"", m.from, m.address,
+                v.reason);
+    return;
   }
+  mark_linked(self, m.from, m.address);
+  report(self, v.changes);
   bool refute = false;
   report(self, table(self).gossip(m.from, m.members, refute));
   if (refute)

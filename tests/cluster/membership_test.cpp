@@ -1,0 +1,146 @@
+// Membership with real faultd nodes on loopback: join through one seed,
+// crash (SIGKILL) and hang (SIGSTOP) detection, no false positive among the
+// survivors, rejoin after a restart, clean leave, a duplicate id refused.
+// How fast is measured in bench/ (bench_membership), not asserted here.
+
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <memory>
+#include <string>
+
+#include "support/node_process.hpp"
+#include "support/support.hpp"
+
+using namespace faultd::test;
+
+namespace {
+
+/// Quick failure detection, so the tests do not wait long.
+const char* cluster_tuning = R"(  heartbeat_interval: 50ms
+  suspect_timeout: 300ms
+  min_std_deviation: 50ms
+)";
+
+std::string member_yaml(uint16_t port, const std::vector<uint16_t>& seeds) {
+  std::string list;
+  for (auto s : seeds)
+    list += (list.empty() ? "" : ", ") + std::string{"127.0.0.1:"} + std::to_string(s);
+  return "  listen: 127.0.0.1:" + std::to_string(port) + "\ncluster:\n  seeds: [" + list + "]\n"
+         + cluster_tuning
+         + "services: []\nfault_detection:\n  resources: {enabled: false}\n  security: "
+           "{enabled: false}\n";
+}
+
+struct member {
+  uint16_t port = free_port();
+  std::unique_ptr<node_process> proc;
+
+  /// `seed_self`: this node's own address is among its seeds too (a seed
+  /// list that names every node, as tools/caf-run writes it).
+  member(const std::string& id, std::vector<uint16_t> seeds, bool seed_self = false) {
+    if (seed_self)
+      seeds.push_back(port);
+    proc = std::make_unique<node_process>(member_yaml(port, seeds), id);
+  }
+
+  /// `faultctl --json members`' object of member `id` (and what follows).
+  std::string entry(const std::string& id) {
+    auto r = proc->ctl({"--json", "members"});
+    if (r.status != 0)
+      return "";
+    auto at = r.out.find("\"id\":\"" + id + "\"");
+    return at == std::string::npos ? "" : r.out.substr(at);
+  }
+
+  std::string state_of(const std::string& id) { return json_value(entry(id), "state"); }
+
+  bool sees(const std::string& id, const std::string& state) {
+    return state_of(id) == state;
+  }
+
+  std::string log() { return read_file(proc->dir.file("data") + "/faultd.log"); }
+};
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+} // namespace
+
+TEST_CASE("nodes join through one seed, learn each other by gossip and see a crash and a hang") {
+  member n1{"n1", {}, true};
+  member n2{"n2", {n1.port}};
+  member n3{"n3", {n1.port}};
+  // n3 was seeded with n1 only and still knows n2.
+  REQUIRE(wait_until([&] {
+    return n3.sees("n2", "alive") && n2.sees("n3", "alive") && n1.sees("n2", "alive")
+           && n1.sees("n3", "alive");
+  }));
+  auto status = n1.proc->ctl({"--json", "status"});
+  REQUIRE(status.status == 0);
+  CHECK(contains(status.out, "\"id\":\"n3\""));
+  CHECK(contains(json_value(n1.entry("n2"), "address"), ":" + std::to_string(n2.port)));
+
+  SUBCASE("SIGKILL: dead everywhere, a hardware_failure on node:<id>; a restart rejoins") {
+    auto inc = json_value(n1.entry("n2"), "incarnation");
+    n2.proc->proc->signal(SIGKILL);
+    n2.proc->proc->wait();
+    REQUIRE(wait_until([&] { return n1.sees("n2", "dead") && n3.sees("n2", "dead"); }));
+    auto incidents = n1.proc->ctl({"--json", "incidents"});
+    CHECK(contains(incidents.out, "\"component\":\"node:n2\""));
+    CHECK(contains(incidents.out, "hardware_failure"));
+    // The same id comes back with a higher incarnation and closes the incident.
+    n2.proc->start();
+    REQUIRE(wait_until([&] { return n1.sees("n2", "alive") && n3.sees("n2", "alive"); }));
+    auto inc2 = json_value(n1.entry("n2"), "incarnation");
+    CHECK(std::stoull(inc2) > std::stoull(inc));
+    REQUIRE(wait_until([&] {
+      auto r = n1.proc->ctl({"--json", "incidents", "--open"});
+      return r.status == 0 && !contains(r.out, "node:n2");
+    }));
+  }
+
+  SUBCASE("SIGSTOP: suspect, then dead (network_timeout); SIGCONT: alive again, refuted") {
+    auto inc = json_value(n1.entry("n3"), "incarnation");
+    n3.proc->proc->signal(SIGSTOP);
+    REQUIRE(wait_until([&] { return n1.sees("n3", "dead") && n2.sees("n3", "dead"); }));
+    CHECK(contains(n1.log(), "id=n3 address=127.0.0.1:" + std::to_string(n3.port)
+                               + " from=alive to=suspect"));
+    auto incidents = n1.proc->ctl({"--json", "incidents"});
+    CHECK(contains(incidents.out, "\"component\":\"node:n3\""));
+    CHECK(contains(incidents.out, "network_timeout"));
+    n3.proc->proc->signal(SIGCONT);
+    REQUIRE(wait_until([&] { return n1.sees("n3", "alive") && n2.sees("n3", "alive"); }));
+    CHECK(std::stoull(json_value(n1.entry("n3"), "incarnation")) > std::stoull(inc));
+    // No survivor ever took another survivor for dead or suspect.
+    CHECK_FALSE(contains(n1.log(), "member-state-changed id=n2 "));
+    CHECK_FALSE(contains(n2.log(), "member-state-changed id=n1 "));
+  }
+
+  SUBCASE("SIGTERM: left, not dead, and no incident") {
+    n3.proc->proc->signal(SIGTERM);
+    REQUIRE(n3.proc->proc->wait(std::chrono::seconds(20)) == 0);
+    REQUIRE(wait_until([&] { return n1.sees("n3", "left") && n2.sees("n3", "left"); }));
+    auto incidents = n1.proc->ctl({"--json", "incidents"});
+    CHECK_FALSE(contains(incidents.out, "node:n3"));
+    CHECK_FALSE(contains(n1.log(), "to=dead"));
+  }
+
+  SUBCASE("a second node with a taken id is refused, and that is a security_violation") {
+    uint16_t port = free_port();
+    temp_dir dir;
+    write_file(dir.file("dup.yaml"), "node:\n  id: n2\n  data_dir: " + dir.file("data") + "\n"
+                                       + member_yaml(port, {n1.port}));
+    auto r = run({faultd_bin(), "--config", dir.file("dup.yaml")}, std::chrono::seconds(20));
+    CHECK(r.status == 1);
+    auto said = r.err + r.out;
+    CHECK_MESSAGE(contains(said, "node id n2 is taken"), said);
+    // Nothing of it started: no service, and n2 is still the one n1 knows.
+    CHECK(contains(json_value(n1.entry("n2"), "address"), ":" + std::to_string(n2.port)));
+    REQUIRE(wait_until([&] {
+      auto f = n1.proc->ctl({"--json", "faults"});
+      return contains(f.out, "security_violation") && contains(f.out, "\"claimed_id\":\"n2\"");
+    }));
+  }
+}
