@@ -99,6 +99,10 @@ using reload_atom = caf::atom_constant<caf::atom("reload")>;
 /// join (its id is taken).
 using join_atom = caf::atom_constant<caf::atom("join")>;
 
+/// (port_atom, std::string address, bool refused): a probe of a member's
+/// peer port after its link broke (membership, internal).
+using port_atom = caf::atom_constant<caf::atom("port")>;
+
 /// (leave_atom) -> bool: node stop -> membership: tell every peer this node
 /// leaves; answered once the goodbyes are on their way.
 using leave_atom = caf::atom_constant<caf::atom("leave")>;

@@ -4,16 +4,19 @@
 #include <map>
 #include <random>
 #include <set>
+#include <thread>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "actors/membership/tls_watch.hpp"
 #include "actors/type_ids.hpp"
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
 #include "membership/board.hpp"
 #include "membership/incarnation.hpp"
 #include "membership/members.hpp"
+#include "membership/port_probe.hpp"
 #include "membership/wire.hpp"
 
 namespace faultd {
@@ -29,11 +32,15 @@ std::optional<endpoint> endpoint_of(const std::string& address) {
   return parse_endpoint(address);
 }
 
-/// An outbound link being set up or up, by the member's address.
+/// A link to a member, by its address: a handle from connecting to its
+/// peer port (its front), or adopted from a message it sent us (its
+/// membership actor). Either way one TCP connection per pair of nodes:
+/// CAF 0.17 closes a second one between the same nodes, and its proxies die
+/// with it, so two nodes dialling each other at once would drop each
+/// other's links over and over (seen with TLS).
 struct link {
   caf::actor handle;                 ///< invalid while connecting
   std::vector<std::string> outbox;   ///< messages waiting for the handle
-  bool crash_check = false;          ///< connecting after a link broke
 };
 
 struct membership_state {
@@ -57,6 +64,10 @@ struct membership_state {
   bool joined = false;  ///< a WELCOME came
   bool settled = false; ///< the first join is decided (joined, refused, or no seed answered)
   std::string refused; ///< why this node may not join ("" = it may)
+  /// Failed TLS handshakes not yet raised (one fault per 10 s at most).
+  std::vector<tls_watch::failure> tls_failures;
+  uint64_t tls_failures_unraised = 0;
+  std::optional<std::chrono::steady_clock::time_point> tls_raised;
   static inline const char* name = "membership";
 };
 
@@ -127,7 +138,7 @@ void report(self_ptr self, const std::vector<member_change>& changes) {
     publish_view(self);
 }
 
-void connect(self_ptr self, const std::string& address, bool crash_check = false);
+void connect(self_ptr self, const std::string& address);
 
 /// Sends `m` to the member at `address`, connecting first if needed.
 void send_to_address(self_ptr self, const std::string& address, const peer_message& m) {
@@ -152,29 +163,37 @@ void send_to_member(self_ptr self, const std::string& id, const peer_message& m)
     send_to_address(self, rec->address, m);
 }
 
-void link_failed(self_ptr self, const std::string& address, const caf::error& err,
-                 bool crash_check) {
+void link_failed(self_ptr self, const std::string& address, const caf::error& err) {
   auto& s = self->state;
   s.links.erase(address);
-  // Which member is at this address?
-  std::string id;
-  for (auto& v : table(self).view())
-    if (!v.self && v.address == address)
-      id = v.id;
-  bool refused = err != caf::sec::request_timeout;
-  s.log->debug("peer-connect-failed address={} member={} error=\"{}\"", address,
-               id.empty() ? "-" : id, self->system().render(err));
-  if (!id.empty() && crash_check && refused)
-    report(self, table(self).crashed(id, "its link broke and its peer port refuses connections"));
-  if (s.seeds_pending > 0 && id.empty()) {
+  s.log->debug("peer-connect-failed address={} error=\"{}\"", address,
+               self->system().render(err));
+  bool seed = false;
+  for (auto& e : s.ctx->cfg.cluster.seeds)
+    seed = seed || e.to_string() == address;
+  if (seed && s.seeds_pending > 0) {
     // A seed that cannot be reached: the first join settles without it
     // (and the seeds are tried again every second until one answers).
-    if (--s.seeds_pending == 0 && !s.joined)
+    if (--s.seeds_pending == 0 && !s.settled)
       settle_join(self);
   }
 }
 
-void connect(self_ptr self, const std::string& address, bool crash_check) {
+/// Uses `h` as the link to `address` (monitored) and sends what waited.
+void adopt(self_ptr self, const std::string& address, const caf::actor& h) {
+  auto& s = self->state;
+  auto& l = s.links[address];
+  if (l.handle)
+    return;
+  l.handle = h;
+  s.address_of[h.address()] = address;
+  self->monitor(h);
+  for (auto& bytes : l.outbox)
+    self->send(h, peer_atom::value, std::move(bytes));
+  l.outbox.clear();
+}
+
+void connect(self_ptr self, const std::string& address) {
   auto& s = self->state;
   if (s.links.count(address) != 0)
     return;
@@ -183,34 +202,26 @@ void connect(self_ptr self, const std::string& address, bool crash_check) {
     s.log->warn("peer-address-invalid address={}", address);
     return;
   }
-  s.links[address].crash_check = crash_check;
+  s.links[address];
   self
     ->request(s.rt->connector, std::chrono::seconds(2), caf::connect_atom::value, ep->host,
               ep->port)
     .then(
       [self, address](const caf::node_id&, caf::strong_actor_ptr& ptr,
                       const std::set<std::string>&) {
-        auto& s = self->state;
         auto h = caf::actor_cast<caf::actor>(ptr);
         if (!h) {
-          link_failed(self, address, caf::sec::cannot_connect_to_node, s.links[address].crash_check);
+          link_failed(self, address, caf::sec::cannot_connect_to_node);
           return;
         }
-        auto& l = s.links[address];
-        l.handle = h;
-        s.address_of[h.address()] = address;
-        self->monitor(h);
+        auto& l = self->state.links[address];
+        if (l.handle)
+          return; // it reached us first: its link stays
         // Our JOIN first: it tells the peer who we are (and gets us its list).
         self->send(h, peer_atom::value, membership::encode(make(self, peer_kind::join)));
-        for (auto& bytes : l.outbox)
-          self->send(h, peer_atom::value, std::move(bytes));
-        l.outbox.clear();
+        adopt(self, address, h);
       },
-      [self, address](caf::error& err) {
-        auto it = self->state.links.find(address);
-        bool crash_check = it != self->state.links.end() && it->second.crash_check;
-        link_failed(self, address, err, crash_check);
-      });
+      [self, address](caf::error& err) { link_failed(self, address, err); });
 }
 
 void mark_linked(self_ptr self, const std::string& id, const std::string& address) {
@@ -218,9 +229,14 @@ void mark_linked(self_ptr self, const std::string& id, const std::string& addres
   table(self).set_connected(id, it != self->state.links.end() && it->second.handle);
 }
 
+/// Links to members without one. Of two nodes the one with the smaller id
+/// dials; the other waits for it, and dials itself only every 2 s (in case
+/// the smaller one cannot).
 void connect_to_known(self_ptr self) {
+  bool patient = self->state.ticks % 20 != 0;
   for (auto& rec : table(self).to_connect())
-    if (self->state.links.count(rec.address) == 0)
+    if (self->state.links.count(rec.address) == 0
+        && (rec.id > table(self).self_id() || !patient))
       connect(self, rec.address);
 }
 
@@ -335,7 +351,7 @@ void on_heartbeat(self_ptr self, const peer_message& m) {
   connect_to_known(self);
 }
 
-void on_peer_message(self_ptr self, const std::string& bytes) {
+void on_peer_message(self_ptr self, const std::string& bytes, const caf::actor& sender) {
   auto& s = self->state;
   peer_message m;
   std::string err;
@@ -351,6 +367,17 @@ void on_peer_message(self_ptr self, const std::string& bytes) {
   }
   if (m.from == table(self).self_id() && m.nonce == s.rt->nonce)
     return; // our own message (a seed list that names this node)
+  if (m.kind != peer_kind::join && m.kind != peer_kind::welcome
+      && !table(self).speaks_for(m.from, m.nonce)) {
+    // Another process under a member's id (one we refused, or an old one):
+    // its heartbeats and goodbyes are not the member's.
+    s.log->debug("peer-message-ignored from={} address={} reason=\"not the process of that "
+                 "member\"",
+                 m.from, m.address);
+    return;
+  }
+  if (sender && !m.address.empty())
+    adopt(self, m.address, sender); // answer on the link it came by
   switch (m.kind) {
     case peer_kind::join:
       on_join(self, m);
@@ -442,8 +469,63 @@ void probe(self_ptr self, const std::string& target) {
   }
 }
 
+/// Whether `address` is a seed's or a member's peer port.
+bool is_peer_address(self_ptr self, const std::string& address) {
+  for (auto& seed : self->state.ctx->cfg.cluster.seeds)
+    if (seed.to_string() == address)
+      return true;
+  for (auto& v : table(self).view())
+    if (v.address == address)
+      return true;
+  return false;
+}
+
+/// Failed TLS handshakes are refused peers: logged, counted, and raised as
+/// a security_violation at most every 10 s (an attacker's flood is one
+/// fault with a count, not a storm).
+void raise_tls_failures(self_ptr self) {
+  auto& s = self->state;
+  uint64_t total = 0;
+  auto fresh = tls_watch::take(total);
+  for (auto& f : fresh) {
+    // Outbound, only our own links count (an https check's handshake goes
+    // through SSL_connect too).
+    if (!f.accepting && !is_peer_address(self, f.peer))
+      continue;
+    s.log->warn("peer-tls-handshake-failed peer={} direction={} reason=\"{}\" total={}", f.peer,
+                f.accepting ? "in" : "out", f.reason, total);
+    ++s.tls_failures_unraised;
+    if (s.tls_failures.size() < 8)
+      s.tls_failures.push_back(std::move(f));
+  }
+  auto now = std::chrono::steady_clock::now();
+  if (s.tls_failures_unraised == 0 || (s.tls_raised && now - *s.tls_raised < std::chrono::seconds(10)))
+    return;
+  s.tls_raised = now;
+  auto& first = s.tls_failures.front();
+  fault_event f;
+  f.id = make_uuid();
+  f.time = system_clock_source().now();
+  f.type = fault_type::security_violation;
+  f.severity = fault_severity::high;
+  f.component = "membership";
+  f.node = s.ctx->cfg.node.id;
+  f.source = "membership";
+  f.details["peer"] = first.peer;
+  f.details["reason"] = first.reason;
+  f.details["refused"] = std::to_string(s.tls_failures_unraised);
+  f.details["message"] = std::string{"TLS handshake "} + (first.accepting ? "from " : "to ")
+                         + first.peer + " failed: " + first.reason
+                         + " (a peer without a certificate of this cluster's CA)";
+  s.ctx->send_to("analyzer", event_atom::value, std::move(f));
+  s.tls_failures.clear();
+  s.tls_failures_unraised = 0;
+}
+
 void tick(self_ptr self) {
   auto& s = self->state;
+  if (s.rt->tls)
+    raise_tls_failures(self);
   auto now = std::chrono::steady_clock::now();
   auto interval = s.ctx->cfg.cluster.heartbeat_interval;
   auto lateness = now > s.next_tick ? now - s.next_tick : std::chrono::steady_clock::duration{0};
@@ -497,10 +579,12 @@ caf::actor spawn_peer_front(caf::actor_system& sys, std::shared_ptr<node_context
                                        *dropped);
         return caf::sec::unexpected_message;
       });
-    return {[ctx](peer_atom, std::string& bytes) {
+    return {[self, ctx](peer_atom, std::string& bytes) {
       if (bytes.size() > (1u << 20))
         return; // no peer message is this big
-      ctx->send_to("membership", peer_atom::value, std::move(bytes));
+      // The sender (the peer's membership actor) is the way back to it.
+      ctx->send_to("membership", peer_atom::value, std::move(bytes),
+                   caf::actor_cast<caf::actor>(self->current_sender()));
     }};
   });
 }
@@ -523,14 +607,25 @@ caf::actor spawn_membership_actor(caf::actor_system& sys, std::shared_ptr<node_c
         return;
       auto address = it->second;
       s.address_of.erase(it);
-      s.links.erase(address);
+      auto l = s.links.find(address);
+      if (l == s.links.end() || l->second.handle.address() != dm.source)
+        return; // an older handle of a link that is up again
+      s.links.erase(l);
       for (auto& v : table(self).view())
         if (!v.self && v.address == address) {
           table(self).set_connected(v.id, false);
           s.log->info("peer-link-lost id={} address={} reason=\"{}\"", v.id, address,
                       self->system().render(dm.reason));
-          if (v.state != member_state::dead && v.state != member_state::left)
-            connect(self, address, true); // refused: the process is gone
+          if (v.state == member_state::dead || v.state == member_state::left)
+            continue;
+          // Off the actor's thread: a host that drops packets makes it wait.
+          auto ep = endpoint_of(address);
+          if (!ep)
+            continue;
+          std::thread{[e = *ep, address, me = caf::actor{self}] {
+            auto st = membership::probe_port(e, millis_d(500));
+            caf::anon_send(me, port_atom::value, address, st == membership::port_state::refused);
+          }}.detach();
         }
     });
     s.seeds_pending = connect_seeds(self);
@@ -540,7 +635,26 @@ caf::actor spawn_membership_actor(caf::actor_system& sys, std::shared_ptr<node_c
     s.next_tick = std::chrono::steady_clock::now();
     self->send(self, tick_atom::value);
     return {
-      [self](peer_atom, const std::string& bytes) { on_peer_message(self, bytes); },
+      [self](peer_atom, const std::string& bytes, const caf::actor& sender) {
+        on_peer_message(self, bytes, sender); // through our front
+      },
+      [self](peer_atom, const std::string& bytes) {
+        // Straight from a peer that holds our handle (it answers on the link
+        // we opened).
+        on_peer_message(self, bytes, caf::actor_cast<caf::actor>(self->current_sender()));
+      },
+      [self](port_atom, const std::string& address, bool refused) {
+        auto& s = self->state;
+        for (auto& v : table(self).view()) {
+          if (v.self || v.address != address)
+            continue;
+          if (refused)
+            report(self, table(self).crashed(v.id, "its link broke and its peer port refuses "
+                                                   "connections"));
+          else if (s.links.count(address) == 0 && v.id > table(self).self_id())
+            connect(self, address); // still listening: link again (we dial)
+        }
+      },
       [self](tick_atom) { tick(self); },
       [self](join_atom) -> caf::result<std::string> {
         auto& s = self->state;

@@ -239,6 +239,11 @@ std::vector<member_change> member_table::gossip(const std::string& from,
   return out;
 }
 
+bool member_table::speaks_for(const std::string& id, uint64_t nonce) const {
+  auto it = members_.find(id);
+  return it == members_.end() || it->second.nonce == 0 || it->second.nonce == nonce;
+}
+
 void member_table::set_connected(const std::string& id, bool up) {
   auto it = members_.find(id);
   if (it == members_.end())

@@ -124,6 +124,12 @@ public:
   std::vector<member_change> gossip(const std::string& from,
                                     const std::vector<member_record>& records, bool& refuted);
 
+  /// Whether a message of process `nonce` speaks for member `id`: false when
+  /// `id` joined us as another process (a refused duplicate, or a process
+  /// that has not rejoined yet). Unknown members and ones known from gossip
+  /// only: true.
+  bool speaks_for(const std::string& id, uint64_t nonce) const;
+
   /// The link to `id` is up or down.
   void set_connected(const std::string& id, bool up);
   bool connected(const std::string& id) const;

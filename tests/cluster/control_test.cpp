@@ -27,6 +27,7 @@
 #include "control/codec.hpp"
 #include "control/frame.hpp"
 #include "support/node_process.hpp"
+#include "support/raw_client.hpp"
 #include "support/support.hpp"
 
 using namespace faultd;
@@ -34,58 +35,7 @@ using namespace faultd::test;
 
 namespace {
 
-/// A raw client connection (Unix path, or 127.0.0.1:port).
-struct raw {
-  int fd = -1;
-  raw(const std::string& unix_path, uint16_t port) {
-    if (!unix_path.empty()) {
-      fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_un sa{};
-      sa.sun_family = AF_UNIX;
-      std::strncpy(sa.sun_path, unix_path.c_str(), sizeof(sa.sun_path) - 1);
-      if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
-        ::close(fd);
-        fd = -1;
-      }
-    } else {
-      fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_in sa{};
-      sa.sin_family = AF_INET;
-      sa.sin_port = htons(port);
-      sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
-        ::close(fd);
-        fd = -1;
-      }
-    }
-  }
-  raw(const raw&) = delete;
-  ~raw() {
-    if (fd >= 0)
-      ::close(fd);
-  }
-  void send(const std::string& b) {
-    if (fd >= 0)
-      (void) !::send(fd, b.data(), b.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  }
-};
-
-/// faultd's resident set in kB (from /proc).
-[[maybe_unused]] long rss_kb(int pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0)
-      return std::stol(line.substr(6));
-  return -1;
-}
-
-std::string random_bytes(std::mt19937& rng, size_t n) {
-  std::string s(n, '\0');
-  for (auto& c : s)
-    c = static_cast<char>(rng());
-  return s;
-}
+using raw = raw_client;
 
 /// Every hostile kind of client, against one endpoint; `legit` must keep
 /// answering in between.

@@ -62,6 +62,10 @@ TEST_CASE("a joining node is alive, its own id and a live duplicate are refused"
   CHECK(dup.result == join_result::refused_duplicate);
   CHECK(dup.reason.find("127.0.0.1:7002") != std::string::npos);
   CHECK(c.t.find("n2")->address == "127.0.0.1:7002");
+  // Its messages do not speak for n2; n2's own do.
+  CHECK_FALSE(c.t.speaks_for("n2", 43));
+  CHECK(c.t.speaks_for("n2", 42));
+  CHECK(c.t.speaks_for("n7", 43));
   // The same process joining again on a new link is fine.
   CHECK(c.t.join("n2", "127.0.0.1:7002", 5, 42, true).result == join_result::accepted);
 }
