@@ -176,6 +176,10 @@ struct service_config {
   /// pass, or once it has run this long, whichever comes first.
   duration ready_after = seconds_d(1);
   std::string backup_node;
+  /// The node this service runs on when it is not this one (a service
+  /// faultd only checks, e.g. over TCP): its faults are explained by that
+  /// node's incident when the node is dead. "" = this node.
+  std::string runs_on;
   std::vector<std::string> degradation_levels{"full", "reduced", "basic", "minimal"};
 };
 

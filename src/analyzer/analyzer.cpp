@@ -96,6 +96,9 @@ settings make_settings(const config& cfg) {
   s.auto_close_after = fd.auto_close_after;
   s.alert_threshold = fd.alert_threshold;
   s.min_alert_severity = cfg.alerting.min_severity;
+  for (const auto& svc : cfg.services)
+    if (!svc.runs_on.empty())
+      s.runs_on[svc.name] = svc.runs_on;
   return s;
 }
 
@@ -237,7 +240,7 @@ std::vector<std::string> analyzer::impact_scope(const std::string& component) co
   return i == impact_.end() ? std::vector<std::string>{} : i->second;
 }
 
-std::string analyzer::find_root(const std::string& component, const std::string& node,
+std::string analyzer::find_root(const std::string& component, const std::string& reporter,
                                 const std::string& self_id) {
   auto root_of = [&](const entry* x) -> std::string {
     if (x == nullptr || x->inc.id == self_id)
@@ -247,7 +250,11 @@ std::string analyzer::find_root(const std::string& component, const std::string&
       return x->inc.id;
     return rc == self_id ? std::string{} : rc;
   };
-  // A dead peer explains everything it reported.
+  // A dead peer explains everything it reported, and the faults of the
+  // services that run on it.
+  std::string node = reporter;
+  if (auto r = settings_.runs_on.find(component); r != settings_.runs_on.end())
+    node = r->second;
   if (!node.empty() && node != settings_.node_id) {
     auto node_component = node_prefix + node;
     if (node_component != component) {
@@ -313,8 +320,11 @@ void analyzer::adopt_dependents(entry& x, result& r) {
       return;
     std::vector<entry*> found;
     for (auto& [id, y] : incidents_)
-      if (y.inc.node == node && y.inc.component != x.inc.component)
-        found.push_back(&y);
+      if (y.inc.component != x.inc.component) {
+        auto r = settings_.runs_on.find(y.inc.component);
+        if (y.inc.node == node || (r != settings_.runs_on.end() && r->second == node))
+          found.push_back(&y);
+      }
     for (entry* y : found)
       adopt(*y);
     return;

@@ -16,9 +16,10 @@
 // symptom with F.root_cause set, and is never alerted on its own) when
 //  - E is on a service that F's component depends on, directly or
 //    transitively, and E's type is service_unavailable; or
-//  - E is on component "node:<id>", F's event came from node <id>, and E's
-//    type is service_unavailable, network_timeout or hardware_failure
-//    (the peer is dead, unreachable or broken).
+//  - E is on component "node:<id>", F's event came from node <id> (or F is
+//    about a service that runs_on <id>), and E's type is
+//    service_unavailable, network_timeout or hardware_failure (the peer is
+//    dead, unreachable or broken).
 // root_cause always names the ultimate root: if E is itself a symptom of R,
 // F.root_cause is R. Symptoms close when their root closes.
 //
@@ -73,6 +74,9 @@ struct settings {
   duration auto_close_after = seconds_d(300); ///< quiet time that closes an incident; 0 = never
   uint32_t alert_threshold = 5;            ///< event_count that alerts even below min_alert_severity; 0 = off
   fault_severity min_alert_severity = fault_severity::high; ///< incidents at or above alert on open
+  /// Services that run on another node (services[].runs_on): their faults
+  /// count as that node's for the correlation rule.
+  std::map<std::string, std::string> runs_on;
 };
 
 /// The key of the source that reported `e` ("process", "check:<name>", ...)
@@ -190,7 +194,7 @@ private:
 
   key_state* find_key(const std::string& component, fault_type t);
   entry* lookup(const std::string& id);
-  std::string find_root(const std::string& component, const std::string& node,
+  std::string find_root(const std::string& component, const std::string& reporter,
                         const std::string& self_id);
   void attach(entry& symptom, const std::string& root_id);
   void adopt_dependents(entry& x, result& r);

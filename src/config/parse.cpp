@@ -268,7 +268,8 @@ private:
     std::map<std::string, int> first_line;
     for (const auto& item : v.as_list()) {
       map_reader m(item, {"name", "command", "env", "working_dir", "restart", "checks",
-                          "depends_on", "backup_node", "degradation_levels", "stop_signal",
+                          "depends_on", "backup_node", "runs_on", "degradation_levels",
+                          "stop_signal",
                           "user", "group", "log_max_size", "log_keep", "limits",
                           "ready_after"});
       service_config s;
@@ -341,6 +342,12 @@ private:
         }
       });
       m.with("backup_node", [&](const value& x) { s.backup_node = x.as_string(); });
+      m.with("runs_on", [&](const value& x) {
+        s.runs_on = as_name(x);
+        if (program)
+          x.fail("a service with a command runs on this node; runs_on is for a service "
+                 "faultd only checks");
+      });
       m.with("degradation_levels", [&](const value& x) {
         s.degradation_levels.clear();
         auto list = x.as_list();

@@ -397,6 +397,26 @@ TEST_CASE("a down peer node explains the faults reported from that node") {
   }
 }
 
+TEST_CASE("a dead node explains the faults of services that run on it, as this node sees them") {
+  manual_clock clock;
+  auto st = test_settings();
+  st.runs_on["n2-api"] = "n2";
+  analyzer a{st, {}, clock};
+  // This node (n1) checks n2's API over TCP; the check fails before and
+  // after membership buries n2.
+  auto before = a.on_event(fault("n2-api", unavailable, fault_severity::critical, "n1"));
+  auto local = a.on_event(fault("local-db", unavailable, fault_severity::critical, "n1"));
+  auto down = fault("node:n2", fault_type::hardware_failure, fault_severity::high, "n1");
+  down.source = "membership";
+  auto node = a.on_event(down);
+  CHECK(a.find(before.incident_id)->root_cause == node.incident_id);
+  CHECK(a.find(local.incident_id)->root_cause.empty());
+  a.on_event(clear("n2-api", unavailable));
+  auto after = a.on_event(fault("n2-api", unavailable, fault_severity::critical, "n1"));
+  CHECK(a.find(after.incident_id)->root_cause == node.incident_id);
+  CHECK(after.alerts.empty());
+}
+
 TEST_CASE("impact scope lists transitive dependents and survives a dependency cycle") {
   manual_clock clock;
   // a -> b -> c -> a is a cycle; d -> c.

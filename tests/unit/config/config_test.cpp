@@ -1084,3 +1084,11 @@ TEST_CASE("cluster.tls files are checked: readable, matching, signed by the CA")
   not_pem.certificate = not_pem.key;
   bad(not_pem, "holds no PEM certificate");
 }
+
+TEST_CASE("runs_on names the node of a service faultd only checks") {
+  auto c = parse_ok("services:\n  - name: n2-api\n    runs_on: n2\n    checks:\n      - {type: tcp, "
+                    "name: api, host: 127.0.0.1, port: 9}\n");
+  CHECK(c.services[0].runs_on == "n2");
+  CHECK_ERROR(parse_bad("services:\n  - name: a\n    command: [/bin/true]\n    runs_on: n2\n"), 4,
+              "runs_on is for a service faultd only checks");
+}
