@@ -4,7 +4,6 @@
 #include <map>
 #include <random>
 #include <set>
-#include <thread>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -618,14 +617,17 @@ caf::actor spawn_membership_actor(caf::actor_system& sys, std::shared_ptr<node_c
                       self->system().render(dm.reason));
           if (v.state == member_state::dead || v.state == member_state::left)
             continue;
-          // Off the actor's thread: a host that drops packets makes it wait.
+          // On a detached actor of its own (a host that drops packets makes
+          // the probe wait; the actor system waits for it at shutdown).
           auto ep = endpoint_of(address);
           if (!ep)
             continue;
-          std::thread{[e = *ep, address, me = caf::actor{self}] {
-            auto st = membership::probe_port(e, millis_d(500));
-            caf::anon_send(me, port_atom::value, address, st == membership::port_state::refused);
-          }}.detach();
+          self->spawn<caf::detached>(
+            [e = *ep, address, me = caf::actor{self}](caf::blocking_actor* prober) {
+              auto st = membership::probe_port(e, millis_d(500));
+              prober->send(me, port_atom::value, address,
+                           st == membership::port_state::refused);
+            });
         }
     });
     s.seeds_pending = connect_seeds(self);
