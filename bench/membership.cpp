@@ -942,8 +942,93 @@ traffic_result run_traffic(const tools& t) {
   return tr;
 }
 
+/// The false-positive soak: 3 nodes for `seconds`; n1 (the observer) pinned
+/// to CPU 1 at nice 19 beside busy loops of stress-ng at nice 0 on the same
+/// CPU, n2 and n3 on CPU 0. Every second each node's member list is read;
+/// any healthy node marked dead (or suspect) anywhere is counted, and so is
+/// every "to=dead" in the nodes' logs.
+struct soak_result {
+  std::string error;
+  int seconds = 0;
+  int samples = 0;
+  int dead_seen = 0;     ///< samples in which some node listed another dead
+  int suspect_seen = 0;  ///< ... suspect
+  int dead_logged = 0;   ///< member-state-changed ... to=dead lines
+  int max_local_health = 0;
+};
+
+int count_in(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+    ++n;
+  return n;
+}
+
+soak_result run_soak(const tools& t, int seconds) {
+  soak_result out;
+  out.seconds = seconds;
+  auto stress = find_program("stress-ng");
+  auto taskset = find_program("taskset");
+  auto renice = find_program("renice");
+  if (stress.empty() || taskset.empty() || renice.empty()) {
+    out.error = "the soak needs stress-ng, taskset and renice";
+    return out;
+  }
+  scratch_dir dir;
+  cluster c;
+  out.error = start_faultd(t, dir, c);
+  if (out.error.empty())
+    out.error = wait_converged(c);
+  if (!out.error.empty())
+    return out;
+  for (size_t i = 0; i < 3; ++i) {
+    auto pid = std::to_string(c.procs[i]->pid());
+    run_capture({taskset, "-a", "-p", "-c", i == 0 ? "1" : "0", pid}, clock_ms(5000));
+  }
+  run_capture({renice, "-n", "19", "-g", std::to_string(c.procs[0]->pid())}, clock_ms(5000));
+  daemon_process load({stress, "--cpu", "2", "--taskset", "1", "--timeout",
+                       std::to_string(seconds + 5) + "s", "--quiet"},
+                      dir.file("stress-ng.out"));
+  auto end = clk::now() + std::chrono::seconds(seconds);
+  std::string faultctl = t.faultctl;
+  while (clk::now() < end) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    if (auto e = check_running(c); !e.empty()) {
+      out.error = e;
+      break;
+    }
+    ++out.samples;
+    bool dead = false, suspect = false;
+    for (size_t i = 0; i < 3; ++i) {
+      auto node = "unix:" + dir.file(c.ids[i]) + "/control.sock";
+      auto r = run_capture({faultctl, "--node", node, "--timeout", "5s", "--json", "members"},
+                           clock_ms(8000));
+      dead |= r.out.find("\"state\":\"dead\"") != std::string::npos;
+      suspect |= r.out.find("\"state\":\"suspect\"") != std::string::npos;
+      auto h = r.out.find("\"local_health\":");
+      if (h != std::string::npos)
+        out.max_local_health = std::max(out.max_local_health, std::atoi(r.out.c_str() + h + 15));
+    }
+    out.dead_seen += dead ? 1 : 0;
+    out.suspect_seen += suspect ? 1 : 0;
+  }
+  load.kill_now();
+  for (auto& log : c.logs) {
+    std::ifstream in{log};
+    std::stringstream text;
+    text << in.rdbuf();
+    out.dead_logged += count_in(text.str(), "to=dead");
+  }
+  std::vector<daemon_process*> all;
+  for (auto& p : c.procs)
+    all.push_back(p.get());
+  stop_all(all);
+  return out;
+}
+
 void usage() {
   std::fprintf(stderr, "usage: bench_membership [--trials N] [--only faultd|serf] [--keep]\n"
+                       "                        [--soak SECONDS] (the false-positive soak only)\n"
                        "                        [--faultd PATH] [--faultctl PATH] [--serf PATH]\n");
 }
 
@@ -951,6 +1036,7 @@ void usage() {
 
 int main(int argc, char** argv) {
   int trials = 5;
+  int soak_seconds = 0;
   std::string only;
   std::string serf_arg = "serf";
   tools t;
@@ -962,6 +1048,8 @@ int main(int argc, char** argv) {
       trials = std::atoi(argv[++i]);
     } else if (a == "--only" && i + 1 < argc) {
       only = argv[++i];
+    } else if (a == "--soak" && i + 1 < argc) {
+      soak_seconds = std::atoi(argv[++i]);
     } else if (a == "--keep") {
       keep_scratch = true;
     } else if (a == "--faultd" && i + 1 < argc) {
@@ -986,6 +1074,18 @@ int main(int argc, char** argv) {
     ::sigaction(sig, &sa, nullptr);
   t.serf = find_program(serf_arg);
   t.ss = find_program("ss");
+  if (soak_seconds > 0) {
+    auto r = run_soak(t, soak_seconds);
+    std::printf("{\"bench\":\"membership\",\"runner\":\"faultd\",\"metric\":\"soak\","
+                "\"seconds\":%d,\"samples\":%d,\"healthy_marked_dead\":%d,\"suspect_samples\":%d,"
+                "\"dead_transitions_logged\":%d,\"max_local_health\":%d,\"error\":\"%s\"}\n",
+                r.seconds, r.samples, r.dead_seen, r.suspect_seen, r.dead_logged,
+                r.max_local_health, json_escape(r.error).c_str());
+    std::fprintf(stderr, "soak %ds, observer starved: %d samples with a node marked dead, %d "
+                         "with a suspect, %d deaths logged, local health up to %d\n",
+                 r.seconds, r.dead_seen, r.suspect_seen, r.dead_logged, r.max_local_health);
+    return r.error.empty() && r.dead_seen == 0 && r.dead_logged == 0 ? 0 : 1;
+  }
 
   struct test_case {
     const char* name;
