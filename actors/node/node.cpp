@@ -482,6 +482,7 @@ status open_peer_port(caf::actor_system& sys, node_runtime& n) {
   me.id = cfg.node.id;
   me.self = true;
   if (!cfg.node.listen) {
+    me.address = cfg.node.control_endpoint().to_string(); // as `status` names the node
     ctx.members->publish({me}, 0);
     return {};
   }
