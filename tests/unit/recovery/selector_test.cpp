@@ -146,3 +146,17 @@ TEST_CASE("the built-in strategies answer a service outage") {
   for (size_t i = 1; i < cands.size(); ++i)
     CHECK(strategy_selector::better(*cands[i - 1], *cands[i]));
 }
+
+TEST_CASE("a strategy for node incidents matches node:<id> and nothing else") {
+  auto node_down = make_strategy("node-down", 1,
+                                 {fault_type::hardware_failure, fault_type::network_timeout},
+                                 {fault_severity::high}, "node:*");
+  auto sel = make_selector({node_down});
+  auto dead = make_incident(fault_type::hardware_failure, fault_severity::high, "node:n2");
+  REQUIRE(sel.select(dead) != nullptr);
+  CHECK(sel.select(dead)->id == "node-down");
+  auto silent = make_incident(fault_type::network_timeout, fault_severity::high, "node:n3");
+  REQUIRE(sel.select(silent) != nullptr);
+  CHECK(sel.select(make_incident(fault_type::network_timeout, fault_severity::high, "gw-mqtt"))
+        == nullptr);
+}
