@@ -96,15 +96,21 @@ void settle_join(self_ptr self) {
   s.join_waiters.clear();
 }
 
-fault_event node_fault(self_ptr self, const member_change& c, fault_type type, bool clears) {
+/// A fault this detector reports (high, source "membership").
+fault_event membership_fault(self_ptr self, fault_type type, std::string component) {
   fault_event f;
   f.id = make_uuid();
   f.time = system_clock_source().now();
   f.type = type;
   f.severity = fault_severity::high;
-  f.component = "node:" + c.id;
+  f.component = std::move(component);
   f.node = self->state.ctx->cfg.node.id;
   f.source = "membership";
+  return f;
+}
+
+fault_event node_fault(self_ptr self, const member_change& c, fault_type type, bool clears) {
+  auto f = membership_fault(self, type, "node:" + c.id);
   f.clears = clears;
   f.details["address"] = c.address;
   f.details["incarnation"] = std::to_string(c.incarnation);
@@ -276,14 +282,7 @@ void on_join(self_ptr self, const peer_message& m) {
   refuse.known_incarnation = v.known_incarnation;
   if (refuse.duplicate_id) {
     s.log->error("member-refused id={} address={} reason=\"{}\"", m.from, m.address, v.reason);
-    fault_event f;
-    f.id = make_uuid();
-    f.time = system_clock_source().now();
-    f.type = fault_type::security_violation;
-    f.severity = fault_severity::high;
-    f.component = "membership";
-    f.node = s.ctx->cfg.node.id;
-    f.source = "membership";
+    auto f = membership_fault(self, fault_type::security_violation, "membership");
     f.details["peer"] = m.address;
     f.details["claimed_id"] = m.from;
     f.details["message"] = "a node at " + m.address + " tried to join as " + m.from + ": "
@@ -502,14 +501,7 @@ void raise_tls_failures(self_ptr self) {
     return;
   s.tls_raised = now;
   auto& first = s.tls_failures.front();
-  fault_event f;
-  f.id = make_uuid();
-  f.time = system_clock_source().now();
-  f.type = fault_type::security_violation;
-  f.severity = fault_severity::high;
-  f.component = "membership";
-  f.node = s.ctx->cfg.node.id;
-  f.source = "membership";
+  auto f = membership_fault(self, fault_type::security_violation, "membership");
   f.details["peer"] = first.peer;
   f.details["reason"] = first.reason;
   f.details["refused"] = std::to_string(s.tls_failures_unraised);
