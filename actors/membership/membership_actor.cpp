@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "actors/membership/tls_gate.hpp"
 #include "actors/membership/tls_watch.hpp"
 #include "actors/type_ids.hpp"
 #include "faultd/log.hpp"
@@ -66,6 +67,12 @@ struct membership_state {
   /// Failed TLS handshakes not yet raised (one fault per 10 s at most).
   std::vector<tls_watch::failure> tls_failures;
   uint64_t tls_failures_unraised = 0;
+  uint64_t gate_refused = 0;   ///< by the handshake gate, not yet logged
+  uint64_t gate_timed_out = 0; ///< ditto
+  uint64_t gate_unraised = 0;  ///< both, not yet in a fault
+  std::string gate_last_peer;
+  std::optional<std::chrono::steady_clock::time_point> gate_logged;
+  std::optional<std::chrono::steady_clock::time_point> gate_raised;
   std::optional<std::chrono::steady_clock::time_point> tls_raised;
   static inline const char* name = "membership";
 };
@@ -513,10 +520,51 @@ void raise_tls_failures(self_ptr self) {
   s.tls_failures_unraised = 0;
 }
 
+/// Connections the handshake gate refused (too many in their handshake) or
+/// closed (no handshake in time): an idle-connection flood. Logged at most
+/// once a second and raised at most every 10 s, apart from refused peers
+/// (one kind of attack must not hide the other).
+void raise_gate_events(self_ptr self) {
+  auto& s = self->state;
+  auto g = tls_gate::expire();
+  s.gate_refused += g.refused;
+  s.gate_timed_out += g.timed_out;
+  s.gate_unraised += g.refused + g.timed_out;
+  if (g.refused + g.timed_out > 0)
+    s.gate_last_peer = g.last_peer;
+  auto now = std::chrono::steady_clock::now();
+  auto timeout = human_duration(std::chrono::duration_cast<duration>(g.limits.timeout));
+  if ((s.gate_refused > 0 || s.gate_timed_out > 0)
+      && (!s.gate_logged || now - *s.gate_logged >= std::chrono::seconds(1))) {
+    s.gate_logged = now;
+    s.log->warn("peer-tls-handshakes-limited refused={} timed_out={} pending={} last_peer={} "
+                "limit={} per_address={} timeout={}",
+                s.gate_refused, s.gate_timed_out, g.pending, s.gate_last_peer,
+                g.limits.max_pending, g.limits.max_pending_per_host, timeout);
+    s.gate_refused = s.gate_timed_out = 0;
+  }
+  if (s.gate_unraised == 0 || (s.gate_raised && now - *s.gate_raised < std::chrono::seconds(10)))
+    return;
+  s.gate_raised = now;
+  auto f = membership_fault(self, fault_type::security_violation, "membership");
+  f.details["peer"] = s.gate_last_peer;
+  f.details["refused"] = std::to_string(s.gate_unraised);
+  f.details["message"] =
+    std::to_string(s.gate_unraised) + " connections to the peer port refused or closed "
+    + "without a TLS handshake (an idle-connection flood?): at most "
+    + std::to_string(g.limits.max_pending) + " handshakes at once, "
+    + std::to_string(g.limits.max_pending_per_host) + " from one address, each within "
+    + timeout + "; the last from " + s.gate_last_peer;
+  s.ctx->send_to("analyzer", event_atom::value, std::move(f));
+  s.gate_unraised = 0;
+}
+
 void tick(self_ptr self) {
   auto& s = self->state;
-  if (s.rt->tls)
+  if (s.rt->tls) {
     raise_tls_failures(self);
+    raise_gate_events(self);
+  }
   auto now = std::chrono::steady_clock::now();
   auto interval = s.ctx->cfg.cluster.heartbeat_interval;
   auto lateness = now > s.next_tick ? now - s.next_tick : std::chrono::steady_clock::duration{0};

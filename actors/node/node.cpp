@@ -25,6 +25,7 @@
 #include "actors/detectors/security_actor.hpp"
 #include "actors/detectors/service_actor.hpp"
 #include "actors/membership/membership_actor.hpp"
+#include "actors/membership/tls_gate.hpp"
 #include "actors/recovery/recovery_actor.hpp"
 #include "actors/storage/storage_actor.hpp"
 #include "actors/supervision/supervisor_actor.hpp"
@@ -501,6 +502,10 @@ status open_peer_port(caf::actor_system& sys, node_runtime& n) {
   if (!port)
     return {errc::io, "cannot listen on " + listen.to_string() + ": " + sys.render(port.error())};
   n.port = *port;
+  if (tls) {
+    tls_gate::arm(n.port, membership::gate_limits::of(cfg.cluster.tls->max_pending_handshakes,
+                                                      cfg.cluster.tls->handshake_timeout));
+  }
   endpoint self{listen.host, n.port};
   if (!tls && !is_loopback_host(listen.host))
     log->warn("peer-port-insecure address={} reason=\"cluster.insecure_plaintext: BASP in "
@@ -656,6 +661,7 @@ void stop_node(caf::actor_system& sys, node_runtime& node) {
   if (node.peer) {
     if (node.port != 0)
       sys.middleman().unpublish(node.peer, node.port);
+    tls_gate::disarm();
     self->send_exit(node.peer, caf::exit_reason::user_shutdown);
     node.peer = nullptr;
   }

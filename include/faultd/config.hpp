@@ -72,6 +72,12 @@ struct cluster_tls {
   std::string certificate; ///< this node's certificate (PEM)
   std::string key;         ///< its private key (PEM)
   std::string ca;          ///< the CA that signs every node's certificate (PEM)
+  /// A connection to the peer port that has not finished its handshake by
+  /// then is closed (libcaf_openssl itself would wait forever).
+  duration handshake_timeout = seconds_d(5);
+  /// Connections in their handshake at once; more are refused at accept
+  /// (and a quarter of that from any one address).
+  uint32_t max_pending_handshakes = 64;
 };
 
 struct cluster_config {

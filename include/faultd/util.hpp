@@ -32,4 +32,11 @@ std::string resolve_command(const std::string& argv0, const std::string& path_va
 /// Glob match with `*` and `?` (fnmatch semantics without special cases).
 bool glob_match(std::string_view pattern, std::string_view text);
 
+/// A socket address as people read it: "HOST:PORT", "[v6]:PORT"; "unknown"
+/// for anything but IPv4 and IPv6. `addr` points to a sockaddr.
+std::string socket_address_text(const void* addr);
+
+/// The address of a connected socket's other end (getpeername), as above.
+std::string peer_address_text(int fd);
+
 } // namespace faultd

@@ -4,6 +4,9 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -153,6 +156,30 @@ std::string resolve_command(const std::string& argv0, const std::string& path_va
     pos = end + 1;
   }
   return first_existing.empty() ? first : first_existing;
+}
+
+std::string socket_address_text(const void* addr) {
+  char host[INET6_ADDRSTRLEN] = {0};
+  auto* sa = static_cast<const sockaddr*>(addr);
+  if (sa->sa_family == AF_INET) {
+    auto* a = static_cast<const sockaddr_in*>(addr);
+    ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+    return std::string{host} + ":" + std::to_string(ntohs(a->sin_port));
+  }
+  if (sa->sa_family == AF_INET6) {
+    auto* a = static_cast<const sockaddr_in6*>(addr);
+    ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+    return "[" + std::string{host} + "]:" + std::to_string(ntohs(a->sin6_port));
+  }
+  return "unknown";
+}
+
+std::string peer_address_text(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (fd < 0 || ::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+    return "unknown";
+  return socket_address_text(&ss);
 }
 
 } // namespace faultd

@@ -241,7 +241,7 @@ private:
            [&](const value& x) { out.acceptable_heartbeat_pause = x.as_duration(); });
     m.with("insecure_plaintext", [&](const value& x) { out.insecure_plaintext = x.as_bool(); });
     m.with("tls", [&](const value& x) {
-      map_reader t(x, {"certificate", "key", "ca"});
+      map_reader t(x, {"certificate", "key", "ca", "handshake_timeout", "max_pending_handshakes"});
       cluster_tls tls;
       for (const char* key : {"certificate", "key", "ca"}) {
         auto f = t.field(key);
@@ -251,6 +251,14 @@ private:
       tls.certificate = t.field("certificate").as_nonempty_string();
       tls.key = t.field("key").as_nonempty_string();
       tls.ca = t.field("ca").as_nonempty_string();
+      t.with("handshake_timeout", [&](const value& y) {
+        tls.handshake_timeout = y.as_positive_duration();
+        if (tls.handshake_timeout < millis_d(100) || tls.handshake_timeout > seconds_d(60))
+          y.fail("expected between 100ms and 60s, got " + quoted(y.as_string()));
+      });
+      t.with("max_pending_handshakes", [&](const value& y) {
+        tls.max_pending_handshakes = static_cast<uint32_t>(y.as_int(1, 10000));
+      });
       if (opts_.check_environment)
         if (auto st = check_tls_files(tls); !st.ok())
           x.fail(st.message());

@@ -24,6 +24,7 @@
 #include "control/codec.hpp"
 #include "control/frame.hpp"
 #include "faultd/log.hpp"
+#include "faultd/util.hpp"
 
 namespace faultd::control {
 
@@ -150,24 +151,7 @@ int open_tcp(const endpoint& ep, uint16_t& bound, std::string& error) {
 }
 
 std::string peer_name(int fd, bool tcp) {
-  if (!tcp)
-    return "unix";
-  sockaddr_storage ss{};
-  socklen_t len = sizeof(ss);
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
-    return "unknown";
-  char host[INET6_ADDRSTRLEN] = {0};
-  uint16_t port = 0;
-  if (ss.ss_family == AF_INET6) {
-    auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    ::inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-    port = ntohs(s6->sin6_port);
-    return "[" + std::string{host} + "]:" + std::to_string(port);
-  }
-  auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
-  ::inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-  port = ntohs(s4->sin_port);
-  return std::string{host} + ":" + std::to_string(port);
+  return tcp ? peer_address_text(fd) : "unix";
 }
 
 } // namespace

@@ -5,6 +5,10 @@
 
 #include <doctest/doctest.h>
 
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
 #include <memory>
 #include <random>
 #include <string>
@@ -29,7 +33,7 @@ std::string tls_yaml(uint16_t port, uint16_t seed, const cluster_tls& t) {
   return "  listen: 127.0.0.1:" + std::to_string(port) + "\ncluster:\n  seeds: [127.0.0.1:"
          + std::to_string(seed) + "]\n  heartbeat_interval: 50ms\n  tls:\n    certificate: "
          + t.certificate + "\n    key: " + t.key + "\n    ca: " + t.ca
-         + "\nservices: []\nfault_detection:\n  resources: {enabled: false}\n  security: "
+         + "\n    handshake_timeout: 1s\nservices: []\nfault_detection:\n  resources: {enabled: false}\n  security: "
            "{enabled: false}\n";
 }
 
@@ -43,6 +47,21 @@ std::string huge_basp_header() {
   h[4] = '\x7f';
   h[5] = h[6] = h[7] = '\xff';
   return h;
+}
+
+/// Whether the other end closed `fd` within `wait`.
+bool closed_by_node(int fd, std::chrono::milliseconds wait) {
+  auto until = std::chrono::steady_clock::now() + wait;
+  while (std::chrono::steady_clock::now() < until) {
+    pollfd p{fd, POLLIN | POLLRDHUP, 0};
+    if (::poll(&p, 1, 50) > 0) {
+      char buf[4096];
+      auto n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+        return true;
+    }
+  }
+  return false;
 }
 
 } // namespace
@@ -106,6 +125,50 @@ TEST_CASE("with cluster.tls nodes of one CA join, another CA's node is refused a
                   (view + read_file(n1.dir.file("faultd.out"))));
     auto log = read_file(n1.dir.file("data") + "/faultd.log");
     CHECK(contains(log, "peer-tls-handshake-failed"));
+  }
+
+  SUBCASE("1,000 idle connections and a slow client on the TLS peer port: refused or timed out") {
+    struct rlimit rl{};
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+    std::mt19937 rng{11};
+    // A slow client: a ClientHello a byte every 200ms, which would keep a
+    // handshake open forever without the gate's deadline.
+    raw_client slow{"", p1};
+    std::string hello = std::string{"\x16\x03\x01\x00\xc8\x01"} + random_bytes(rng, 200);
+    std::vector<std::unique_ptr<raw_client>> idle;
+    for (int i = 0; i < 1000; ++i)
+      idle.push_back(std::make_unique<raw_client>("", p1));
+    auto started = std::chrono::steady_clock::now();
+    CHECK(n1.ctl({"--timeout", "1s", "status"}).status == 0);
+    size_t sent = 0;
+    bool slow_closed = false;
+    while (!slow_closed && std::chrono::steady_clock::now() - started < std::chrono::seconds(4)) {
+      if (sent < hello.size())
+        slow.send(hello.substr(sent++, 1));
+      slow_closed = closed_by_node(slow.fd, std::chrono::milliseconds(200));
+    }
+    CHECK_MESSAGE(slow_closed, "the slow client was not closed within 4s");
+    CHECK(n1.ctl({"--timeout", "1s", "status"}).status == 0);
+#if !defined(__SANITIZE_ADDRESS__)
+    auto kb = rss_kb(n1.proc->pid());
+    CHECK_MESSAGE(kb < 64 * 1024, "faultd RSS " << kb << " kB with 1000 idle connections");
+#endif
+    // Every idle connection is closed: refused at once or after the deadline.
+    int open = 0;
+    for (auto& c : idle)
+      if (!closed_by_node(c->fd, std::chrono::milliseconds(open == 0 ? 2000 : 1)))
+        ++open;
+    CHECK_MESSAGE(open == 0, open << " of 1000 idle connections still open");
+    auto view = members(n1);
+    CHECK(json_value(view.substr(view.find("\"id\":\"n2\"")), "state") == "alive");
+    auto out = read_file(n1.dir.file("faultd.out"));
+    CHECK_MESSAGE(contains(out, "peer-tls-handshakes-limited refused="), out);
+    // The flood is a security fault too (rate-limited, with its count).
+    CHECK(wait_until([&] {
+      return contains(n1.ctl({"--json", "faults"}).out, "idle-connection flood");
+    }, std::chrono::seconds(15)));
   }
 }
 

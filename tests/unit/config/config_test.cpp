@@ -1047,6 +1047,20 @@ cluster:
   CHECK_ERROR(parse_bad("cluster:\n  heartbeat_interval: 5ms\n"), 2, "between 10ms and 60s");
   CHECK_ERROR(parse_bad("cluster:\n  tls: {certificate: a.pem, key: a.key}\n"), 2,
               "cluster.tls: tls needs certificate, key and ca; ca is missing");
+  // The handshake gate's limits: defaults, set, and out of range.
+  auto gate = parse_ok("cluster:\n  tls: {certificate: a.pem, key: a.key, ca: ca.pem}\n");
+  CHECK(gate.cluster.tls->handshake_timeout == seconds_d(5));
+  CHECK(gate.cluster.tls->max_pending_handshakes == 64);
+  auto set = parse_ok("cluster:\n  tls: {certificate: a.pem, key: a.key, ca: ca.pem, "
+                      "handshake_timeout: 2s, max_pending_handshakes: 200}\n");
+  CHECK(set.cluster.tls->handshake_timeout == seconds_d(2));
+  CHECK(set.cluster.tls->max_pending_handshakes == 200);
+  CHECK_ERROR(parse_bad("cluster:\n  tls:\n    certificate: a.pem\n    key: a.key\n    ca: c\n"
+                        "    handshake_timeout: 50ms\n"),
+              6, "between 100ms and 60s");
+  CHECK_ERROR(parse_bad("cluster:\n  tls:\n    certificate: a.pem\n    key: a.key\n    ca: c\n"
+                        "    max_pending_handshakes: 0\n"),
+              6, "cluster.tls.max_pending_handshakes");
 }
 
 TEST_CASE("cluster.tls files are checked: readable, matching, signed by the CA") {
