@@ -98,6 +98,12 @@ TEST_CASE("with cluster.tls nodes of one CA join, another CA's node is refused a
 
   SUBCASE("hostile bytes on the TLS peer port never reach BASP: the node stays up and small") {
     std::mt19937 rng{7};
+    auto ok_now = [&](const char* phase) {
+      CHECK_MESSAGE(n1.ctl({"--timeout", "1s", "status"}).status == 0,
+                    "faultctl did not answer within 1s after: " << phase);
+    };
+    // 200 connections of random bytes, half of them behind a BASP header
+    // whose payload length says 2 GiB.
     for (int i = 0; i < 100; ++i) {
       raw_client c{"", p1};
       c.send(huge_basp_header() + random_bytes(rng, 800));
@@ -106,12 +112,28 @@ TEST_CASE("with cluster.tls nodes of one CA join, another CA's node is refused a
       raw_client c{"", p1};
       c.send(random_bytes(rng, 1 + rng() % 4096));
     }
-    // A TLS ClientHello cut short, then silence, from a few connections.
+    ok_now("random bytes");
+    // 200 mutated frames: a real ClientHello with bits flipped.
+    auto hello = client_hello();
+    for (int i = 0; i < 200; ++i) {
+      raw_client c{"", p1};
+      auto m = hello;
+      for (int k = 0; k < 3; ++k)
+        m[rng() % m.size()] ^= static_cast<char>(1u << (rng() % 8));
+      c.send(m);
+    }
+    ok_now("mutated ClientHellos");
+    // Truncated frames and oversized record lengths, left open.
     std::vector<std::unique_ptr<raw_client>> held;
     for (int i = 0; i < 20; ++i) {
       held.push_back(std::make_unique<raw_client>("", p1));
-      held.back()->send(std::string{"\x16\x03\x01\x7f\xff", 5} + random_bytes(rng, 100));
+      held.back()->send(hello.substr(0, 1 + rng() % (hello.size() - 1)));
     }
+    for (int i = 0; i < 20; ++i) {
+      held.push_back(std::make_unique<raw_client>("", p1));
+      held.back()->send(std::string{"\x16\x03\x01\xff\xff", 5} + random_bytes(rng, 100));
+    }
+    ok_now("truncated ClientHellos and oversized record lengths");
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     CHECK(n1.ctl({"status"}).status == 0);
 #if !defined(__SANITIZE_ADDRESS__) // ASan's shadow memory and quarantine are no measure

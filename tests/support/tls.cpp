@@ -1,5 +1,7 @@
 #include "support/tls.hpp"
 
+#include <openssl/ssl.h>
+
 #include <stdexcept>
 
 #include "support/support.hpp"
@@ -37,6 +39,24 @@ cluster_tls make_node_cert(const std::string& dir, const std::string& ca_name,
   must({"openssl", "x509", "-req", "-in", csr, "-CA", t.ca, "-CAkey",
         dir + "/" + ca_name + "-ca.key", "-CAcreateserial", "-days", "2", "-out", t.certificate});
   return t;
+}
+
+std::string client_hello() {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL* ssl = SSL_new(ctx);
+  BIO* in = BIO_new(BIO_s_mem());
+  BIO* out = BIO_new(BIO_s_mem());
+  SSL_set_bio(ssl, in, out); // the SSL owns both now
+  SSL_set_connect_state(ssl);
+  SSL_do_handshake(ssl); // writes the hello, then wants to read
+  std::string hello(static_cast<size_t>(BIO_pending(out)), '\0');
+  if (!hello.empty())
+    BIO_read(out, hello.data(), static_cast<int>(hello.size()));
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  if (hello.empty())
+    throw std::runtime_error("OpenSSL wrote no ClientHello");
+  return hello;
 }
 
 } // namespace faultd::test

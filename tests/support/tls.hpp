@@ -17,4 +17,8 @@ std::string make_ca(const std::string& dir, const std::string& name);
 cluster_tls make_node_cert(const std::string& dir, const std::string& ca_name,
                            const std::string& node);
 
+/// The bytes of a real TLS ClientHello (what a TLS client sends first), to
+/// mutate in hostile-client tests.
+std::string client_hello();
+
 } // namespace faultd::test
