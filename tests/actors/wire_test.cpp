@@ -106,14 +106,17 @@ TEST_CASE("an injected fault is stored and opens an incident that can be fetched
 
 TEST_CASE("chaos crash-actor crosses the connection and the crashed actor comes back") {
   fixture f;
+  control::request list;
+  list.cmd = control::command::chaos_list_actors;
+  // The node answers before every supervised actor is up (slow under ASan).
+  REQUIRE(test::wait_until(
+    [&] { return f.ask(list).json.find("\"name\":\"analyzer\"") != std::string::npos; }));
   control::request crash;
   crash.cmd = control::command::chaos_crash_actor;
   crash.id = "analyzer";
   auto rep = f.ask(crash);
   REQUIRE_MESSAGE(rep.ok, rep.error);
   CHECK(rep.json.find("\"supervisor\":\"sup:analysis\"") != std::string::npos);
-  control::request list;
-  list.cmd = control::command::chaos_list_actors;
   CHECK(test::wait_until([&] {
     return f.ask(list).json.find("\"name\":\"analyzer\",\"supervisor\":\"sup:analysis\",\"restarts\":1")
            != std::string::npos;
