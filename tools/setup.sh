@@ -6,7 +6,6 @@ FAULTD_PACKAGES=(
   cmake g++ make pkg-config
   libcaf-dev libprotobuf-dev protobuf-compiler libsqlite3-dev libspdlog-dev
   doctest-dev libyaml-cpp-dev libcurl4-openssl-dev libssl-dev openssl
-  openssh-client openssh-server  # tests: tools/caf-run's ssh path, over a private sshd
 )
 
 faultd_install_packages() {

@@ -1,6 +1,5 @@
 #include "actors/membership/tls_gate.hpp"
 
-#include <dlfcn.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,6 +9,7 @@
 #include <memory>
 #include <mutex>
 
+#include "actors/membership/interpose.hpp"
 #include "faultd/util.hpp"
 
 namespace faultd::tls_gate {
@@ -28,11 +28,6 @@ std::unique_ptr<membership::handshake_gate> gate;
 uint64_t refused_seen = 0;
 uint64_t timed_out_seen = 0;
 std::string last_peer;
-
-template <class Fn>
-Fn real(const char* name) {
-  return reinterpret_cast<Fn>(::dlsym(RTLD_NEXT, name));
-}
 
 uint16_t local_port(int fd) {
   sockaddr_storage ss{};
@@ -152,7 +147,7 @@ extern "C" {
 
 int accept(int fd, sockaddr* addr, socklen_t* len) {
   using fn = int (*)(int, sockaddr*, socklen_t*);
-  static fn next = faultd::tls_gate::real<fn>("accept");
+  static fn next = faultd::next_definition<fn>("accept");
   int conn = next(fd, addr, len);
   if (conn < 0 || !faultd::tls_gate::armed.load() || !faultd::tls_gate::is_guarded(fd))
     return conn;
@@ -165,7 +160,7 @@ int accept(int fd, sockaddr* addr, socklen_t* len) {
 
 void SSL_free(SSL* ssl) {
   using fn = void (*)(SSL*);
-  static fn next = faultd::tls_gate::real<fn>("SSL_free");
+  static fn next = faultd::next_definition<fn>("SSL_free");
   if (ssl != nullptr && faultd::tls_gate::tracked.load() > 0) {
     std::lock_guard<std::mutex> guard{faultd::tls_gate::mtx};
     if (faultd::tls_gate::gate) {

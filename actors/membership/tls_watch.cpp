@@ -1,16 +1,15 @@
 #include "actors/membership/tls_watch.hpp"
 
-#include "actors/membership/tls_gate.hpp"
-#include "faultd/util.hpp"
-
-#include <dlfcn.h>
-
 #include <atomic>
 #include <mutex>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+
+#include "actors/membership/interpose.hpp"
+#include "actors/membership/tls_gate.hpp"
+#include "faultd/util.hpp"
 
 namespace faultd::tls_watch {
 
@@ -51,10 +50,15 @@ seen* seen_of(SSL* ssl) {
   return p;
 }
 
-/// Notes a handshake step that ended in an error, once per connection.
-void note(SSL* ssl, int ret, bool accepting, seen* s) {
-  int err = SSL_get_error(ssl, ret);
-  if (s == nullptr || s->noted || err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
+/// The SSL_get_error of a handshake step that returned `ret`.
+int step_error(SSL* ssl, int ret) { return ret == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl, ret); }
+
+bool waiting(int err) { return err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE; }
+
+/// Notes a handshake step that ended in an error (`err`), once per
+/// connection.
+void note(SSL* ssl, int err, bool accepting, seen* s) {
+  if (err == SSL_ERROR_NONE || s == nullptr || s->noted || waiting(err))
     return;
   s->noted = true;
   // Closed before a single handshake byte: a port probe (membership's own,
@@ -80,11 +84,6 @@ void note(SSL* ssl, int ret, bool accepting, seen* s) {
     pending.push_back(std::move(f));
 }
 
-template <class Fn>
-Fn real(const char* name) {
-  return reinterpret_cast<Fn>(::dlsym(RTLD_NEXT, name));
-}
-
 } // namespace
 
 std::vector<failure> take(uint64_t& total) {
@@ -101,26 +100,23 @@ extern "C" {
 
 int SSL_accept(SSL* ssl) {
   using fn = int (*)(SSL*);
-  static fn next = faultd::tls_watch::real<fn>("SSL_accept");
+  static fn next = faultd::next_definition<fn>("SSL_accept");
   auto* seen = faultd::tls_watch::seen_of(ssl);
   int ret = next(ssl);
-  int err = ret == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl, ret);
-  bool over = err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE;
+  int err = faultd::tls_watch::step_error(ssl, ret);
   // One the handshake gate shut down for being overdue is counted there.
-  if (faultd::tls_gate::step(ssl, over) && seen != nullptr)
+  if (faultd::tls_gate::step(ssl, !faultd::tls_watch::waiting(err)) && seen != nullptr)
     seen->noted = true;
-  if (ret <= 0)
-    faultd::tls_watch::note(ssl, ret, true, seen);
+  faultd::tls_watch::note(ssl, err, true, seen);
   return ret;
 }
 
 int SSL_connect(SSL* ssl) {
   using fn = int (*)(SSL*);
-  static fn next = faultd::tls_watch::real<fn>("SSL_connect");
+  static fn next = faultd::next_definition<fn>("SSL_connect");
   auto* seen = faultd::tls_watch::seen_of(ssl);
   int ret = next(ssl);
-  if (ret <= 0)
-    faultd::tls_watch::note(ssl, ret, false, seen);
+  faultd::tls_watch::note(ssl, faultd::tls_watch::step_error(ssl, ret), false, seen);
   return ret;
 }
 

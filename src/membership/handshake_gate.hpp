@@ -43,7 +43,7 @@ public:
 
   /// A connection just accepted from `host` (its address without the port;
   /// `peer` is HOST:PORT, kept to recognize the socket later). An admitted
-  /// one is pending until done() or forget().
+  /// one is pending until done(), drop_fd() or expire() lets it go.
   verdict admit(int fd, const std::string& host, const std::string& peer, time_point now);
 
   /// The first handshake step of the connection on `fd` runs with `ssl`.
