@@ -27,14 +27,14 @@ std::vector<std::vector<state_entry>> chunk(std::vector<state_entry> entries, si
   return out;
 }
 
-void send_window::push(std::vector<state_entry> entries) {
+void send_window::push(std::vector<state_entry> entries, bool rumor) {
   if (entries.empty())
     return;
   if (queue_.size() >= p_.max_queued) {
     queue_.pop_front();
     ++dropped_;
   }
-  queue_.push_back(std::move(entries));
+  queue_.push_back(waiting{std::move(entries), rumor});
 }
 
 std::vector<send_window::outgoing> send_window::due(time_point now) {
@@ -50,13 +50,15 @@ std::vector<send_window::outgoing> send_window::due(time_point now) {
     if (now - f.sent_at >= p_.timeout) {
       f.sent_at = now;
       ++f.attempts;
-      out.push_back(outgoing{f.seq, &f.entries, true});
+      out.push_back(outgoing{f.seq, &f.entries, true, f.rumor});
     }
   // deque::push_back keeps references to the elements already listed.
   while (flight_.size() < p_.window && !queue_.empty()) {
-    flight_.push_back(flying{next_seq_++, std::move(queue_.front()), now, 1});
+    auto& w = queue_.front();
+    flight_.push_back(flying{next_seq_++, std::move(w.entries), w.rumor, now, 1});
     queue_.pop_front();
-    out.push_back(outgoing{flight_.back().seq, &flight_.back().entries, false});
+    auto& f = flight_.back();
+    out.push_back(outgoing{f.seq, &f.entries, false, f.rumor});
   }
   return out;
 }

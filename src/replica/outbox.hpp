@@ -41,13 +41,15 @@ public:
 
   explicit send_window(window_params p) : p_(p) {}
 
-  /// Queues a chunk.
-  void push(std::vector<state_entry> entries);
+  /// Queues a chunk; `rumor`: fresh writes the peer passes on (a PUSH),
+  /// else entries that repair it (ENTRIES).
+  void push(std::vector<state_entry> entries, bool rumor = false);
 
   struct outgoing {
     uint64_t seq = 0;                       ///< to echo in the ack
     const std::vector<state_entry>* entries = nullptr; ///< valid until the next call
     bool retry = false;
+    bool rumor = false;
   };
 
   /// What to send now: timed-out chunks again, then new ones while the
@@ -68,12 +70,17 @@ private:
   struct flying {
     uint64_t seq = 0;
     std::vector<state_entry> entries;
+    bool rumor = false;
     time_point sent_at;
     uint32_t attempts = 0;
   };
 
   window_params p_;
-  std::deque<std::vector<state_entry>> queue_;
+  struct waiting {
+    std::vector<state_entry> entries;
+    bool rumor = false;
+  };
+  std::deque<waiting> queue_;
   std::deque<flying> flight_;
   uint64_t next_seq_ = 1;
   uint64_t dropped_ = 0;

@@ -121,7 +121,10 @@ apply_result replica_map::apply(const state_entry& e) {
   if (sha256_hex(e.value) != e.checksum)
     return apply_result::bad_checksum;
   auto skew_ms = std::chrono::duration_cast<std::chrono::milliseconds>(params_.max_clock_skew);
-  if (hlc::ms_of(e.version) > hlc_.wall_ms() + skew_ms.count())
+  // Ahead of both our wall clock and every version we already took: a
+  // version close to one we accepted is not suspicious, only a jump is.
+  auto horizon = std::max(hlc_.wall_ms(), hlc::ms_of(hlc_.last()));
+  if (hlc::ms_of(e.version) > horizon + skew_ms.count())
     return apply_result::too_far_ahead;
   hlc_.observe(e.version);
   if (auto* mine = find(e.key);

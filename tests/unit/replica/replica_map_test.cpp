@@ -60,7 +60,7 @@ TEST_CASE("hlc versions never go back, stay above what was observed, and follow 
   CHECK(h.next() == hlc::pack(6000, 0));
 }
 
-TEST_CASE("the later version wins; equal versions go to the larger node id; everyone agrees") {
+TEST_CASE("the later version wins, equal versions go to the larger node id, and everyone agrees") {
   CHECK(newer(5, "a", 4, "z"));
   CHECK_FALSE(newer(4, "z", 5, "a"));
   CHECK(newer(5, "b", 5, "a"));
@@ -116,7 +116,7 @@ TEST_CASE("a received entry is verified: checksum, key, origin, and clock skew")
   CHECK(c.put("k", "12345", out).code() == errc::bad_request);
 }
 
-TEST_CASE("digests find the differing buckets; an exchange moves only what differs") {
+TEST_CASE("digests find the differing buckets, and an exchange moves only what differs") {
   settable_clock clock;
   replica_map a{node("n1"), clock};
   replica_map b{node("n2"), clock};
