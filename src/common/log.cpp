@@ -1,9 +1,13 @@
 #include "faultd/log.hpp"
 
+#include <csignal>
 #include <mutex>
+
+#include <pthread.h>
 #include <vector>
 
 #include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 namespace faultd::log {
@@ -38,6 +42,10 @@ std::shared_ptr<spdlog::logger> get(const std::string& component) {
   l->set_level(r.level);
   l->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%n] %v");
   l->flush_on(spdlog::level::warn);
+  try {
+    spdlog::register_logger(l); // for flush_every (add_file_sink)
+  } catch (const spdlog::spdlog_ex&) {
+  }
   r.loggers.push_back(l);
   return l;
 }
@@ -63,6 +71,16 @@ std::string add_file_sink(const std::string& path) {
     r.sinks.push_back(sink);
     for (auto& l : r.loggers)
       l->sinks().push_back(sink);
+    // Info lines reach the file within a second (warnings and errors at
+    // once), so an operator tailing it sees what happens as it happens.
+    // The flushing thread takes no signal: they are the main program's
+    // (faultd waits for SIGTERM with sigwait; a thread that could take it
+    // would die of it instead).
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    spdlog::flush_every(std::chrono::seconds(1));
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
   } catch (const spdlog::spdlog_ex& e) {
     return e.what();
   }
