@@ -21,6 +21,7 @@
 
 #include "faultd/domain.hpp"
 #include "process/supervisor.hpp"
+#include "replica/report.hpp"
 
 namespace faultd {
 
@@ -30,6 +31,12 @@ using ctl_atom = caf::atom_constant<caf::atom("ctl")>;
 /// (peer_atom, std::string PeerMessage): one faultd node to another's
 /// published peer actor (proto/faultd/v1/peer.proto); no reply.
 using peer_atom = caf::atom_constant<caf::atom("peer")>;
+/// (state_atom, std::string StateMessage): one node's state sync to
+/// another's (proto/faultd/v1/state.proto), over the membership link: to the
+/// peer front or the membership actor, which hand it to "state_sync"; no
+/// reply. Locally, (state_atom, std::string to, std::string bytes) asks the
+/// membership actor to send it to member `to`.
+using state_atom = caf::atom_constant<caf::atom("state")>;
 
 // -- local ---------------------------------------------------------------------
 /// (event_atom, fault_event): a detector reports a fault (or its clearing).
@@ -107,6 +114,29 @@ using port_atom = caf::atom_constant<caf::atom("port")>;
 /// leaves; answered once the goodbyes are on their way.
 using leave_atom = caf::atom_constant<caf::atom("leave")>;
 
+// -- the state-sync actor's local interface: each answers a
+// replica::state_result (its `st` says whether it worked) ----------------------
+/// (sget_atom, std::string key): the entry of a live key (not_found if none).
+using sget_atom = caf::atom_constant<caf::atom("sget")>;
+/// (sput_atom, std::string key, std::string value): writes and spreads it.
+using sput_atom = caf::atom_constant<caf::atom("sput")>;
+/// (sdel_atom, std::string key): deletes it (a tombstone); count 1 if it was live.
+using sdel_atom = caf::atom_constant<caf::atom("sdel")>;
+/// (slist_atom, std::string prefix): the live entries under the prefix.
+using slist_atom = caf::atom_constant<caf::atom("slist")>;
+/// (sreport_atom): compares digests with every alive member.
+using sreport_atom = caf::atom_constant<caf::atom("sreport")>;
+/// (ssnap_atom): records the live keys as a new snapshot.
+using ssnap_atom = caf::atom_constant<caf::atom("ssnap")>;
+/// (ssnaps_atom): the snapshots, newest first.
+using ssnaps_atom = caf::atom_constant<caf::atom("ssnaps")>;
+/// (srestore_atom, std::string id, std::string prefix): the keys under the
+/// prefix become what snapshot `id` holds (written anew, so they win
+/// everywhere; keys the snapshot lacks are deleted).
+using srestore_atom = caf::atom_constant<caf::atom("srestore")>;
+/// (ssync_atom): an anti-entropy exchange with every alive member now.
+using ssync_atom = caf::atom_constant<caf::atom("ssync")>;
+
 } // namespace faultd
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::fault_event)
@@ -120,3 +150,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<faultd::recovery_execution>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<faultd::fault_event>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<faultd::incident>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<faultd::alert>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::replica::state_result)

@@ -12,6 +12,7 @@
 #include "actors/type_ids.hpp"
 #include "control/server.hpp"
 #include "control/codec.hpp"
+#include "control/state_codec.hpp"
 #include "membership/board.hpp"
 #include "process/log_tail.hpp"
 #include "process/supervisor.hpp"
@@ -332,6 +333,54 @@ void service_command(self_ptr self, caf::typed_response_promise<std::string> rp,
     wait + std::chrono::seconds(5));
 }
 
+/// `faultctl state ...`: asks the state-sync actor and encodes its answer.
+void state_command(self_ptr self, caf::typed_response_promise<std::string> rp,
+                   const control::request& req) {
+  auto op = req.op;
+  auto key = req.key;
+  auto id = req.id;
+  auto encode = [op, key, id](replica::state_result& r) -> std::string {
+    if (!r.st.ok())
+      return control::encode_error(r.st.code(), r.st.message());
+    if (op == "get" || op == "put")
+      return control::encode_state_entry(r.entries.front());
+    if (op == "list")
+      return control::encode_state_list(r.entries);
+    if (op == "report")
+      return control::encode_state_report(r.report);
+    if (op == "snapshot" || op == "snapshots")
+      return control::encode_snapshots(r.snapshots);
+    if (op == "del")
+      return control::encode_command("state del", key, r.count > 0 ? "deleted" : "absent",
+                                     r.count > 0 ? "" : "no such key: nothing to delete");
+    if (op == "restore")
+      return control::encode_command("state restore", id, "restored",
+                                     std::to_string(r.count) + " keys written, "
+                                       + std::to_string(r.deleted) + " deleted");
+    return control::encode_command("state sync", "", "started",
+                                   "anti-entropy with " + std::to_string(r.count) + " peers");
+  };
+  auto on_ok = [=](replica::state_result& r) mutable { rp.deliver(encode(r)); };
+  if (op == "get")
+    ask(self, "state_sync", rp, on_ok, sget_atom::value, req.key);
+  else if (op == "put")
+    ask(self, "state_sync", rp, on_ok, sput_atom::value, req.key, req.value);
+  else if (op == "del")
+    ask(self, "state_sync", rp, on_ok, sdel_atom::value, req.key);
+  else if (op == "list")
+    ask(self, "state_sync", rp, on_ok, slist_atom::value, req.prefix);
+  else if (op == "report")
+    ask(self, "state_sync", rp, on_ok, sreport_atom::value);
+  else if (op == "snapshot")
+    ask(self, "state_sync", rp, on_ok, ssnap_atom::value);
+  else if (op == "snapshots")
+    ask(self, "state_sync", rp, on_ok, ssnaps_atom::value);
+  else if (op == "restore")
+    ask(self, "state_sync", rp, on_ok, srestore_atom::value, req.id, req.prefix);
+  else
+    ask(self, "state_sync", rp, on_ok, ssync_atom::value);
+}
+
 void dry_run(self_ptr self, caf::typed_response_promise<std::string> rp, fault_event ev) {
   auto& st = self->state;
   ask(
@@ -442,6 +491,9 @@ caf::result<std::string> handle(self_ptr self, const std::string& bytes) {
     }
     case control::command::degradation:
       degradation(self, rp, req.service, req.level);
+      break;
+    case control::command::state:
+      state_command(self, rp, req);
       break;
     case control::command::logs:
       logs(self, rp, req);

@@ -618,13 +618,28 @@ caf::actor spawn_peer_front(caf::actor_system& sys, std::shared_ptr<node_context
                                        *dropped);
         return caf::sec::unexpected_message;
       });
-    return {[self, ctx](peer_atom, std::string& bytes) {
-      if (bytes.size() > (1u << 20))
-        return; // no peer message is this big
-      // The sender (the peer's membership actor) is the way back to it.
-      ctx->send_to("membership", peer_atom::value, std::move(bytes),
-                   caf::actor_cast<caf::actor>(self->current_sender()));
-    }};
+    // A state message is at most state_sync.max_message_size (one value
+    // that does not fit a chunk travels alone, still within it).
+    auto state_limit = ctx->cfg.state_sync.max_message_size + 4096;
+    return {
+      [self, ctx](peer_atom, std::string& bytes) {
+        if (bytes.size() > (1u << 20))
+          return; // no peer message is this big
+        // The sender (the peer's membership actor) is the way back to it.
+        ctx->send_to("membership", peer_atom::value, std::move(bytes),
+                     caf::actor_cast<caf::actor>(self->current_sender()));
+      },
+      [ctx, state_limit, dropped](state_atom, std::string& bytes) {
+        if (bytes.size() > state_limit) {
+          if (++*dropped % 1000 == 1)
+            log::get("membership")->warn("peer-message-dropped dropped_total={} reason=\"state "
+                                         "message of {} bytes\"",
+                                         *dropped, bytes.size());
+          return;
+        }
+        ctx->send_to("state_sync", state_atom::value, std::move(bytes));
+      },
+    };
   });
 }
 
@@ -696,6 +711,26 @@ caf::actor spawn_membership_actor(caf::actor_system& sys, std::shared_ptr<node_c
           else if (s.links.count(address) == 0 && v.id > table(self).self_id())
             connect(self, address); // still listening: link again (we dial)
         }
+      },
+      [self](state_atom, std::string& bytes) {
+        // A peer's state sync, on the link it holds to us.
+        auto& s = self->state;
+        if (bytes.size() <= s.ctx->cfg.state_sync.max_message_size + 4096)
+          s.ctx->send_to("state_sync", state_atom::value, std::move(bytes));
+      },
+      [self](state_atom, const std::string& to, std::string& bytes) {
+        // Our own state sync's message for member `to` (never a remote's:
+        // peers do not relay through us).
+        auto sender = self->current_sender();
+        if (!sender || sender->node() != self->node())
+          return;
+        auto rec = table(self).find(to);
+        if (!rec)
+          return;
+        auto it = self->state.links.find(rec->address);
+        if (it != self->state.links.end() && it->second.handle)
+          self->send(it->second.handle, state_atom::value, std::move(bytes));
+        // No link now: the window resends, anti-entropy repairs.
       },
       [self](tick_atom) { tick(self); },
       [self](join_atom) -> caf::result<std::string> {

@@ -27,6 +27,7 @@
 #include "actors/membership/membership_actor.hpp"
 #include "actors/membership/tls_gate.hpp"
 #include "actors/recovery/recovery_actor.hpp"
+#include "actors/state_sync/state_sync_actor.hpp"
 #include "actors/storage/storage_actor.hpp"
 #include "actors/supervision/supervisor_actor.hpp"
 #include "actors/type_ids.hpp"
@@ -111,6 +112,10 @@ supervisor_spec node_tree(const std::shared_ptr<node_context>& ctx,
                                            },
                                            parent_dir(ctx->cfg.db_path()));
                                        })})),
+      supervisor_child(subtree(ctx, "sup:state",
+                               {worker("state_sync", [ctx](caf::actor_system& sys) {
+                                 return spawn_state_sync_actor(sys, ctx);
+                               })})),
       supervisor_child(subtree(ctx, "sup:alerting",
                                {worker("alerting", [ctx](caf::actor_system& sys) {
                                  return spawn_alert_actor(sys, ctx);
@@ -602,6 +607,7 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out,
   deps.registry = ctx->registry.get();
   deps.health = ctx->health.get();
   deps.circuits = ctx->circuits.get();
+  deps.state = make_state_access(sys, ctx->dir);
   actions::register_builtin_executors(*ctx->executors, deps);
   for (auto& svc : cfg.services)
     declare_checks(*ctx, svc);

@@ -237,12 +237,16 @@ struct recovery_config {
   bool rollback_enabled = true;
 };
 
+/// state_sync: how the replicated map spreads (replica/engine.hpp).
 struct state_sync_config {
-  duration sync_interval = seconds_d(10);
-  uint64_t max_message_size = 1048576;
-  uint32_t retry_count = 3;
-  duration timeout = seconds_d(30);
-  uint32_t fanout = 3;
+  duration sync_interval = seconds_d(10);  ///< one anti-entropy exchange per interval
+  uint64_t max_message_size = 1048576;     ///< a state message's size limit (chunks)
+  uint32_t retry_count = 3;                ///< resends of an unacknowledged chunk
+  duration timeout = seconds_d(30);        ///< before a chunk is sent again
+  uint32_t fanout = 3;                     ///< peers a fresh write is pushed to
+  /// How long a delete is remembered (a node away for longer may bring the
+  /// key back).
+  duration tombstone_grace = seconds_d(86400);
 };
 
 struct alerting_config {

@@ -41,12 +41,17 @@ void register_builtin_executors(executor_registry& reg, const builtin_deps& d) {
   else
     missing(action_type::circuit_breaker, "circuit board");
 
-  reg.add(action_type::state_sync,
-          std::make_shared<unavailable_executor>(
-              action_type::state_sync, "state synchronisation is not implemented on this node yet"));
-  reg.add(action_type::data_restore,
-          std::make_shared<unavailable_executor>(
-              action_type::data_restore, "restoring from snapshots is not implemented on this node yet"));
+  if (d.state.sync && d.state.snapshot && d.state.latest && d.state.restore) {
+    reg.add(action_type::state_sync, std::make_shared<state_sync_executor>(d.state));
+    reg.add(action_type::data_restore, std::make_shared<data_restore_executor>(d.state));
+  } else {
+    reg.add(action_type::state_sync,
+            std::make_shared<unavailable_executor>(action_type::state_sync,
+                                                   "this node runs no state sync"));
+    reg.add(action_type::data_restore,
+            std::make_shared<unavailable_executor>(action_type::data_restore,
+                                                   "this node runs no state sync"));
+  }
 }
 
 } // namespace faultd::actions

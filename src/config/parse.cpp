@@ -676,16 +676,19 @@ private:
   }
 
   void parse_state_sync(const value& v, state_sync_config& out) {
-    map_reader m(v, {"sync_interval", "max_message_size", "retry_count", "timeout", "fanout"});
+    map_reader m(v, {"sync_interval", "max_message_size", "retry_count", "timeout", "fanout",
+                     "tombstone_grace"});
     m.with("sync_interval", [&](const value& x) { out.sync_interval = x.as_positive_duration(); });
     m.with("max_message_size", [&](const value& x) {
       out.max_message_size = x.as_u64();
-      if (out.max_message_size < 1024)
-        x.fail("must be at least 1024 bytes, got " + x.node().Scalar());
+      if (out.max_message_size < 1024 || out.max_message_size > (64u << 20))
+        x.fail("must be from 1024 to 67108864 bytes (64 MiB), got " + x.node().Scalar());
     });
     m.with("retry_count", [&](const value& x) { out.retry_count = x.as_u32(); });
     m.with("timeout", [&](const value& x) { out.timeout = x.as_positive_duration(); });
     m.with("fanout", [&](const value& x) { out.fanout = as_positive_u32(x); });
+    m.with("tombstone_grace",
+           [&](const value& x) { out.tombstone_grace = x.as_positive_duration(); });
   }
 
   void parse_alerting(const value& v, alerting_config& out) {
@@ -816,7 +819,7 @@ private:
       {action_type::failover, {"backup_node"}},
       {action_type::load_balancing, {"weights", "load_distribution", "drain", "instances"}},
       {action_type::state_sync, {}},
-      {action_type::data_restore, {}},
+      {action_type::data_restore, {"snapshot", "prefix"}},
     };
     static const std::vector<std::string> none;
     auto i = known.find(t);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
 #include <sstream>
 
 #include <google/protobuf/io/coded_stream.h>
@@ -302,6 +303,42 @@ std::string render(const v1::ControlResponse& r) {
                + std::to_string(m.local_health() + 1) + "\n";
       return out;
     }
+    case v1::ControlResponse::kStateEntry: {
+      auto& e = r.state_entry();
+      std::ostringstream out;
+      out << e.key() << " = " << e.value() << '\n'
+          << "version     " << e.version() << '\n'
+          << "updated by  " << e.updated_by() << " (stored here " << e.updated_at() << ")\n"
+          << "sha256      " << e.checksum() << '\n';
+      return out.str();
+    }
+    case v1::ControlResponse::kStateList: {
+      table t{{"KEY", "VALUE", "UPDATED_BY", "UPDATED_AT"}};
+      for (auto& e : r.state_list().entries())
+        t.add({e.key(), e.value().size() > 60 ? e.value().substr(0, 57) + "..." : e.value(),
+               e.updated_by(), e.updated_at()});
+      return t.render();
+    }
+    case v1::ControlResponse::kStateReport: {
+      auto& x = r.state_report();
+      char pct[32];
+      std::snprintf(pct, sizeof pct, "%.1f%%", x.consistency_percentage());
+      std::string out = std::string{"consistency "} + pct + "\n\n";
+      table t{{"NODE", "KEYS", "AGREE", "DIFFER", "MISSING"}};
+      for (auto& n : x.nodes())
+        t.add({n.id(), std::to_string(n.keys()), std::to_string(n.agree()),
+               std::to_string(n.differ()), std::to_string(n.missing())});
+      out += t.render();
+      if (x.unanswered_size() > 0)
+        out += "\nno answer in time from " + join(x.unanswered(), ", ") + "\n";
+      return out;
+    }
+    case v1::ControlResponse::kSnapshots: {
+      table t{{"SNAPSHOT", "CREATED_AT", "KEYS"}};
+      for (auto& x : r.snapshots().snapshots())
+        t.add({x.id(), x.created_at(), std::to_string(x.keys())});
+      return t.render();
+    }
     case v1::ControlResponse::kDryRun: {
       auto& d = r.dry_run();
       std::ostringstream out;
@@ -371,6 +408,10 @@ const google::protobuf::Message* body_of(const v1::ControlResponse& r) {
     case v1::ControlResponse::kDryRun: return &r.dry_run();
     case v1::ControlResponse::kReload: return &r.reload();
     case v1::ControlResponse::kMembers: return &r.members();
+    case v1::ControlResponse::kStateEntry: return &r.state_entry();
+    case v1::ControlResponse::kStateList: return &r.state_list();
+    case v1::ControlResponse::kStateReport: return &r.state_report();
+    case v1::ControlResponse::kSnapshots: return &r.snapshots();
     case v1::ControlResponse::BODY_NOT_SET: break;
   }
   return nullptr;
@@ -429,6 +470,15 @@ std::string encode_request(const request& r) {
       break;
     case command::reload: req.mutable_reload(); break;
     case command::members: req.mutable_members(); break;
+    case command::state: {
+      auto* x = req.mutable_state();
+      x->set_op(r.op);
+      x->set_key(r.key);
+      x->set_value(r.value);
+      x->set_prefix(r.prefix);
+      x->set_id(r.id);
+      break;
+    }
   }
   if (r.cmd == command::inject)
     req.mutable_inject()->set_dry_run(r.dry_run);
@@ -527,6 +577,24 @@ status decode_request(std::string_view bytes, request& out) {
       break;
     case v1::ControlRequest::kReload: out.cmd = command::reload; break;
     case v1::ControlRequest::kMembers: out.cmd = command::members; break;
+    case v1::ControlRequest::kState: {
+      auto& x = req.state();
+      out.cmd = command::state;
+      out.op = x.op();
+      out.key = x.key();
+      out.value = x.value();
+      out.prefix = x.prefix();
+      out.id = x.id();
+      static const std::set<std::string> ops{"get",       "put",     "del",  "list", "report",
+                                             "snapshot", "snapshots", "restore", "sync"};
+      if (ops.count(out.op) == 0)
+        return {errc::bad_request, "state: unknown operation \"" + out.op + "\""};
+      if ((out.op == "get" || out.op == "put" || out.op == "del") && out.key.empty())
+        return {errc::bad_request, "state " + out.op + ": key is empty"};
+      if (out.op == "restore" && out.id.empty())
+        return {errc::bad_request, "state restore: snapshot id is empty"};
+      break;
+    }
     case v1::ControlRequest::kMaintenance:
       out.cmd = command::maintenance;
       out.service = req.maintenance().service();

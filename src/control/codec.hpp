@@ -43,6 +43,7 @@ enum class command : uint8_t {
   maintenance,     ///< service, on
   reload,          ///< re-read the config file
   members,         ///< the cluster's members
+  state,           ///< op (get|put|del|list|report|snapshot|snapshots|restore|sync), key, value, prefix, id
 };
 
 /// A decoded control request. Only the fields of `cmd` are meaningful.
@@ -58,6 +59,9 @@ struct request {
   std::string op;         ///< circuit, service_command
   std::string level;      ///< degradation
   std::string reason;     ///< incident_close
+  std::string key;        ///< state get, put, del
+  std::string value;      ///< state put
+  std::string prefix;     ///< state list, restore
   bool on = false;        ///< maintenance
   uint32_t lines = 0;     ///< logs
   int64_t offset = -1;    ///< logs: -1 = the last `lines`

@@ -213,15 +213,15 @@ comparison replica_map::compare(const std::vector<uint32_t>& buckets,
   return c;
 }
 
-size_t replica_map::collect_tombstones() {
+std::vector<std::string> replica_map::collect_tombstones() {
   auto grace_ms = std::chrono::duration_cast<std::chrono::milliseconds>(params_.tombstone_grace);
   auto cutoff = hlc_.wall_ms() - grace_ms.count();
-  size_t n = 0;
+  std::vector<std::string> n;
   for (auto it = entries_.begin(); it != entries_.end();) {
     if (it->second.tombstone && hlc::ms_of(it->second.version) < cutoff) {
       digest_[bucket_of(it->first)] -= entry_hash(it->second);
+      n.push_back(it->first);
       it = entries_.erase(it);
-      ++n;
     } else {
       ++it;
     }

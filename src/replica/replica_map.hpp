@@ -42,7 +42,9 @@ namespace faultd::replica {
 struct map_params {
   std::string self;                          ///< this node's id
   duration tombstone_grace = seconds_d(86400); ///< how long a delete is remembered
-  duration max_clock_skew = seconds_d(60);   ///< a version further ahead is refused
+  /// A version further ahead than this of both the wall clock and the
+  /// newest version taken so far is refused.
+  duration max_clock_skew = seconds_d(60);
   size_t max_value_size = 1 << 20;           ///< larger values are refused at put
 };
 
@@ -127,8 +129,8 @@ public:
   comparison compare(const std::vector<uint32_t>& buckets,
                      const std::vector<key_version>& theirs) const;
 
-  /// Removes tombstones older than the grace; how many.
-  size_t collect_tombstones();
+  /// Removes tombstones older than the grace; their keys.
+  std::vector<std::string> collect_tombstones();
 
   hlc& clock() { return hlc_; }
   const map_params& params() const { return params_; }

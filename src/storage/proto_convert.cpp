@@ -42,30 +42,6 @@ size_t utf8_sequence_length(std::string_view s, size_t i) {
   return 0;
 }
 
-// `s` with every invalid UTF-8 byte replaced by U+FFFD (see the header).
-std::string valid_utf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) { // fast path: nothing to replace
-    auto n = utf8_sequence_length(s, i);
-    if (n == 0)
-      break;
-    i += n;
-  }
-  if (i == s.size())
-    return std::string{s};
-  std::string out{s.substr(0, i)};
-  while (i < s.size()) {
-    auto n = utf8_sequence_length(s, i);
-    if (n == 0) {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    } else {
-      out.append(s.substr(i, n));
-      i += n;
-    }
-  }
-  return out;
-}
 
 // -- enums -------------------------------------------------------------------
 
@@ -104,6 +80,31 @@ status parse_message(std::string_view bytes, Message& msg, const char* what) {
 }
 
 } // namespace
+
+// `s` with every invalid UTF-8 byte replaced by U+FFFD (see the header).
+std::string valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) { // fast path: nothing to replace
+    auto n = utf8_sequence_length(s, i);
+    if (n == 0)
+      break;
+    i += n;
+  }
+  if (i == s.size())
+    return std::string{s};
+  std::string out{s.substr(0, i)};
+  while (i < s.size()) {
+    auto n = utf8_sequence_length(s, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
 
 // -- to_proto ----------------------------------------------------------------
 

@@ -36,6 +36,9 @@ class StateEntry;
 
 namespace faultd::storage {
 
+/// `s` with every invalid UTF-8 byte replaced by U+FFFD.
+std::string valid_utf8(std::string_view s);
+
 /// Domain value -> protobuf message. Never fails.
 v1::FaultEvent to_proto(const fault_event& x);
 v1::RecoveryAction to_proto(const recovery_action& x);

@@ -16,51 +16,7 @@ using namespace faultd::test;
 
 namespace {
 
-/// Quick failure detection, so the tests do not wait long.
-const char* cluster_tuning = R"(  heartbeat_interval: 50ms
-  suspect_timeout: 300ms
-  min_std_deviation: 50ms
-)";
-
-std::string member_yaml(uint16_t port, const std::vector<uint16_t>& seeds) {
-  std::string list;
-  for (auto s : seeds)
-    list += (list.empty() ? "" : ", ") + std::string{"127.0.0.1:"} + std::to_string(s);
-  return "  listen: 127.0.0.1:" + std::to_string(port) + "\ncluster:\n  seeds: [" + list + "]\n"
-         + cluster_tuning
-         + "services: []\nfault_detection:\n  resources: {enabled: false}\n  security: "
-           "{enabled: false}\n";
-}
-
-struct member {
-  uint16_t port = free_port();
-  std::unique_ptr<node_process> proc;
-
-  /// `seed_self`: this node's own address is among its seeds too (a seed
-  /// list that names every node, as tools/caf-run writes it).
-  member(const std::string& id, std::vector<uint16_t> seeds, bool seed_self = false) {
-    if (seed_self)
-      seeds.push_back(port);
-    proc = std::make_unique<node_process>(member_yaml(port, seeds), id);
-  }
-
-  /// `faultctl --json members`' object of member `id` (and what follows).
-  std::string entry(const std::string& id) {
-    auto r = proc->ctl({"--json", "members"});
-    if (r.status != 0)
-      return "";
-    auto at = r.out.find("\"id\":\"" + id + "\"");
-    return at == std::string::npos ? "" : r.out.substr(at);
-  }
-
-  std::string state_of(const std::string& id) { return json_value(entry(id), "state"); }
-
-  bool sees(const std::string& id, const std::string& state) {
-    return state_of(id) == state;
-  }
-
-  std::string log() { return read_file(proc->dir.file("data") + "/faultd.log"); }
-};
+using member = cluster_member;
 
 bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;

@@ -79,4 +79,35 @@ std::string node_process::incident_json(const std::string& id) {
   return ctl({"--json", "incident", id}).out;
 }
 
+std::string member_yaml(uint16_t port, const std::vector<uint16_t>& seeds,
+                        const std::string& extra) {
+  std::string list;
+  for (auto s : seeds)
+    list += (list.empty() ? "" : ", ") + std::string{"127.0.0.1:"} + std::to_string(s);
+  return "  listen: 127.0.0.1:" + std::to_string(port) + "\ncluster:\n  seeds: [" + list + "]\n"
+         + "  heartbeat_interval: 50ms\n  suspect_timeout: 300ms\n  min_std_deviation: 50ms\n"
+         + "services: []\nfault_detection:\n  resources: {enabled: false}\n  security: "
+           "{enabled: false}\n"
+         + extra;
+}
+
+cluster_member::cluster_member(const std::string& id, std::vector<uint16_t> seeds,
+                               bool seed_self, const std::string& extra) {
+  if (seed_self)
+    seeds.push_back(port);
+  proc = std::make_unique<node_process>(member_yaml(port, seeds, extra), id);
+}
+
+std::string cluster_member::entry(const std::string& id) {
+  auto r = proc->ctl({"--json", "members"});
+  if (r.status != 0)
+    return "";
+  auto at = r.out.find("\"id\":\"" + id + "\"");
+  return at == std::string::npos ? "" : r.out.substr(at);
+}
+
+std::string cluster_member::log() {
+  return read_file(proc->dir.file("data") + "/faultd.log");
+}
+
 } // namespace faultd::test

@@ -59,4 +59,27 @@ public:
   std::unique_ptr<child_process> proc;
 };
 
+/// The config of a cluster member listening on 127.0.0.1:`port` with
+/// `seeds`, quick failure detection (50 ms heartbeats), no services, no
+/// resource or security detectors; `extra` is appended (top-level YAML).
+std::string member_yaml(uint16_t port, const std::vector<uint16_t>& seeds,
+                        const std::string& extra = "");
+
+/// A faultd process that is a cluster member (member_yaml).
+struct cluster_member {
+  uint16_t port = free_port();
+  std::unique_ptr<node_process> proc;
+
+  /// `seed_self`: this node's own address is among its seeds too (a seed
+  /// list that names every node, as tools/caf-run writes it).
+  cluster_member(const std::string& id, std::vector<uint16_t> seeds, bool seed_self = false,
+                 const std::string& extra = "");
+
+  /// `faultctl --json members`' object of member `id` (and what follows).
+  std::string entry(const std::string& id);
+  std::string state_of(const std::string& id) { return json_value(entry(id), "state"); }
+  bool sees(const std::string& id, const std::string& state) { return state_of(id) == state; }
+  std::string log();
+};
+
 } // namespace faultd::test

@@ -56,6 +56,20 @@ commands:
                                  detected one (analyzer, storage, alerts);
                                  --dry-run shows the incident and strategy it
                                  would lead to and acts on nothing
+  state get KEY                  one key of the replicated map: value,
+                                 version, checksum, the node that wrote it
+  state put KEY VALUE            writes it here; it spreads to every node
+  state del KEY                  deletes it everywhere (a tombstone)
+  state list [PREFIX]            the live keys, in key order
+  state report                   compares this node's keys with every alive
+                                 member's: consistency in percent, and per
+                                 node the keys that agree, differ, are missing
+  state snapshot                 records the live keys here as a snapshot
+  state snapshots                the snapshots on this node, newest first
+  state restore ID [--prefix P]  the keys (under P) become what snapshot ID
+                                 holds, on every node; keys it lacks are
+                                 deleted
+  state sync                     an anti-entropy round with every peer now
   strategies                     the recovery strategies
   chaos list-actors              every supervised actor, its supervisor and
                                  how often it was restarted
@@ -218,6 +232,46 @@ std::optional<options> parse_args(const std::vector<std::string>& args, std::str
       return o;
     }
     r.id = args[i++];
+    if (!no_more())
+      return std::nullopt;
+    return o;
+  }
+  if (cmd == "state") {
+    r.cmd = control::command::state;
+    if (!operand("operation (get, put, del, list, report, snapshot, snapshots, restore, sync)"))
+      return std::nullopt;
+    r.op = args[i++];
+    auto& op = r.op;
+    if (op == "get" || op == "del" || op == "put") {
+      if (!operand("KEY"))
+        return std::nullopt;
+      r.key = args[i++];
+      if (op == "put") {
+        if (i >= args.size()) { // a value may begin with '-' or be empty
+          error = "state put: missing VALUE";
+          return std::nullopt;
+        }
+        r.value = args[i++];
+      }
+    } else if (op == "list") {
+      if (i < args.size() && !args[i].empty() && args[i][0] != '-')
+        r.prefix = args[i++];
+    } else if (op == "restore") {
+      if (!operand("snapshot ID"))
+        return std::nullopt;
+      r.id = args[i++];
+      if (i < args.size() && args[i] == "--prefix") {
+        auto v = value("state restore --prefix");
+        if (!v)
+          return std::nullopt;
+        r.prefix = *v;
+        ++i;
+      }
+    } else if (op != "report" && op != "snapshot" && op != "snapshots" && op != "sync") {
+      error = "state: unknown operation " + op
+              + " (expected get, put, del, list, report, snapshot, snapshots, restore, sync)";
+      return std::nullopt;
+    }
     if (!no_more())
       return std::nullopt;
     return o;

@@ -82,13 +82,11 @@ TEST_CASE("placeholder targets resolve to the incident's component, others are l
   CHECK(resolve_target(action_on("${component}-backup"), ctx) == "${component}-backup");
 }
 
-TEST_CASE("state_sync and data_restore fail as unavailable instead of pretending success") {
-  unavailable_executor sync{action_type::state_sync,
-                            "state synchronisation is not implemented on this node yet"};
+TEST_CASE("without a state sync, state_sync and data_restore fail as unavailable instead of pretending success") {
+  unavailable_executor sync{action_type::state_sync, "this node runs no state sync"};
   auto r = sync.execute(action_on("gw"), ctx_for("gw"));
   CHECK(r.st.code() == errc::unavailable);
-  CHECK(r.st.message()
-        == "state_sync is not available: state synchronisation is not implemented on this node yet");
+  CHECK(r.st.message() == "state_sync is not available: this node runs no state sync");
   CHECK(sync.rollback(action_on("gw"), ctx_for("gw"), r.rollback_data).ok());
 
   unavailable_executor restore{action_type::data_restore, "no snapshots on this node yet"};
