@@ -54,6 +54,7 @@ struct storage_state {
   std::string db_dir;
   duration retry_delay{0};
   bool retry_queued = false;
+  std::chrono::steady_clock::time_point last_read_retry{};
   bool fault_raised = false;
   uint64_t dropped = 0;
   status last_failure;
@@ -111,7 +112,7 @@ void keep_for_retry(self_ptr self) {
   }
   st.retry_delay = st.retry_delay == duration{0}
                      ? duration{std::chrono::milliseconds(250)}
-                     : std::min<duration>(st.retry_delay * 2, std::chrono::seconds(30));
+                     : std::min<duration>(st.retry_delay * 2, std::chrono::seconds(5));
   if (!st.retry_queued) {
     st.retry_queued = true;
     self->delayed_send(self, st.retry_delay, retry_atom::value);
@@ -157,13 +158,19 @@ void recovered(self_ptr self) {
   st.report(std::move(clear));
 }
 
-void flush(self_ptr self) {
+void flush(self_ptr self, bool for_read = false) {
   auto& st = self->state;
   st.flush_queued = false;
   // While a failed batch waits for its retry, new data joins it: writing
-  // now would only fail again at the rate data arrives.
-  if (st.retry_queued)
-    return;
+  // now would only fail again at the rate data arrives. A reader may try
+  // early (at most every 250 ms), so that what it asks for is there as soon
+  // as the disk has room again.
+  if (st.retry_queued) {
+    auto now = std::chrono::steady_clock::now();
+    if (!for_read || now - st.last_read_retry < std::chrono::milliseconds(250))
+      return;
+    st.last_read_retry = now;
+  }
   if (st.batch->empty() && st.waiting.empty())
     return;
   keep_latest_incidents(st.batch->incidents);
@@ -250,14 +257,14 @@ caf::behavior storage_actor(self_ptr self, std::shared_ptr<storage::store> db, u
       flush(self);
     },
     [=](faults_atom, int64_t since_ns, uint32_t limit) -> caf::result<std::vector<fault_event>> {
-      flush(self); // read your own writes
+      flush(self, true); // read your own writes
       std::vector<fault_event> out;
       if (auto res = self->state.db->events_since(from_unix_nanos(since_ns), limit, out); !res.ok())
         return caf::make_error(caf::sec::runtime_error, res.to_string());
       return out;
     },
     [=](incidents_atom, uint32_t limit, bool open_only) -> caf::result<std::vector<incident>> {
-      flush(self);
+      flush(self, true);
       std::vector<incident> out;
       if (auto res = self->state.db->incidents(limit, open_only, out); !res.ok())
         return caf::make_error(caf::sec::runtime_error, res.to_string());
@@ -266,14 +273,14 @@ caf::behavior storage_actor(self_ptr self, std::shared_ptr<storage::store> db, u
       return out;
     },
     [=](alerts_atom, uint32_t limit) -> caf::result<std::vector<alert>> {
-      flush(self);
+      flush(self, true);
       std::vector<alert> out;
       if (auto res = self->state.db->alerts(limit, out); !res.ok())
         return caf::make_error(caf::sec::runtime_error, res.to_string());
       return out;
     },
     [=](incident_atom, const std::string& id) -> caf::result<std::vector<incident>> {
-      flush(self);
+      flush(self, true);
       incident x;
       auto res = self->state.db->find_incident(id, x);
       if (res.code() == errc::not_found)
