@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -44,6 +45,14 @@ struct state_sync_state {
   steady_clock::time_point next_sync;
   steady_clock::time_point next_collect;
   std::vector<pending_report> reports;
+  /// state.db is open and loaded; until then the node takes no part in
+  /// replication and requests fail `unavailable` (tick retries the open).
+  bool ready = false;
+  std::string db_error;
+  steady_clock::time_point next_open;
+  steady_clock::duration open_backoff = std::chrono::seconds(1);
+  std::optional<steady_clock::time_point> db_fault_at;
+  uint64_t unready = 0;         ///< peers' messages dropped while not ready
   uint64_t malformed = 0;
   uint64_t strangers = 0;
   uint64_t rejected = 0;        ///< entries refused (checksum, key, clock)
@@ -175,9 +184,73 @@ void finish_reports(self_ptr self, bool force_all = false) {
   }
 }
 
+/// Opens and loads state.db. A node whose state.db cannot be opened (a full
+/// disk, a read-only mount, a damaged file sqlite refuses) keeps running
+/// without replicated state rather than failing its supervisor over and
+/// over: it logs and raises the reason, answers requests `unavailable`,
+/// drops peers' messages (anti-entropy brings what it missed once it is
+/// back) and tries again, 1s after the first failure, up to every 30s.
+bool open_db(self_ptr self) {
+  auto& s = self->state;
+  auto path = s.ctx->cfg.node.data_dir + "/state.db";
+  auto st = s.db.open(path);
+  std::vector<state_entry> loaded;
+  std::vector<std::string> corrupt;
+  if (st.ok())
+    st = s.db.load(loaded, corrupt);
+  auto now = steady_clock::now();
+  if (!st.ok()) {
+    bool changed = st.message() != s.db_error;
+    s.db_error = st.message();
+    s.next_open = now + s.open_backoff;
+    s.log->log(changed ? spdlog::level::err : spdlog::level::debug,
+               "state-db-unavailable path={} error=\"{}\" retry_in={}", path, st.message(),
+               format_duration(s.open_backoff));
+    s.open_backoff = std::min<steady_clock::duration>(s.open_backoff * 2, std::chrono::seconds(30));
+    if (changed || !s.db_fault_at || now - *s.db_fault_at >= std::chrono::minutes(1)) {
+      s.db_fault_at = now;
+      auto f = state_fault(self, "state.db cannot be opened: " + st.message()
+                                   + "; replicated state is unavailable on this node");
+      f.details["path"] = path;
+      s.ctx->send_to("analyzer", event_atom::value, std::move(f));
+    }
+    return false;
+  }
+  size_t refused = 0;
+  for (auto& e : loaded)
+    if (s.engine->load(e) != replica::apply_result::applied)
+      ++refused;
+  s.engine->take_changed();
+  s.log->info("state-loaded path={} keys={} live={} refused={} corrupt={}", path, loaded.size(),
+              s.engine->map().live_count(), refused, corrupt.size());
+  if (!s.db_error.empty())
+    s.log->info("state-db-available path={} dropped_while_unavailable={}", path, s.unready);
+  if (!corrupt.empty()) {
+    auto f = state_fault(self, std::to_string(corrupt.size())
+                                 + " entries in state.db fail their checksum (first: "
+                                 + corrupt.front()
+                                 + "); they are left out and repaired from peers");
+    f.details["keys"] = std::to_string(corrupt.size());
+    f.details["first_key"] = corrupt.front();
+    s.ctx->send_to("analyzer", event_atom::value, std::move(f));
+  }
+  s.ready = true;
+  s.db_error.clear();
+  s.next_sync = now + s.ctx->cfg.state_sync.sync_interval;
+  s.next_collect = now;
+  // Whoever is alive now gets an exchange at the next tick (they may hold
+  // what this node missed).
+  s.alive.clear();
+  return true;
+}
+
 void tick(self_ptr self) {
   auto& s = self->state;
   auto now = steady_clock::now();
+  if (!s.ready && (now < s.next_open || !open_db(self))) {
+    self->delayed_send(self, tick_every, tick_atom::value);
+    return;
+  }
   auto peers = alive_peers(self);
   s.engine->set_peers(peers);
   // A peer seen alive for the first time (joined, thawed, restarted):
@@ -212,6 +285,16 @@ state_result failed(status st) {
   state_result r;
   r.st = std::move(st);
   return r;
+}
+
+/// The answer to a request while state.db is not open (nullopt once it is).
+std::optional<state_result> unavailable(self_ptr self) {
+  auto& s = self->state;
+  if (s.ready)
+    return std::nullopt;
+  return failed({errc::unavailable,
+                 "replicated state is unavailable on this node: state.db cannot be opened ("
+                   + s.db_error + ")"});
 }
 
 state_result put(self_ptr self, const std::string& key, std::string value) {
@@ -295,41 +378,15 @@ caf::actor spawn_state_sync_actor(caf::actor_system& sys, std::shared_ptr<node_c
     p.window.timeout = std::chrono::duration_cast<steady_clock::duration>(cfg.timeout);
     p.window.retries = cfg.retry_count;
     s.engine = std::make_unique<replica::engine>(p, system_clock_source(), s.rng());
-    auto path = ctx->cfg.node.data_dir + "/state.db";
-    if (auto st = s.db.open(path); !st.ok()) {
-      s.log->error("state-db-unavailable path={} error=\"{}\"", path, st.message());
-      self->quit(caf::make_error(caf::sec::runtime_error, "state.db: " + st.message()));
-      return {};
-    }
-    std::vector<state_entry> loaded;
-    std::vector<std::string> corrupt;
-    if (auto st = s.db.load(loaded, corrupt); !st.ok()) {
-      s.log->error("state-db-unreadable path={} error=\"{}\"", path, st.message());
-      self->quit(caf::make_error(caf::sec::runtime_error, "state.db: " + st.message()));
-      return {};
-    }
-    size_t refused = 0;
-    for (auto& e : loaded)
-      if (s.engine->load(e) != replica::apply_result::applied)
-        ++refused;
-    s.engine->take_changed();
-    s.log->info("state-loaded path={} keys={} live={} refused={} corrupt={}", path, loaded.size(),
-                s.engine->map().live_count(), refused, corrupt.size());
-    if (!corrupt.empty()) {
-      auto f = state_fault(self, std::to_string(corrupt.size())
-                                   + " entries in state.db fail their checksum (first: "
-                                   + corrupt.front()
-                                   + "); they are left out and repaired from peers");
-      f.details["keys"] = std::to_string(corrupt.size());
-      f.details["first_key"] = corrupt.front();
-      ctx->send_to("analyzer", event_atom::value, std::move(f));
-    }
-    s.next_sync = steady_clock::now() + cfg.sync_interval;
-    s.next_collect = steady_clock::now();
+    open_db(self);
     self->send(self, tick_atom::value);
     return {
       [self](state_atom, const std::string& bytes) {
         auto& s = self->state;
+        if (!s.ready) {
+          dropped(self, s.unready, "state.db not open", s.db_error);
+          return;
+        }
         replica::state_message m;
         if (auto st = replica::decode(bytes, m); !st.ok()) {
           dropped(self, s.malformed, "malformed", st.message());
@@ -346,6 +403,8 @@ caf::actor spawn_state_sync_actor(caf::actor_system& sys, std::shared_ptr<node_c
       },
       [self](tick_atom) { tick(self); },
       [self](sget_atom, const std::string& key) -> state_result {
+        if (auto r = unavailable(self))
+          return *r;
         auto* e = self->state.engine->map().get(key);
         if (e == nullptr)
           return failed({errc::not_found, "no key " + key});
@@ -354,9 +413,13 @@ caf::actor spawn_state_sync_actor(caf::actor_system& sys, std::shared_ptr<node_c
         return r;
       },
       [self](sput_atom, const std::string& key, std::string& value) -> state_result {
+        if (auto r = unavailable(self))
+          return *r;
         return put(self, key, std::move(value));
       },
       [self](sdel_atom, const std::string& key) -> state_result {
+        if (auto r = unavailable(self))
+          return *r;
         auto& s = self->state;
         state_result r;
         r.count = s.engine->erase(key) ? 1 : 0;
@@ -365,11 +428,15 @@ caf::actor spawn_state_sync_actor(caf::actor_system& sys, std::shared_ptr<node_c
         return r;
       },
       [self](slist_atom, const std::string& prefix) -> state_result {
+        if (auto r = unavailable(self))
+          return *r;
         state_result r;
         r.entries = self->state.engine->map().list(prefix);
         return r;
       },
       [self](sreport_atom) -> caf::result<state_result> {
+        if (auto r = unavailable(self))
+          return *r;
         auto& s = self->state;
         pending_report p;
         p.rp = self->make_response_promise<state_result>();
@@ -387,6 +454,8 @@ caf::actor spawn_state_sync_actor(caf::actor_system& sys, std::shared_ptr<node_c
         return rp;
       },
       [self](ssnap_atom) -> state_result {
+        if (auto r = unavailable(self))
+          return *r;
         auto& s = self->state;
         replica::snapshot_info info;
         info.id = snapshot_id();
@@ -401,15 +470,21 @@ caf::actor spawn_state_sync_actor(caf::actor_system& sys, std::shared_ptr<node_c
         return r;
       },
       [self](ssnaps_atom) -> state_result {
+        if (auto r = unavailable(self))
+          return *r;
         state_result r;
         if (auto st = self->state.db.snapshots(r.snapshots); !st.ok())
           return failed(st);
         return r;
       },
       [self](srestore_atom, const std::string& id, const std::string& prefix) -> state_result {
+        if (auto r = unavailable(self))
+          return *r;
         return restore(self, id, prefix);
       },
       [self](ssync_atom) -> state_result {
+        if (auto r = unavailable(self))
+          return *r;
         auto& s = self->state;
         state_result r;
         for (auto& peer : alive_peers(self)) {

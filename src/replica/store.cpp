@@ -92,18 +92,31 @@ status store::transaction(const char* op, Body&& body) {
 }
 
 status store::open(const std::string& path) {
+  if (db_ != nullptr) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+  }
   path_ = path;
   int rc = sqlite3_open_v2(path.c_str(), &db_,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            nullptr);
-  if (rc != SQLITE_OK)
-    return {errc::storage_open_failed, "open " + path + ": " + sqlite3_errstr(rc)};
-  sqlite3_busy_timeout(db_, 5000);
-  if (auto st = exec("PRAGMA journal_mode=WAL", "set journal_mode=WAL"); !st.ok())
-    return st;
-  if (auto st = exec("PRAGMA synchronous=NORMAL", "set synchronous"); !st.ok())
-    return st;
-  return exec(schema, "create the state tables");
+  auto st = rc != SQLITE_OK
+              ? status{errc::storage_open_failed, "open " + path + ": " + sqlite3_errstr(rc)}
+              : status{};
+  if (st.ok()) {
+    sqlite3_busy_timeout(db_, 5000);
+    st = exec("PRAGMA journal_mode=WAL", "set journal_mode=WAL");
+  }
+  if (st.ok())
+    st = exec("PRAGMA synchronous=NORMAL", "set synchronous");
+  if (st.ok())
+    st = exec(schema, "create the state tables");
+  // A failed open leaves nothing half-open: the caller may try again.
+  if (!st.ok() && db_ != nullptr) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+  }
+  return st;
 }
 
 status store::load(std::vector<state_entry>& out, std::vector<std::string>& corrupt) {

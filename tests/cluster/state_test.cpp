@@ -2,7 +2,8 @@
 // reaches every node, a frozen node catches up after it thaws, a killed one
 // after its restart from its data dir, two nodes that wrote apart converge
 // to the later write, a damaged row is refused and repaired from a peer,
-// and `faultctl state report` compares for real. How fast is measured in
+// `faultctl state report` compares for real, and a node whose state.db
+// cannot be opened runs on and joins in once it can. How fast is measured in
 // bench/ (bench_state), not asserted here.
 
 #include <doctest/doctest.h>
@@ -11,7 +12,9 @@
 #include <csignal>
 #include <sqlite3.h>
 #include <string>
+#include <sys/stat.h>
 #include <thread>
+#include <unistd.h>
 
 #include "support/node_process.hpp"
 #include "support/support.hpp"
@@ -241,4 +244,29 @@ TEST_CASE("a data_restore strategy brings keys back from the newest snapshot on 
   auto snaps = n1.proc->ctl({"--json", "state", "snapshots"});
   CHECK(contains(snaps.out, snap_id));
   CHECK(std::count(snaps.out.begin(), snaps.out.end(), '{') >= 3); // the reply and 2 snapshots
+}
+
+TEST_CASE("a node whose state.db cannot be opened keeps running, says why, and syncs once it can") {
+  std::string state_db;
+  node_process n{"", "test-node", [&](const std::string& data) {
+                   ::mkdir(data.c_str(), 0755);
+                   state_db = data + "/state.db";
+                   ::mkdir(state_db.c_str(), 0755);  // a directory: sqlite cannot open it
+                 }};
+  auto put = n.ctl({"state", "put", "app/k", "v1"});
+  CHECK(put.status == 1);
+  CHECK(contains(put.err, "state.db cannot be opened"));
+  CHECK(n.ctl({"status"}).status == 0);
+  CHECK(wait_until([&] {
+    return contains(n.ctl({"--json", "faults"}).out, "state.db cannot be opened");
+  }));
+  ::rmdir(state_db.c_str());
+  CHECK(wait_until([&] { return n.ctl({"state", "put", "app/k", "v1"}).status == 0; },
+                   std::chrono::seconds(45)));
+  auto got = n.ctl({"--json", "state", "get", "app/k"});
+  CHECK(json_value(got.out, "value") == "v1");
+  auto out = read_file(n.dir.file("faultd.out"));
+  CHECK(contains(out, "state-db-available"));
+  // The state actor waited; it did not fail its supervisors over and over.
+  CHECK(!contains(out, "supervisor-escalated"));
 }
