@@ -1,6 +1,7 @@
 #include "replica/engine.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace faultd::replica {
 
@@ -84,8 +85,7 @@ status engine::put(const std::string& key, std::string value, state_entry& writt
   if (auto st = map_.put(key, std::move(value), written); !st.ok())
     return st;
   changed_.push_back(written);
-  for (auto& p : pick(p_.fanout, {}))
-    queue_entries(p, {written}, true);
+  spread({written}, "");
   return {};
 }
 
@@ -94,9 +94,66 @@ bool engine::erase(const std::string& key) {
   if (!tomb)
     return false;
   changed_.push_back(*tomb);
-  for (auto& p : pick(p_.fanout, {}))
-    queue_entries(p, {*tomb}, true);
+  spread({*tomb}, "");
   return true;
+}
+
+uint32_t engine::rumor_rounds() const {
+  if (p_.rumor_rounds > 0)
+    return p_.rumor_rounds;
+  auto nodes = static_cast<double>(peers_.size() + 1);
+  return static_cast<uint32_t>(std::ceil(std::log10(nodes + 1)));
+}
+
+bool engine::everyone_knows(const rumor& r) const {
+  return std::all_of(peers_.begin(), peers_.end(),
+                     [&](const std::string& p) { return r.known.count(p) > 0; });
+}
+
+void engine::spread(const std::vector<state_entry>& fresh, const std::string& from) {
+  std::map<std::string, std::vector<state_entry>> by_peer;
+  auto rounds = rumor_rounds();
+  for (auto& e : fresh) {
+    rumor r;
+    r.version = e.version;
+    r.left = rounds;
+    r.known = {e.origin_node, p_.map.self};
+    if (!from.empty())
+      r.known.insert(from);
+    for (auto& p : pick(p_.fanout, r.known)) {
+      by_peer[p].push_back(e);
+      r.known.insert(p);
+    }
+    // Replaces a rumor of an older version of the key that still spreads.
+    if (r.left > 0 && !everyone_knows(r))
+      rumors_[e.key] = std::move(r);
+    else
+      rumors_.erase(e.key);
+  }
+  for (auto& [p, entries] : by_peer)
+    queue_entries(p, std::move(entries), true);
+}
+
+void engine::push_rumors() {
+  std::map<std::string, std::vector<state_entry>> by_peer;
+  for (auto it = rumors_.begin(); it != rumors_.end();) {
+    auto& r = it->second;
+    const auto* e = map_.find(it->first);
+    if (e != nullptr && e->version == r.version) {
+      for (auto& p : pick(p_.fanout, r.known)) {
+        by_peer[p].push_back(*e);
+        r.known.insert(p);
+      }
+      --r.left;
+    }
+    // Done, superseded or collected, or nobody left to tell.
+    if (e == nullptr || e->version != r.version || r.left == 0 || everyone_knows(r))
+      it = rumors_.erase(it);
+    else
+      ++it;
+  }
+  for (auto& [p, entries] : by_peer)
+    queue_entries(p, std::move(entries), true);
 }
 
 apply_result engine::load(const state_entry& e) {
@@ -142,14 +199,8 @@ void engine::on_entries(const state_message& m) {
   ack.seq = m.seq;
   send(m.from, std::move(ack));
   // Pass the rumor on: each entry to peers that neither sent nor wrote it.
-  if (fresh.empty())
-    return;
-  std::map<std::string, std::vector<state_entry>> by_peer;
-  for (auto& e : fresh)
-    for (auto& p : pick(p_.fanout, {m.from, e.origin_node}))
-      by_peer[p].push_back(e);
-  for (auto& [p, entries] : by_peer)
-    queue_entries(p, std::move(entries), true);
+  if (!fresh.empty())
+    spread(fresh, m.from);
 }
 
 uint64_t engine::start_exchange(const std::string& peer, bool report) {
@@ -257,6 +308,7 @@ void engine::on_want(const state_message& m) {
 }
 
 void engine::tick() {
+  push_rumors();
   for (auto& [peer, w] : windows_) {
     (void)w;
     flush(peer);

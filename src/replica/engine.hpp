@@ -7,9 +7,17 @@
 //
 // Propagation (state.proto has the messages):
 //  - **Push gossip.** A local write goes to `fanout` random alive peers as
-//    a PUSH; a peer that applies it as new passes it on, once, to `fanout`
-//    random peers of its own (not back to the sender or the writer). Every
-//    node applies a given version at most once, so the rumor dies out.
+//    a PUSH; a peer that applies it as new passes it on at once to `fanout`
+//    random peers of its own (not back to the sender or the writer). One
+//    push per node leaves about e^-fanout of a large cluster unreached (5%
+//    at fanout 3), to wait for anti-entropy; so, as memberlist retransmits
+//    a broadcast ~log(N) times, each node that took a rumor (the writer
+//    too) pushes it again at each of its next `rumor_rounds` ticks to
+//    `fanout` peers it has not sent it to yet (by default
+//    ceil(log10(nodes + 1)): 1 for 3 nodes, 4 for 1,000). A rumor is
+//    dropped early once superseded or once no peer is left that it was not
+//    sent to or received from. Every node applies a given version at most
+//    once and passes on only what it applied, so the rumor dies out.
 //  - **Anti-entropy, push-pull over digests.** A DIGEST carries this node's
 //    256 bucket sums; the peer answers with VERSIONS, the versions of its
 //    keys in the buckets that differ (several messages when they do not fit
@@ -43,6 +51,8 @@ namespace faultd::replica {
 struct engine_params {
   map_params map;
   uint32_t fanout = 3;
+  /// Ticks at which a taken rumor is pushed again (0: ceil(log10(nodes+1))).
+  uint32_t rumor_rounds = 0;
   size_t max_message_size = 1 << 20;
   window_params window;
 };
@@ -105,8 +115,12 @@ public:
   /// A message from a peer.
   void receive(const state_message& m);
 
-  /// Sends again what was not acknowledged in time.
+  /// Sends again what was not acknowledged in time, and pushes each live
+  /// rumor to `fanout` more peers.
   void tick();
+
+  /// Rumors still to be pushed again.
+  size_t rumors() const { return rumors_.size(); }
 
   /// Starts an anti-entropy exchange with `peer` (with `report`: compare
   /// only); returns its id.
@@ -126,6 +140,13 @@ public:
   uint64_t dropped_chunks() const;
 
 private:
+  /// A fresh entry this node still pushes at its next ticks.
+  struct rumor {
+    uint64_t version = 0;
+    uint32_t left = 0;            ///< ticks to go
+    std::set<std::string> known;  ///< the writer, the sender, peers pushed to
+  };
+
   struct pending_report {
     std::string peer;
     uint32_t parts_seen = 0;
@@ -140,6 +161,10 @@ private:
   void send(const std::string& to, state_message m);
   void queue_entries(const std::string& to, std::vector<state_entry> entries, bool rumor);
   void flush(const std::string& to);
+  void spread(const std::vector<state_entry>& fresh, const std::string& from);
+  void push_rumors();
+  uint32_t rumor_rounds() const;
+  bool everyone_knows(const rumor& r) const;
   std::vector<std::string> pick(size_t n, const std::set<std::string>& except);
   void on_entries(const state_message& m);
   void on_digest(const state_message& m);
@@ -154,6 +179,7 @@ private:
   std::vector<std::string> peers_;
   std::map<std::string, send_window> windows_;
   std::map<uint64_t, pending_report> reports_;
+  std::map<std::string, rumor> rumors_;  ///< by key
   uint64_t next_exchange_ = 1;
   std::vector<envelope> outbox_;
   std::vector<state_entry> changed_;

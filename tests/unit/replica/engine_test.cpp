@@ -250,3 +250,75 @@ TEST_CASE("push gossip through relays reaches nodes the writer did not pick") {
     reached += c[id].map().get("k") != nullptr ? 1 : 0;
   CHECK(reached > 2); // relayed beyond the one peer n0 picked
 }
+
+TEST_CASE("a rumor pushed again at the next ticks reaches every node of 200 without anti-entropy") {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 200; ++i)
+    ids.push_back("n" + std::to_string(i));
+  cluster c{ids};
+  put(c["n0"], "k", "v");
+  c.settle();
+  auto reached = [&] {
+    size_t n = 0;
+    for (auto& id : ids)
+      n += c[id].map().get("k") != nullptr ? 1 : 0;
+    return n;
+  };
+  // One push per node leaves some out (about e^-3 of them).
+  CHECK(reached() < ids.size());
+  auto spreading = [&] {
+    size_t n = 0;
+    for (auto& id : ids)
+      n += c[id].rumors();
+    return n;
+  };
+  int rounds = 0;
+  while (spreading() > 0 && rounds < 20) {
+    c.clock.advance(std::chrono::milliseconds(100));
+    for (auto& id : ids)
+      c[id].tick();
+    c.settle();
+    ++rounds;
+  }
+  CHECK(reached() == ids.size());
+  // Each node pushes for ceil(log10(201)) = 3 ticks after it took the
+  // rumor, and the last took it within a few hops.
+  CHECK(spreading() == 0);
+  CHECK(rounds <= 8);
+  CHECK(c[ids.front()].counters().exchanges == 0);
+}
+
+TEST_CASE("a rumor goes to no peer twice: in three nodes nothing is pushed again") {
+  cluster c{{"a", "b", "c"}};
+  put(c["a"], "k", "v");
+  c.settle();
+  for (auto id : {"a", "b", "c"})
+    CHECK(c[id].rumors() == 0); // every peer was sent it or sent it
+  auto before = c.delivered;
+  for (auto id : {"a", "b", "c"})
+    c[id].tick();
+  c.settle();
+  CHECK(c.delivered == before);
+}
+
+TEST_CASE("a newer write of a key replaces its rumor, and rumor_rounds bounds the pushes") {
+  engine_params p;
+  p.fanout = 1;
+  p.rumor_rounds = 2;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i)
+    ids.push_back("n" + std::to_string(i));
+  cluster c{ids, p};
+  c.lose = [](const envelope&) { return true; }; // nothing arrives: only n0 pushes
+  put(c["n0"], "k", "v1");
+  put(c["n0"], "k", "v2");
+  CHECK(c["n0"].rumors() == 1);
+  c.settle();
+  for (int round = 0; round < 5; ++round) {
+    c["n0"].tick();
+    c.settle();
+  }
+  CHECK(c["n0"].rumors() == 0);
+  // Two writes pushed to one peer each, then the rumor of v2 twice more.
+  CHECK(c["n0"].counters().messages_out == 4);
+}
