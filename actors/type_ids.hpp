@@ -122,6 +122,10 @@ using sget_atom = caf::atom_constant<caf::atom("sget")>;
 using sput_atom = caf::atom_constant<caf::atom("sput")>;
 /// (sdel_atom, std::string key): deletes it (a tombstone); count 1 if it was live.
 using sdel_atom = caf::atom_constant<caf::atom("sdel")>;
+/// (sreg_atom, std::string key, std::string value, bool erased): a local
+/// change of a replicated registry key (state/registry.hpp), written to the
+/// map as registry/<key>; no answer (the registry already holds it).
+using sreg_atom = caf::atom_constant<caf::atom("sreg")>;
 /// (slist_atom, std::string prefix): the live entries under the prefix.
 using slist_atom = caf::atom_constant<caf::atom("slist")>;
 /// (sreport_atom): compares digests with every alive member.

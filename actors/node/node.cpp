@@ -588,6 +588,35 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out,
     return ctx->registry->init_status();
   ctx->circuits = std::make_shared<actions::circuit_board>(ctx->registry.get());
   ctx->maintenance = std::make_shared<state::maintenance_set>(ctx->registry.get());
+  // The cluster-wide registry keys go to the replicated map (held for the
+  // state-sync actor while it restarts) ...
+  ctx->registry->on_local_change(
+    [dir = ctx->dir](const std::string& key, const std::optional<std::string>& value) {
+      dir->send_or_hold("state_sync", caf::make_message(sreg_atom::value, key,
+                                                         value.value_or(""), !value));
+    });
+  // ... and a circuit another node opened or closed is opened or closed
+  // here too (a half-open breaker probes on each node by itself).
+  ctx->registry->on_replicated_change(
+    [circuits = std::weak_ptr<actions::circuit_board>{ctx->circuits},
+     reg = ctx->registry.get()](const std::string& key, const std::optional<std::string>& value) {
+      auto board = circuits.lock();
+      if (!board)
+        return;
+      auto follow = [&](const std::string& target) {
+        auto state = reg->get(actions::circuit_key(target)).value_or("");
+        bool hold = reg->get(actions::circuit_hold_key(target)).value_or("") == "true";
+        if (state == "open")
+          board->force_open(target, hold);
+        else if (state == "closed")
+          board->force_close(target);
+      };
+      static const std::string circuit = "circuit/", hold = "circuit-hold/";
+      if (key.rfind(circuit, 0) == 0)
+        follow(key.substr(circuit.size()));
+      else if (key.rfind(hold, 0) == 0 && value)
+        follow(key.substr(hold.size()));
+    });
   process::supervisor_options opts;
   opts.log_dir = cfg.node.data_dir + "/logs";
   opts.run_dir = cfg.node.data_dir + "/run";

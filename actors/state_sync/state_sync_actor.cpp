@@ -16,6 +16,7 @@
 #include "replica/report.hpp"
 #include "replica/store.hpp"
 #include "replica/wire.hpp"
+#include "state/registry.hpp"
 
 namespace faultd {
 
@@ -53,6 +54,9 @@ struct state_sync_state {
   steady_clock::duration open_backoff = std::chrono::seconds(1);
   std::optional<steady_clock::time_point> db_fault_at;
   uint64_t unready = 0;         ///< peers' messages dropped while not ready
+  /// The registry key being written from the registry itself (not mirrored
+  /// back to it: it holds that value already, maybe a newer one).
+  std::optional<std::string> from_registry;
   uint64_t malformed = 0;
   uint64_t strangers = 0;
   uint64_t rejected = 0;        ///< entries refused (checksum, key, clock)
@@ -115,6 +119,27 @@ void raise_rejections(self_ptr self) {
   s.first_unraised.reset();
 }
 
+constexpr std::string_view registry_prefix = "registry/";
+
+/// Writes replicated registry keys that changed in the map to the node's
+/// registry files (its read-only mirror).
+void mirror(self_ptr self, const std::vector<state_entry>& changed) {
+  auto& s = self->state;
+  if (!s.ctx->registry)
+    return;
+  for (const auto& e : changed) {
+    if (e.key.compare(0, registry_prefix.size(), registry_prefix) != 0)
+      continue;
+    auto key = e.key.substr(registry_prefix.size());
+    if (!state::registry::replicated(key) || (s.from_registry && *s.from_registry == e.key))
+      continue;
+    auto st = s.ctx->registry->apply_replicated(
+      key, e.tombstone ? std::nullopt : std::optional<std::string>{e.value});
+    if (!st.ok())
+      s.log->error("registry-mirror-failed key={} error=\"{}\"", key, st.message());
+  }
+}
+
 /// Sends what the engine queued, stores what changed, notes what it refused.
 status after(self_ptr self) {
   auto& s = self->state;
@@ -129,6 +154,7 @@ status after(self_ptr self) {
     st = s.db.save(changed);
     if (!st.ok())
       s.log->error("state-save-failed keys={} error=\"{}\"", changed.size(), st.message());
+    mirror(self, changed);
   }
   for (auto& r : s.engine->take_rejections()) {
     ++s.rejected;
@@ -182,6 +208,34 @@ void finish_reports(self_ptr self, bool force_all = false) {
     p.rp.deliver(std::move(r));
     it = s.reports.erase(it);
   }
+}
+
+/// Brings the registry files and the map together once the map is loaded:
+/// the map's entry wins where it has one (a tombstone erases the file); a
+/// replicated key only the files know (written before replication, or
+/// while state.db could not be opened) is written to the map.
+void reconcile_registry(self_ptr self) {
+  auto& s = self->state;
+  if (!s.ctx->registry)
+    return;
+  std::vector<state_entry> known;
+  for (const auto& [key, e] : s.engine->map().entries())
+    if (key.compare(0, registry_prefix.size(), registry_prefix) == 0)
+      known.push_back(e);
+  mirror(self, known);
+  size_t adopted = 0;
+  for (const auto& [key, value] : s.ctx->registry->list()) {
+    if (!state::registry::replicated(key)
+        || s.engine->map().find(std::string{registry_prefix} + key) != nullptr)
+      continue;
+    state_entry written;
+    if (s.engine->put(std::string{registry_prefix} + key, value, written).ok())
+      ++adopted;
+  }
+  if (adopted > 0)
+    s.log->info("registry-adopted keys={}", adopted);
+  s.from_registry.reset();
+  after(self);
 }
 
 /// Opens and loads state.db. A node whose state.db cannot be opened (a full
@@ -238,6 +292,7 @@ bool open_db(self_ptr self) {
   s.db_error.clear();
   s.next_sync = now + s.ctx->cfg.state_sync.sync_interval;
   s.next_collect = now;
+  reconcile_registry(self);
   // Whoever is alive now gets an exchange at the next tick (they may hold
   // what this node missed).
   s.alive.clear();
@@ -402,6 +457,28 @@ caf::actor spawn_state_sync_actor(caf::actor_system& sys, std::shared_ptr<node_c
         after(self);
       },
       [self](tick_atom) { tick(self); },
+      [self](sreg_atom, const std::string& key, std::string& value, bool erased) {
+        auto& s = self->state;
+        auto full = std::string{registry_prefix} + key;
+        if (!s.ready) {
+          // The files hold it; reconcile_registry writes it to the map once
+          // state.db opens.
+          s.log->warn("registry-change-not-replicated key={} reason=\"state.db is not open\"",
+                      key);
+          return;
+        }
+        s.from_registry = full;
+        state_entry written;
+        status st;
+        if (erased)
+          s.engine->erase(full);
+        else
+          st = s.engine->put(full, std::move(value), written);
+        if (!st.ok())
+          s.log->error("registry-change-not-replicated key={} error=\"{}\"", key, st.message());
+        after(self);
+        s.from_registry.reset();
+      },
       [self](sget_atom, const std::string& key) -> state_result {
         if (auto r = unavailable(self))
           return *r;

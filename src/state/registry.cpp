@@ -57,11 +57,41 @@ registry::registry(std::string dir) : dir_(std::move(dir)) {
     init_ = {errc::io, "cannot read registry " + dir_ + ": " + ec.message()};
 }
 
-status registry::put(const std::string& key, const std::string& value) {
+bool registry::replicated(const std::string& key) {
+  for (const char* prefix : {"primary/", "weights/", "degradation/", "circuit/", "circuit-hold/"})
+    if (key.rfind(prefix, 0) == 0)
+      return true;
+  return false;
+}
+
+void registry::on_local_change(change_fn fn) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  local_hook_ = std::move(fn);
+}
+
+void registry::on_replicated_change(change_fn fn) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  replicated_hook_ = std::move(fn);
+}
+
+status registry::write(const std::string& key, const std::optional<std::string>& value,
+                       bool& changed) {
+  changed = false;
   if (!valid_key(key))
     return {errc::bad_request, "invalid registry key \"" + key + "\""};
-  std::lock_guard<std::mutex> guard{mtx_};
   auto path = dir_ + "/" + key;
+  auto i = values_.find(key);
+  if (!value) {
+    if (std::remove(path.c_str()) != 0 && errno != ENOENT)
+      return {errc::io, "cannot remove " + path + ": " + errno_text(errno)};
+    if (i != values_.end()) {
+      values_.erase(i);
+      changed = true;
+    }
+    return {};
+  }
+  if (i != values_.end() && i->second == *value)
+    return {};
   auto slash = path.rfind('/');
   if (auto err = make_dirs(path.substr(0, slash)); !err.empty())
     return {errc::io, err};
@@ -69,7 +99,7 @@ status registry::put(const std::string& key, const std::string& value) {
   FILE* f = std::fopen(tmp.c_str(), "wb");
   if (f == nullptr)
     return {errc::io, "cannot write " + tmp + ": " + errno_text(errno)};
-  bool ok = std::fwrite(value.data(), 1, value.size(), f) == value.size();
+  bool ok = std::fwrite(value->data(), 1, value->size(), f) == value->size();
   ok = std::fflush(f) == 0 && ok;
   ok = ::fsync(fileno(f)) == 0 && ok;
   ok = std::fclose(f) == 0 && ok;
@@ -78,7 +108,23 @@ status registry::put(const std::string& key, const std::string& value) {
     std::remove(tmp.c_str());
     return {errc::io, "cannot write " + path + ": " + err};
   }
-  values_[key] = value;
+  values_[key] = *value;
+  changed = true;
+  return {};
+}
+
+status registry::put(const std::string& key, const std::string& value) {
+  bool changed = false;
+  change_fn hook;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (auto st = write(key, value, changed); !st.ok())
+      return st;
+    if (changed && replicated(key))
+      hook = local_hook_;
+  }
+  if (hook)
+    hook(key, value);
   return {};
 }
 
@@ -91,13 +137,33 @@ std::optional<std::string> registry::get(const std::string& key) const {
 }
 
 status registry::erase(const std::string& key) {
-  if (!valid_key(key))
-    return {errc::bad_request, "invalid registry key \"" + key + "\""};
-  std::lock_guard<std::mutex> guard{mtx_};
-  auto path = dir_ + "/" + key;
-  if (std::remove(path.c_str()) != 0 && errno != ENOENT)
-    return {errc::io, "cannot remove " + path + ": " + errno_text(errno)};
-  values_.erase(key);
+  bool changed = false;
+  change_fn hook;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (auto st = write(key, std::nullopt, changed); !st.ok())
+      return st;
+    if (changed && replicated(key))
+      hook = local_hook_;
+  }
+  if (hook)
+    hook(key, std::nullopt);
+  return {};
+}
+
+status registry::apply_replicated(const std::string& key,
+                                  const std::optional<std::string>& value) {
+  bool changed = false;
+  change_fn hook;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (auto st = write(key, value, changed); !st.ok())
+      return st;
+    if (changed)
+      hook = replicated_hook_;
+  }
+  if (hook)
+    hook(key, value);
   return {};
 }
 

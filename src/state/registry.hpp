@@ -7,11 +7,16 @@
 // never sees half a value), mirrored in memory. An application that embeds
 // nothing can read e.g. <data_dir>/registry/degradation/gw-mqtt.
 //
-// The state-sync issue replicates these keys across nodes; until then they
-// are local to the node.
+// The cluster-wide facts (keys under primary/, weights/, degradation/,
+// circuit/ and circuit-hold/) are replicated: a local change goes to the
+// replication hook (the node sends it to the state-sync actor, which keeps
+// them in the replicated map as registry/<key>), and a change another node
+// made comes back through apply_replicated(), so these files are every
+// node's read-only mirror of the map. Other keys (maintenance/) stay local.
 //
 // Keys: [A-Za-z0-9_.:-]+ segments separated by '/', no "..". Thread-safe.
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -49,14 +54,40 @@ public:
   /// True if `key` is acceptable (see above).
   static bool valid_key(const std::string& key);
 
+  /// True if `key` is a cluster-wide fact that is replicated.
+  static bool replicated(const std::string& key);
+
+  /// A change to a key: its new value, or nullopt when it was erased.
+  using change_fn =
+    std::function<void(const std::string& key, const std::optional<std::string>& value)>;
+
+  /// Called after a local put, erase or restore of a replicated key changed
+  /// it (a put of the value it already holds is no change), on the caller's
+  /// thread, without the registry's lock held.
+  void on_local_change(change_fn fn);
+
+  /// Called after apply_replicated() changed a key.
+  void on_replicated_change(change_fn fn);
+
+  /// Takes in a change that came through the replicated map (another
+  /// node's, or the map's verdict between two writes): written like put or
+  /// erase, without calling the local-change hook. A value already held is
+  /// not written again.
+  status apply_replicated(const std::string& key, const std::optional<std::string>& value);
+
   /// The directory the keys live in.
   const std::string& dir() const { return dir_; }
 
 private:
+  /// Writes or erases under the lock; `changed` says whether it was a change.
+  status write(const std::string& key, const std::optional<std::string>& value, bool& changed);
+
   std::string dir_;
   status init_;
   mutable std::mutex mtx_;
   std::map<std::string, std::string> values_;
+  change_fn local_hook_;     // GUARDED_BY(mtx_)
+  change_fn replicated_hook_; // GUARDED_BY(mtx_)
 };
 
 /// "a=70,b=30" <-> {a:70, b:30}. parse returns nullopt on bad syntax

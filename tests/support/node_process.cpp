@@ -86,8 +86,10 @@ std::string member_yaml(uint16_t port, const std::vector<uint16_t>& seeds,
     list += (list.empty() ? "" : ", ") + std::string{"127.0.0.1:"} + std::to_string(s);
   return "  listen: 127.0.0.1:" + std::to_string(port) + "\ncluster:\n  seeds: [" + list + "]\n"
          + "  heartbeat_interval: 50ms\n  suspect_timeout: 300ms\n  min_std_deviation: 50ms\n"
-         + "services: []\nfault_detection:\n  resources: {enabled: false}\n  security: "
-           "{enabled: false}\n"
+         + (extra.rfind("services:", 0) == 0 || extra.find("\nservices:") != std::string::npos
+              ? ""
+              : "services: []\n")
+         + "fault_detection:\n  resources: {enabled: false}\n  security: {enabled: false}\n"
          + extra;
 }
 

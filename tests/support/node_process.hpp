@@ -60,8 +60,9 @@ public:
 };
 
 /// The config of a cluster member listening on 127.0.0.1:`port` with
-/// `seeds`, quick failure detection (50 ms heartbeats), no services, no
-/// resource or security detectors; `extra` is appended (top-level YAML).
+/// `seeds`, quick failure detection (50 ms heartbeats), no services (unless
+/// `extra` has its own `services:`), no resource or security detectors;
+/// `extra` is appended (top-level YAML).
 std::string member_yaml(uint16_t port, const std::vector<uint16_t>& seeds,
                         const std::string& extra = "");
 

@@ -1,5 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "state/registry.hpp"
 #include "support/support.hpp"
 
@@ -61,4 +65,32 @@ TEST_CASE("weights parse and format, bad weights are refused") {
   CHECK(format_weights(*w) == "a=70,b=30");
   for (auto bad : {"", "a", "a=", "=5", "a=-1", "a=x", "a=1,a=2"})
     CHECK_MESSAGE(!parse_weights(bad), bad);
+}
+
+TEST_CASE("a local change of a cluster-wide key goes to the hook once; a replicated one does not") {
+  test::temp_dir dir;
+  registry r{dir.file("reg")};
+  std::vector<std::string> local, replicated;
+  r.on_local_change([&](const std::string& key, const std::optional<std::string>& v) {
+    local.push_back(key + "=" + v.value_or("(erased)"));
+  });
+  r.on_replicated_change([&](const std::string& key, const std::optional<std::string>& v) {
+    replicated.push_back(key + "=" + v.value_or("(erased)"));
+  });
+  REQUIRE(r.put("degradation/web", "reduced").ok());
+  REQUIRE(r.put("degradation/web", "reduced").ok()); // no change: no second call
+  REQUIRE(r.put("maintenance/web", "on").ok());      // the node's own: not replicated
+  REQUIRE(r.erase("degradation/web").ok());
+  REQUIRE(r.erase("degradation/web").ok());          // already gone
+  CHECK(local == std::vector<std::string>{"degradation/web=reduced", "degradation/web=(erased)"});
+  // What the map sends back is written, and told to its listener, not to the hook.
+  REQUIRE(r.apply_replicated("circuit/web", std::string{"open"}).ok());
+  REQUIRE(r.apply_replicated("circuit/web", std::string{"open"}).ok());
+  REQUIRE(r.apply_replicated("circuit/web", std::nullopt).ok());
+  CHECK(local.size() == 2);
+  CHECK(replicated == std::vector<std::string>{"circuit/web=open", "circuit/web=(erased)"});
+  CHECK_FALSE(r.get("circuit/web"));
+  CHECK(registry::replicated("primary/web"));
+  CHECK(registry::replicated("circuit-hold/web"));
+  CHECK_FALSE(registry::replicated("maintenance/web"));
 }
