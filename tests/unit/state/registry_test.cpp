@@ -67,7 +67,7 @@ TEST_CASE("weights parse and format, bad weights are refused") {
     CHECK_MESSAGE(!parse_weights(bad), bad);
 }
 
-TEST_CASE("a local change of a cluster-wide key goes to the hook once; a replicated one does not") {
+TEST_CASE("a local change of a cluster-wide key goes to the hook once, a replicated one does not") {
   test::temp_dir dir;
   registry r{dir.file("reg")};
   std::vector<std::string> local, replicated;
