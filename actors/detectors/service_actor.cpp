@@ -12,6 +12,7 @@
 #include "process/supervisor.hpp"
 #include "state/health.hpp"
 #include "state/maintenance.hpp"
+#include "state/placement.hpp"
 #include "state/registry.hpp"
 
 namespace faultd {
@@ -79,14 +80,21 @@ std::vector<service_status> collect_service_status(const node_context& ctx) {
       s.last_exit = i->second.last_exit;
       s.adopted = i->second.adopted;
     }
+    if (!svc.node.empty()) {
+      s.runs_on = state::owner_of(svc, *ctx.registry);
+      if (auto p = state::placement_of(*ctx.registry, svc.name))
+        s.epoch = p->epoch;
+      if (snaps.count(svc.name) == 0 && s.runs_on != ctx.cfg.node.id)
+        s.state = "standby";
+    }
     s.maintenance = ctx.maintenance && ctx.maintenance->contains(svc.name);
     s.checks = ctx.health->checks(svc.name);
     auto checks = ctx.health->summary(svc.name);
     bool running = s.state == "running";
     if (s.state == "unmanaged")
       s.health = s.checks.empty() ? "unknown" : checks;
-    else if (s.state == "stopped")
-      s.health = "stopped";
+    else if (s.state == "stopped" || s.state == "standby")
+      s.health = s.state;
     else if (s.state == "exited" && s.last_exit == "exit 0")
       s.health = "completed";
     else if (!running)

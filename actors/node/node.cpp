@@ -43,6 +43,7 @@
 #include "process/supervisor.hpp"
 #include "state/health.hpp"
 #include "state/maintenance.hpp"
+#include "state/placement.hpp"
 #include "state/registry.hpp"
 #include "storage/store.hpp"
 
@@ -169,6 +170,42 @@ fault_event corrupt_database_fault(const config& cfg, const std::string& what) {
 /// Adds the services to the process supervisor in depends_on order
 /// (src/process/start_order.hpp): those without dependencies at once, the
 /// others from a thread that looks every 20 ms until all have started.
+/// The services of `all` this node runs now: those without a home node,
+/// and those whose placement (or home) is this node.
+std::vector<service_config> placed_here(const node_context& ctx, std::vector<service_config> all) {
+  std::vector<service_config> out;
+  for (auto& svc : all) {
+    if (state::runs_here(svc, ctx.cfg.node.id, *ctx.registry))
+      out.push_back(std::move(svc));
+    else
+      log::get("node")->info("service-standby name={} runs_on={} home={}", svc.name,
+                             state::owner_of(svc, *ctx.registry), svc.node);
+  }
+  return out;
+}
+
+/// Starts or stops a service with a home node after its placement changed
+/// (here, or on another node and replicated): the node it names starts it,
+/// any other stops its copy (fencing).
+void follow_placement(const std::shared_ptr<node_context>& ctx, const std::string& name) {
+  const auto* svc = ctx->cfg.find_service(name);
+  if (svc == nullptr || svc->command.empty() || svc->node.empty() || !ctx->processes)
+    return;
+  bool here = state::runs_here(*svc, ctx->cfg.node.id, *ctx->registry);
+  bool known = ctx->processes->snapshot(name).has_value();
+  auto p = state::placement_of(*ctx->registry, name);
+  auto epoch = p ? p->epoch : 0;
+  if (here && !known) {
+    log::get("node")->info("service-promoted name={} epoch={} home={}", name, epoch, svc->node);
+    ctx->processes->add(*svc);
+  } else if (!here && known) {
+    log::get("node")->warn("service-fenced name={} epoch={} runs_on={} reason=\"a placement "
+                           "names another node: this copy stops\"",
+                           name, epoch, state::owner_of(*svc, *ctx->registry));
+    ctx->processes->remove(name);
+  }
+}
+
 class service_starter {
 public:
   /// Starts `services` (by default every configured one).
@@ -176,7 +213,8 @@ public:
     : service_starter(ctx, ctx->cfg.services) {}
 
   service_starter(std::shared_ptr<node_context> ctx, std::vector<service_config> services)
-    : ctx_(std::move(ctx)), order_(std::move(services)), since_(std::chrono::steady_clock::now()) {
+    : ctx_(std::move(ctx)), order_(placed_here(*ctx_, std::move(services))),
+      since_(std::chrono::steady_clock::now()) {
     if (!step())
       thread_ = std::thread{[this] { loop(); }};
   }
@@ -590,16 +628,27 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out,
   ctx->maintenance = std::make_shared<state::maintenance_set>(ctx->registry.get());
   // The cluster-wide registry keys go to the replicated map (held for the
   // state-sync actor while it restarts) ...
+  static const std::string placement_prefix = "placement/";
   ctx->registry->on_local_change(
-    [dir = ctx->dir](const std::string& key, const std::optional<std::string>& value) {
+    [dir = ctx->dir, weak = std::weak_ptr<node_context>{ctx}](
+      const std::string& key, const std::optional<std::string>& value) {
       dir->send_or_hold("state_sync", caf::make_message(sreg_atom::value, key,
                                                          value.value_or(""), !value));
+      if (key.rfind(placement_prefix, 0) == 0)
+        if (auto c = weak.lock())
+          follow_placement(c, key.substr(placement_prefix.size()));
     });
   // ... and a circuit another node opened or closed is opened or closed
   // here too (a half-open breaker probes on each node by itself).
   ctx->registry->on_replicated_change(
     [circuits = std::weak_ptr<actions::circuit_board>{ctx->circuits},
-     reg = ctx->registry.get()](const std::string& key, const std::optional<std::string>& value) {
+     reg = ctx->registry.get(), weak = std::weak_ptr<node_context>{ctx}](
+      const std::string& key, const std::optional<std::string>& value) {
+      if (key.rfind(placement_prefix, 0) == 0) {
+        if (auto c = weak.lock())
+          follow_placement(c, key.substr(placement_prefix.size()));
+        return;
+      }
       auto board = circuits.lock();
       if (!board)
         return;
@@ -637,6 +686,32 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out,
   deps.health = ctx->health.get();
   deps.circuits = ctx->circuits.get();
   deps.state = make_state_access(sys, ctx->dir);
+  // The membership as it is when a failover runs (the board is set below,
+  // before anything can fail over).
+  std::weak_ptr<node_context> weak = ctx;
+  deps.reachable = [weak](const std::string& node) {
+    auto c = weak.lock();
+    return c && c->members && c->members->alive(node);
+  };
+  deps.cluster = [weak] {
+    actions::cluster_view v;
+    auto c = weak.lock();
+    if (!c)
+      return v;
+    v.self = c->cfg.node.id;
+    v.quorum = c->cfg.cluster.quorum;
+    for (const auto& m : c->members ? c->members->snapshot()
+                                    : std::vector<membership::member_view>{}) {
+      if (m.state == membership::member_state::left)
+        continue;
+      ++v.known;
+      if (m.state == membership::member_state::alive)
+        ++v.alive;
+    }
+    if (v.known == 0) // before the first publish: this node alone
+      v.known = v.alive = 1;
+    return v;
+  };
   actions::register_builtin_executors(*ctx->executors, deps);
   for (auto& svc : cfg.services)
     declare_checks(*ctx, svc);
@@ -666,7 +741,9 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out,
   // adopted, those no longer configured ended.
   std::set<std::string> names;
   for (auto& svc : cfg.services)
-    if (!svc.command.empty())  // an unmanaged one's old process is ended too
+    // An unmanaged one's old process is ended too, and a copy of a service
+    // that another node runs now.
+    if (!svc.command.empty() && state::runs_here(svc, cfg.node.id, *ctx->registry))
       names.insert(svc.name);
   ctx->processes->retire_others(std::move(names));
   n.starter = std::make_shared<service_starter>(ctx);

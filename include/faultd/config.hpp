@@ -90,7 +90,9 @@ struct cluster_config {
   duration min_std_deviation = millis_d(100);
   /// Silence beyond the mean interval that is still normal (GC, load).
   duration acceptable_heartbeat_pause = millis_d(0);
-  uint32_t quorum = 0;  ///< 0 = majority of known members
+  /// Members that must be alive for a failover (0 = a majority of the
+  /// members this node knows, itself included, `left` ones not counted).
+  uint32_t quorum = 0;
   std::optional<cluster_tls> tls;
   /// Allows a plaintext peer port off loopback (warned at every start).
   bool insecure_plaintext = false;
@@ -181,6 +183,9 @@ struct service_config {
   /// A service is ready for the services that depend on it once its checks
   /// pass, or once it has run this long, whichever comes first.
   duration ready_after = seconds_d(1);
+  /// The node that runs this managed service (its home); "" = every node.
+  /// Others run it only once a failover placed it there (placement/<name>).
+  std::string node;
   std::string backup_node;
   /// The node this service runs on when it is not this one (a service
   /// faultd only checks, e.g. over TCP): its faults are explained by that

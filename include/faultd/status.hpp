@@ -24,7 +24,7 @@ struct check_status {
 /// State of one configured service on this node.
 struct service_status {
   std::string name;
-  std::string state = "stopped";     ///< starting | running | backoff | stopping | stopped | exited | failed | unmanaged
+  std::string state = "stopped";     ///< starting | running | backoff | stopping | stopped | exited | failed | unmanaged | standby
   int pid = 0;                       ///< 0 when not running
   uint32_t restarts = 0;
   std::string health = "unknown";    ///< worst of its checks; "healthy" with no checks while running
@@ -36,6 +36,10 @@ struct service_status {
   std::string last_exit;             ///< "exit 1", "signal 9", "unknown", ""
   bool adopted = false;              ///< started by a previous faultd, supervised again
   bool maintenance = false;          ///< faultctl maintenance: no recovery, no alerts
+  /// For a service with a home node: the node that runs it now ("" = every
+  /// node runs it); the state is "standby" on the others.
+  std::string runs_on;
+  uint64_t epoch = 0;                ///< its placement's epoch (0: never moved)
 };
 
 /// A member of the cluster as this node sees it.

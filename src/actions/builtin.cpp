@@ -25,7 +25,8 @@ void register_builtin_executors(executor_registry& reg, const builtin_deps& d) {
     reg.add(action_type::service_degradation,
             std::make_shared<service_degradation_executor>(*d.cfg, *d.registry));
     reg.add(action_type::failover,
-            std::make_shared<failover_executor>(*d.cfg, *d.registry, d.reachable));
+            std::make_shared<failover_executor>(*d.cfg, *d.registry, d.reachable,
+                                                d.cluster));
   } else {
     missing(action_type::service_degradation, "config or registry");
     missing(action_type::failover, "config or registry");

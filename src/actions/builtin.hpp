@@ -23,6 +23,8 @@ struct builtin_deps {
   circuit_board* circuits = nullptr;
   /// Whether a backup node can take over (failover); empty = single node.
   node_reachable_fn reachable;
+  /// The cluster's members now (failover's quorum); empty = no check.
+  cluster_view_fn cluster;
   /// The replicated state (state_sync, data_restore); unset = unavailable.
   state_access state;
 };

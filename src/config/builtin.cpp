@@ -40,6 +40,25 @@ std::map<std::string, recovery_strategy> builtin_strategies() {
   };
   out[net.id] = net;
 
+  // A dead member (the membership's node:<id> faults, a crash or a
+  // silence): each service it ran moves to its backup, by the backup node
+  // itself and only with a quorum (actions/failover.hpp). Above
+  // network_timeout, so a node's death does not open a circuit first.
+  recovery_strategy node;
+  node.id = "node_failure";
+  node.name = "Node Failure Recovery";
+  node.description = "Move a dead node's services to their backup nodes";
+  node.fault_types = {fault_type::hardware_failure, fault_type::network_timeout};
+  node.severity_levels = {fault_severity::high, fault_severity::critical};
+  node.component_pattern = "node:*";
+  node.priority = 300;
+  node.timeout = seconds_d(120);
+  node.rollback_enabled = false;
+  // Retried: a quorum lost for a moment (one more member dying at once)
+  // may come back.
+  node.actions = {make_action(action_type::failover, "${component}", {}, 30, 3, 2)};
+  out[node.id] = node;
+
   // The seed restarts and then degrades in one strategy, so every restart
   // that works still degrades the service. Built in, degradation is the
   // next rung of the escalation ladder: it runs only when restarting did

@@ -264,9 +264,7 @@ private:
           x.fail(st.message());
       out.tls = std::move(tls);
     });
-    // Quorum belongs to failover across nodes (replicated state), not yet here.
-    if (auto x = m.get("quorum"))
-      not_supported(*x, "quorum: cluster-wide failover has not landed");
+    m.with("quorum", [&](const value& x) { out.quorum = static_cast<uint32_t>(x.as_int(1, 1000)); });
   }
 
   // -- services --------------------------------------------------------------
@@ -276,7 +274,7 @@ private:
     std::map<std::string, int> first_line;
     for (const auto& item : v.as_list()) {
       map_reader m(item, {"name", "command", "env", "working_dir", "restart", "checks",
-                          "depends_on", "backup_node", "runs_on", "degradation_levels",
+                          "depends_on", "node", "backup_node", "runs_on", "degradation_levels",
                           "stop_signal",
                           "user", "group", "log_max_size", "log_keep", "limits",
                           "ready_after"});
@@ -349,7 +347,17 @@ private:
           deps.push_back(d);
         }
       });
-      m.with("backup_node", [&](const value& x) { s.backup_node = x.as_string(); });
+      m.with("node", [&](const value& x) {
+        s.node = as_name(x);
+        if (!program)
+          x.fail("node is where faultd runs this service's command; a service faultd only "
+                 "checks names its node with runs_on");
+      });
+      m.with("backup_node", [&](const value& x) {
+        s.backup_node = as_name(x);
+        if (!s.node.empty() && s.backup_node == s.node)
+          x.fail("the backup node must not be the service's own node " + quoted(s.node));
+      });
       m.with("runs_on", [&](const value& x) {
         s.runs_on = as_name(x);
         if (program)

@@ -60,6 +60,8 @@ void fill(v1::ServiceInfo& out, const service_status& s) {
   out.set_last_exit(s.last_exit);
   out.set_adopted(s.adopted);
   out.set_maintenance(s.maintenance);
+  out.set_runs_on(s.runs_on);
+  out.set_epoch(s.epoch);
 }
 
 void fill(v1::MemberInfo& out, const member_status& m) {
@@ -153,7 +155,9 @@ std::string join(const google::protobuf::RepeatedPtrField<std::string>& xs, cons
 std::string render_services(const google::protobuf::RepeatedPtrField<v1::ServiceInfo>& xs) {
   table t{{"SERVICE", "STATE", "PID", "RESTARTS", "HEALTH", "DEGRADATION", "CIRCUIT", "LAST EXIT"}};
   for (auto& s : xs)
-    t.add({s.name(), s.state() + (s.maintenance() ? " (maintenance)" : ""),
+    t.add({s.name(),
+           s.state() + (s.state() == "standby" ? " (on " + s.runs_on() + ")" : "")
+             + (s.maintenance() ? " (maintenance)" : ""),
            s.pid() > 0 ? std::to_string(s.pid()) : "-",
            std::to_string(s.restarts()), s.health(), s.degradation(), s.circuit(),
            or_dash(s.last_exit())});

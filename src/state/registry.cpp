@@ -58,7 +58,8 @@ registry::registry(std::string dir) : dir_(std::move(dir)) {
 }
 
 bool registry::replicated(const std::string& key) {
-  for (const char* prefix : {"primary/", "weights/", "degradation/", "circuit/", "circuit-hold/"})
+  for (const char* prefix :
+       {"primary/", "placement/", "weights/", "degradation/", "circuit/", "circuit-hold/"})
     if (key.rfind(prefix, 0) == 0)
       return true;
   return false;

@@ -7,8 +7,8 @@
 // never sees half a value), mirrored in memory. An application that embeds
 // nothing can read e.g. <data_dir>/registry/degradation/gw-mqtt.
 //
-// The cluster-wide facts (keys under primary/, weights/, degradation/,
-// circuit/ and circuit-hold/) are replicated: a local change goes to the
+// The cluster-wide facts (keys under primary/, placement/, weights/,
+// degradation/, circuit/ and circuit-hold/) are replicated: a local change goes to the
 // replication hook (the node sends it to the state-sync actor, which keeps
 // them in the replicated map as registry/<key>), and a change another node
 // made comes back through apply_replicated(), so these files are every

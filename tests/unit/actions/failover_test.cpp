@@ -1,8 +1,10 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <utility>
 
 #include "actions/failover.hpp"
+#include "state/placement.hpp"
 #include "support/support.hpp"
 
 using namespace faultd;
@@ -102,4 +104,85 @@ TEST_CASE("failover without a backup node names the service") {
   auto r = ex.execute(failover_of("timeseries-db"), ctx_for("x"));
   CHECK(r.st.code() == errc::bad_request);
   CHECK(r.st.message() == "no backup node configured for timeseries-db");
+}
+
+namespace {
+
+/// Three nodes; "web" lives on edge-1 with edge-2 as its backup, "db" on
+/// edge-1 with edge-3 as its backup.
+config placed() {
+  config cfg;
+  cfg.node.id = "edge-2";
+  for (auto [name, backup] : {std::pair{"web", "edge-2"}, std::pair{"db", "edge-3"}}) {
+    service_config s;
+    s.name = name;
+    s.command = {"/bin/true"};
+    s.node = "edge-1";
+    s.backup_node = backup;
+    cfg.services.push_back(s);
+  }
+  return cfg;
+}
+
+cluster_view view(size_t alive, size_t known, uint32_t quorum = 0) {
+  return cluster_view{"edge-2", alive, known, quorum};
+}
+
+} // namespace
+
+TEST_CASE("a dead node's services move to this node only where it is their backup, epoch 1") {
+  temp_dir dir;
+  auto cfg = placed();
+  state::registry reg{dir.path()};
+  failover_executor ex{cfg, reg, [](const std::string&) { return true; },
+                       [] { return view(2, 3); }};
+  auto r = ex.execute(failover_of("backup_endpoint"), ctx_for("node:edge-1"));
+  REQUIRE_MESSAGE(r.st.ok(), r.st.to_string());
+  CHECK(reg.get("placement/web") == "epoch=1 node=edge-2");
+  CHECK(reg.get("primary/web") == "edge-2");
+  CHECK_FALSE(reg.get("placement/db")); // edge-3's to take over
+  CHECK(r.note.find("took over web from edge-1") != std::string::npos);
+  CHECK(r.note.find("db (backup edge-3)") != std::string::npos);
+  CHECK(state::runs_here(cfg.services[0], "edge-2", reg));
+  CHECK_FALSE(state::runs_here(cfg.services[0], "edge-1", reg));
+  // Rolled back: home again, with a new epoch (epochs never repeat).
+  REQUIRE(ex.rollback(failover_of("backup_endpoint"), ctx_for("node:edge-1"), r.rollback_data).ok());
+  CHECK(reg.get("placement/web") == "epoch=2 node=edge-1");
+  // Nothing of edge-3's is edge-2's.
+  r = ex.execute(failover_of("backup_endpoint"), ctx_for("node:edge-3"));
+  CHECK(r.st.ok());
+  CHECK(r.note == "no service of edge-3 has this node as its backup");
+}
+
+TEST_CASE("without a quorum a failover promotes nothing and says so") {
+  temp_dir dir;
+  auto cfg = placed();
+  state::registry reg{dir.path()};
+  failover_executor ex{cfg, reg, [](const std::string&) { return true; },
+                       [] { return view(1, 3); }};
+  auto r = ex.execute(failover_of("backup_endpoint"), ctx_for("node:edge-1"));
+  CHECK(r.st.code() == errc::unavailable);
+  CHECK(r.st.message() == "no quorum: 1 of 3 members alive, 2 needed; nothing was promoted");
+  CHECK_FALSE(reg.get("placement/web"));
+  // By service too; and a configured quorum of 1 lets a lone node act.
+  CHECK(ex.execute(failover_of("web"), ctx_for("x")).st.code() == errc::unavailable);
+  failover_executor lone{cfg, reg, [](const std::string&) { return true; },
+                         [] { return view(1, 3, 1); }};
+  auto ok = lone.execute(failover_of("web"), ctx_for("x"));
+  REQUIRE_MESSAGE(ok.st.ok(), ok.st.to_string());
+  CHECK(reg.get("placement/web") == "epoch=1 node=edge-2");
+}
+
+TEST_CASE("placement values parse strictly and quorum is a majority of known members") {
+  auto p = state::parse_placement("epoch=12 node=n-2");
+  REQUIRE(p);
+  CHECK(p->epoch == 12);
+  CHECK(p->node == "n-2");
+  CHECK(state::format_placement(*p) == "epoch=12 node=n-2");
+  for (auto bad : {"", "epoch= node=a", "epoch=1", "epoch=x node=a", "epoch=1 node=", "node=a"})
+    CHECK_FALSE(state::parse_placement(bad));
+  CHECK(state::quorum_needed(0, 1) == 1);
+  CHECK(state::quorum_needed(0, 3) == 2);
+  CHECK(state::quorum_needed(0, 4) == 3);
+  CHECK(state::quorum_needed(2, 5) == 2);
 }

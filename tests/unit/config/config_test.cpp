@@ -62,7 +62,7 @@ TEST_CASE("the seed's fault_recovery.yaml loads unchanged with the seed's values
   CHECK(c.state_sync.retry_count == 3);
   CHECK(c.state_sync.timeout == seconds_d(30));
 
-  REQUIRE(c.strategies.size() == 4); // two from the file over four built-ins
+  REQUIRE(c.strategies.size() == 5); // two from the file over five built-ins
   const auto& su = c.strategies.at("service_unavailable");
   CHECK(su.id == "service_unavailable");
   CHECK(su.name == "Service Unavailable Recovery");
@@ -118,9 +118,14 @@ TEST_CASE("the seed's strategies load as written - the built-in service_unavaila
   CHECK(degrade.actions[0].type == action_type::service_degradation);
 }
 
-TEST_CASE("built-in strategies are the seed's three and the degradation rung") {
+TEST_CASE("built-in strategies are the seed's three, the degradation rung and node failure") {
   auto b = builtin_strategies();
-  REQUIRE(b.size() == 4);
+  REQUIRE(b.size() == 5);
+  const auto& node = b.at("node_failure");
+  CHECK(node.component_pattern == "node:*");
+  REQUIRE(node.actions.size() == 1);
+  CHECK(node.actions[0].type == action_type::failover);
+  CHECK(node.priority > b.at("network_timeout").priority);
   const auto& re = b.at("resource_exhaustion");
   CHECK(re.name == "Resource Exhaustion Recovery");
   CHECK(re.priority == 150);
@@ -301,7 +306,7 @@ TEST_CASE("a new strategy named after a fault type defaults its fault types, sev
   CHECK(s.actions[0].parameters
         == std::map<std::string, std::string>{{"command", "systemctl restart x"}});
   CHECK(s.actions[0].timeout == c.recovery.action_execution_timeout);
-  CHECK(c.strategies.size() == 5);  // four built-ins and this one
+  CHECK(c.strategies.size() == 6);  // five built-ins and this one
 }
 
 TEST_CASE("a file's strategy changes only the keys it names of a built-in") {
@@ -893,12 +898,26 @@ TEST_CASE("with environment checks, a missing or non-executable program and a mi
 }
 
 TEST_CASE("keys of features that have not landed are refused, not accepted and ignored") {
-  CHECK_ERROR(parse_bad("cluster:\n  quorum: 2\n"), 2, "cluster.quorum: not supported yet");
   CHECK_ERROR(parse_bad("alerting:\n  webhooks: [http://127.0.0.1:1/x]\n"), 2,
               "alerting.webhooks: not supported yet");
   CHECK_ERROR(parse_bad("alerting:\n  alertmanager_url: http://127.0.0.1:9093\n"), 2,
               "not supported yet");
   CHECK(parse_ok("cluster:\n  seeds: []\n").cluster.seeds.empty());
+}
+
+TEST_CASE("cluster.quorum and a service's node and backup_node are read and checked") {
+  CHECK(parse_ok("cluster:\n  quorum: 2\n").cluster.quorum == 2);
+  CHECK(parse_ok("cluster:\n  seeds: []\n").cluster.quorum == 0); // a majority
+  CHECK_ERROR(parse_bad("cluster:\n  quorum: 0\n"), 2, "cluster.quorum");
+  auto c = parse_ok("services:\n  - name: web\n    command: [x]\n    node: n1\n"
+                    "    backup_node: n2\n");
+  CHECK(c.services.at(0).node == "n1");
+  CHECK(c.services.at(0).backup_node == "n2");
+  CHECK_ERROR(parse_bad("services:\n  - name: web\n    command: [x]\n    node: n1\n"
+                        "    backup_node: n1\n"),
+              5, "must not be the service's own node");
+  CHECK_ERROR(parse_bad("services:\n  - name: web\n    node: n1\n"), 3,
+              "a service faultd only checks names its node with runs_on");
 }
 
 TEST_CASE("the seed's recovery and detection keys act as defaults and caps") {
