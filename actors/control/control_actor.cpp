@@ -20,6 +20,7 @@
 #include "state/maintenance.hpp"
 #include "state/registry.hpp"
 #include "actions/circuit_board.hpp"
+#include "actions/failover.hpp"
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
 
@@ -276,6 +277,34 @@ void degradation(self_ptr self, caf::typed_response_promise<std::string> rp,
   });
 }
 
+void failback(self_ptr self, caf::typed_response_promise<std::string> rp,
+              const std::string& service) {
+  if (known_service(self, service) == nullptr) {
+    rp.deliver(no_service(service));
+    return;
+  }
+  offload(self, rp, [ctx = self->state.ctx, service, log = self->state.log] {
+    std::weak_ptr<node_context> weak = ctx;
+    std::string detail;
+    auto st = actions::failback(
+      ctx->cfg, *ctx->registry,
+      [weak](const std::string& node) {
+        auto c = weak.lock();
+        return c && member_alive(*c, node);
+      },
+      [weak] {
+        auto c = weak.lock();
+        return c ? cluster_view_of(*c) : actions::cluster_view{};
+      },
+      service, detail);
+    if (!st.ok())
+      return control::encode_error(st.code(), st.message());
+    const auto* svc = ctx->cfg.find_service(service);
+    log->info("failback-by-operator service={} home={} {}", service, svc->node, detail);
+    return control::encode_command("failback", service, svc->node, detail);
+  });
+}
+
 void logs(self_ptr self, caf::typed_response_promise<std::string> rp, const control::request& req) {
   if (known_service(self, req.service) == nullptr) {
     rp.deliver(no_service(req.service));
@@ -489,6 +518,9 @@ caf::result<std::string> handle(self_ptr self, const std::string& bytes) {
         incident_atom::value, id);
       break;
     }
+    case control::command::failback:
+      failback(self, rp, req.service);
+      break;
     case control::command::degradation:
       degradation(self, rp, req.service, req.level);
       break;

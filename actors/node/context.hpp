@@ -38,6 +38,7 @@ namespace membership {
 class member_board;
 }
 namespace actions {
+struct cluster_view;
 class circuit_board;
 class executor_registry;
 class action_workers;
@@ -99,5 +100,11 @@ struct node_context {
   /// Feeds a check result into the service's circuit breaker.
   void check_result(const std::string& service, bool ok) const;
 };
+
+/// What the membership says now, for quorum checks (failover, failback).
+actions::cluster_view cluster_view_of(const node_context& ctx);
+
+/// Whether member `id` is alive now.
+bool member_alive(const node_context& ctx, const std::string& id);
 
 } // namespace faultd

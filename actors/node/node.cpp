@@ -206,6 +206,27 @@ void follow_placement(const std::shared_ptr<node_context>& ctx, const std::strin
   }
 }
 
+actions::cluster_view cluster_view_of(const node_context& ctx) {
+  actions::cluster_view v;
+  v.self = ctx.cfg.node.id;
+  v.quorum = ctx.cfg.cluster.quorum;
+  for (const auto& m : ctx.members ? ctx.members->snapshot()
+                                   : std::vector<membership::member_view>{}) {
+    if (m.state == membership::member_state::left)
+      continue;
+    ++v.known;
+    if (m.state == membership::member_state::alive)
+      ++v.alive;
+  }
+  if (v.known == 0) // before the first publish: this node alone
+    v.known = v.alive = 1;
+  return v;
+}
+
+bool member_alive(const node_context& ctx, const std::string& id) {
+  return ctx.members && ctx.members->alive(id);
+}
+
 class service_starter {
 public:
   /// Starts `services` (by default every configured one).
@@ -691,26 +712,11 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out,
   std::weak_ptr<node_context> weak = ctx;
   deps.reachable = [weak](const std::string& node) {
     auto c = weak.lock();
-    return c && c->members && c->members->alive(node);
+    return c && member_alive(*c, node);
   };
   deps.cluster = [weak] {
-    actions::cluster_view v;
     auto c = weak.lock();
-    if (!c)
-      return v;
-    v.self = c->cfg.node.id;
-    v.quorum = c->cfg.cluster.quorum;
-    for (const auto& m : c->members ? c->members->snapshot()
-                                    : std::vector<membership::member_view>{}) {
-      if (m.state == membership::member_state::left)
-        continue;
-      ++v.known;
-      if (m.state == membership::member_state::alive)
-        ++v.alive;
-    }
-    if (v.known == 0) // before the first publish: this node alone
-      v.known = v.alive = 1;
-    return v;
+    return c ? cluster_view_of(*c) : actions::cluster_view{};
   };
   actions::register_builtin_executors(*ctx->executors, deps);
   for (auto& svc : cfg.services)

@@ -9,15 +9,12 @@ std::string primary_key(const std::string& service) {
   return "primary/" + service;
 }
 
-failover_executor::failover_executor(const config& cfg, state::registry& reg,
-                                     node_reachable_fn reachable, cluster_view_fn cluster)
-  : cfg_(cfg), reg_(reg), reachable_(std::move(reachable)), cluster_(std::move(cluster)) {
-}
+namespace {
 
-status failover_executor::check_quorum() const {
-  if (!cluster_)
+status check_quorum(const cluster_view_fn& cluster) {
+  if (!cluster)
     return {};
-  auto v = cluster_();
+  auto v = cluster();
   auto needed = state::quorum_needed(v.quorum, v.known);
   if (v.alive >= needed)
     return {};
@@ -26,23 +23,57 @@ status failover_executor::check_quorum() const {
                                + std::to_string(needed) + " needed; nothing was promoted"};
 }
 
-status failover_executor::place(const service_config& svc, const std::string& node,
-                                const std::string& why, std::string& previous) {
-  auto current = state::placement_of(reg_, svc.name);
+/// Places `svc` on `node` with the next epoch; `previous` gets the old
+/// placement's node ("" if none was recorded).
+status place(state::registry& reg, const service_config& svc, const std::string& node,
+             const std::string& why, std::string& previous, uint64_t* epoch = nullptr) {
+  auto current = state::placement_of(reg, svc.name);
   previous = current ? current->node : "";
   state::placement next;
   next.epoch = (current ? current->epoch : 0) + 1;
   next.node = node;
-  if (auto st = reg_.put(state::placement_key(svc.name), state::format_placement(next)); !st)
+  if (auto st = reg.put(state::placement_key(svc.name), state::format_placement(next)); !st)
     return {st.code(), "cannot record " + node + " as the node of " + svc.name + ": "
                          + st.message()};
-  if (auto st = reg_.put(primary_key(svc.name), node); !st)
+  if (auto st = reg.put(primary_key(svc.name), node); !st)
     return {st.code(), "cannot record " + node + " as primary of " + svc.name + ": "
                          + st.message()};
   log::get("actions")->info("service-placed service={} node={} epoch={} was={} reason=\"{}\"",
                             svc.name, node, next.epoch,
                             previous.empty() ? svc.node + " (home)" : previous, why);
+  if (epoch != nullptr)
+    *epoch = next.epoch;
   return {};
+}
+
+} // namespace
+
+status failback(const config& cfg, state::registry& reg, const node_reachable_fn& reachable,
+                const cluster_view_fn& cluster, const std::string& service, std::string& detail) {
+  const auto* svc = cfg.find_service(service);
+  if (svc == nullptr)
+    return {errc::not_found, "no service " + service};
+  if (svc->node.empty())
+    return {errc::bad_request, service + " has no home node (node:): it runs on every node"};
+  auto now = state::owner_of(*svc, reg);
+  if (now == svc->node)
+    return {errc::bad_request, service + " already runs on its home node " + svc->node};
+  if (!reachable || !reachable(svc->node))
+    return {errc::unavailable, "home node " + svc->node + " of " + service
+                                 + " is not alive: nothing was moved"};
+  if (auto st = check_quorum(cluster); !st.ok())
+    return st;
+  std::string previous;
+  uint64_t epoch = 0;
+  if (auto st = place(reg, *svc, svc->node, "faultctl failback", previous, &epoch); !st.ok())
+    return st;
+  detail = "from " + now + ", epoch " + std::to_string(epoch);
+  return {};
+}
+
+failover_executor::failover_executor(const config& cfg, state::registry& reg,
+                                     node_reachable_fn reachable, cluster_view_fn cluster)
+  : cfg_(cfg), reg_(reg), reachable_(std::move(reachable)), cluster_(std::move(cluster)) {
 }
 
 action_result failover_executor::take_over_from(const std::string& dead,
@@ -59,7 +90,7 @@ action_result failover_executor::take_over_from(const std::string& dead,
       continue;
     }
     if (moved.empty())
-      if (auto st = check_quorum(); !st.ok()) {
+      if (auto st = check_quorum(cluster_); !st.ok()) {
         r.st = st;
         r.note = st.message();
         log::get("actions")->warn("failover-refused incident={} node={} reason=\"{}\"",
@@ -67,9 +98,8 @@ action_result failover_executor::take_over_from(const std::string& dead,
         return r;
       }
     std::string previous;
-    if (auto st = place(svc, self, "node " + dead + " is dead (incident " + ctx.incident_id + ")",
-                        previous);
-        !st.ok()) {
+    auto why = "node " + dead + " is dead (incident " + ctx.incident_id + ")";
+    if (auto st = place(reg_, svc, self, why, previous); !st.ok()) {
       r.st = st;
       r.note = st.message();
       return r;
@@ -113,11 +143,11 @@ action_result failover_executor::execute(const recovery_action& a, const action_
   if (!reachable_(backup))
     return fail(errc::unavailable,
                 "backup node " + backup + " is not reachable: membership does not see it alive");
-  if (auto st = check_quorum(); !st.ok())
+  if (auto st = check_quorum(cluster_); !st.ok())
     return fail(st.code(), st.message());
   if (svc != nullptr && !svc->node.empty()) {
     std::string previous;
-    if (auto st = place(*svc, backup, "incident " + ctx.incident_id, previous); !st.ok())
+    if (auto st = place(reg_, *svc, backup, "incident " + ctx.incident_id, previous); !st.ok())
       return fail(st.code(), st.message());
     r.rollback_data = svc->name + "=" + (previous.empty() ? svc->node : previous);
     r.note = "placed " + svc->name + " on " + backup;
@@ -155,7 +185,7 @@ status failover_executor::rollback(const recovery_action& a, const action_contex
       if (moved == nullptr)
         continue;
       std::string previous;
-      if (auto st = place(*moved, item.substr(eq + 1), "rollback", previous); !st.ok())
+      if (auto st = place(reg_, *moved, item.substr(eq + 1), "rollback", previous); !st.ok())
         result = st;
     }
     return result;

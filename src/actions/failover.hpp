@@ -42,6 +42,13 @@ using cluster_view_fn = std::function<cluster_view()>;
 /// The registry key naming a service's primary node.
 std::string primary_key(const std::string& service);
 
+/// faultctl failback: places `service` (one with a home node) back on its
+/// home with the next epoch. Fails (nothing written) when it has no home
+/// node, already runs there, the home is not alive, or there is no quorum.
+/// `detail` says what was done.
+status failback(const config& cfg, state::registry& reg, const node_reachable_fn& reachable,
+                const cluster_view_fn& cluster, const std::string& service, std::string& detail);
+
 /// Executes failover actions.
 ///
 /// The backup node is parameters["backup_node"], else the target service's
@@ -64,11 +71,6 @@ public:
 
 private:
   action_result take_over_from(const std::string& dead, const action_context& ctx);
-  status check_quorum() const;
-  /// Places `svc` on `node` with the next epoch; `previous` gets the old
-  /// placement's node ("" if none was recorded).
-  status place(const service_config& svc, const std::string& node, const std::string& why,
-               std::string& previous);
 
   const config& cfg_;
   state::registry& reg_;

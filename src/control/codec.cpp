@@ -454,6 +454,9 @@ std::string encode_request(const request& r) {
       req.mutable_circuit()->set_service(r.service);
       req.mutable_circuit()->set_op(r.op);
       break;
+    case command::failback:
+      req.mutable_failback()->set_service(r.service);
+      break;
     case command::degradation:
       req.mutable_degradation()->set_service(r.service);
       req.mutable_degradation()->set_level(r.level);
@@ -548,6 +551,12 @@ status decode_request(std::string_view bytes, request& out) {
         return {errc::bad_request, "circuit: service is empty"};
       if (out.op != "open" && out.op != "close" && out.op != "reset")
         return {errc::bad_request, "circuit: expected open, close or reset, got \"" + out.op + "\""};
+      break;
+    case v1::ControlRequest::kFailback:
+      out.cmd = command::failback;
+      out.service = req.failback().service();
+      if (out.service.empty())
+        return {errc::bad_request, "failback: service is empty"};
       break;
     case v1::ControlRequest::kDegradation:
       out.cmd = command::degradation;

@@ -44,6 +44,7 @@ enum class command : uint8_t {
   reload,          ///< re-read the config file
   members,         ///< the cluster's members
   state,           ///< op (get|put|del|list|report|snapshot|snapshots|restore|sync), key, value, prefix, id
+  failback,        ///< service: back to its home node
 };
 
 /// A decoded control request. Only the fields of `cmd` are meaningful.

@@ -1,8 +1,9 @@
 // Failover across real faultd nodes on loopback: a service with a home node
 // runs there only; when the home dies (SIGKILL) or hangs (SIGSTOP) its
 // backup runs it, with a quorum; the home, back, stops its own copy
-// (fencing by the placement's epoch), so one copy runs after the heal; a
-// lone survivor (two nodes frozen) promotes nothing.
+// (fencing by the placement's epoch), so one copy runs after the heal;
+// `faultctl failback` moves it home; a lone survivor (two nodes frozen)
+// promotes nothing.
 
 #include <doctest/doctest.h>
 
@@ -92,6 +93,20 @@ TEST_CASE("a killed node's service runs on its backup, and the node back stops i
   CHECK(c.n2.proc->service_pid("web") == new_pid);
   CHECK(process_alive(new_pid));
   CHECK(standby(c.n3));
+
+  // Failback from any node: home again with the next epoch, n2's copy stops.
+  REQUIRE(wait_until([&] { return c.n3.sees("n1", "alive"); }));
+  auto back = c.n3.proc->ctl({"--json", "failback", "web"});
+  REQUIRE_MESSAGE(back.status == 0, back.err);
+  CHECK(json_value(back.out, "detail") == "from n2, epoch 2");
+  CHECK(wait_until([&] { return runs(c.n1) && standby(c.n2); }));
+  CHECK(wait_until([&] { return !process_alive(new_pid); }));
+  CHECK(placement_on(c.n2) == "epoch=2 node=n1");
+  auto again = c.n1.proc->ctl({"failback", "web"});
+  CHECK(again.status == 1);
+  CHECK(contains(again.err, "web already runs on its home node n1"));
+  CHECK(c.n1.proc->ctl({"failback", "nope"}).status == 1);
+  CHECK(c.n1.proc->ctl({"failback"}).status == 2);
 }
 
 TEST_CASE("a frozen home is failed over, and stops its copy when it thaws") {

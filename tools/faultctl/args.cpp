@@ -50,6 +50,8 @@ commands:
                                  closes it with an empty window
   degradation SERVICE LEVEL      set its degradation level (one of its
                                  degradation_levels)
+  failback SERVICE               move a failed-over service back to its home
+                                 node (needs a quorum and the home alive)
   inject --type T --component C [--severity S] [--node ID]
          [--detail K=V]... [--metric K=NUM]...
          [--dry-run]             injects a fault; it takes the same path as a
@@ -359,6 +361,15 @@ std::optional<options> parse_args(const std::vector<std::string>& args, std::str
       return std::nullopt;
     }
     r.op = args[i++];
+    if (!no_more())
+      return std::nullopt;
+    return o;
+  }
+  if (cmd == "failback") {
+    r.cmd = control::command::failback;
+    if (!operand("SERVICE"))
+      return std::nullopt;
+    r.service = args[i++];
     if (!no_more())
       return std::nullopt;
     return o;
