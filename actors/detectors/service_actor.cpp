@@ -1,10 +1,13 @@
 #include "actors/detectors/service_actor.hpp"
 
+#include <chrono>
 #include <map>
+#include <optional>
 
 #include <caf/all.hpp>
 
 #include "actions/circuit_board.hpp"
+#include "actions/failover.hpp"
 #include "actors/type_ids.hpp"
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
@@ -21,6 +24,11 @@ namespace {
 
 struct service_actor_state {
   std::shared_ptr<node_context> ctx;
+  /// Since when this node has seen each of its own `failback: auto`
+  /// services placed on another node, with a quorum all along.
+  std::map<std::string, std::chrono::steady_clock::time_point> away_since;
+  std::optional<std::chrono::steady_clock::time_point> last_tick;
+  std::map<std::string, std::string> last_refusal;  ///< logged once per reason
   std::shared_ptr<spdlog::logger> log = log::get("services");
   static inline const char* name = "services";
 };
@@ -47,10 +55,72 @@ void on_process_event(self_ptr self, const process::event& e) {
   ctx.send_to("analyzer", event_atom::value, std::move(*f));
 }
 
+constexpr auto failback_tick = std::chrono::seconds(1);
+
+/// `failback: auto`: a home node takes back a service of its own that has
+/// run elsewhere for failback_after, counted from when this node first saw
+/// the placement, with a quorum all along. A tick that comes late (this
+/// node was frozen or starved) starts every count again: what it saw
+/// before may be stale.
+void check_failback(self_ptr self) {
+  auto& st = self->state;
+  auto& ctx = *st.ctx;
+  auto now = std::chrono::steady_clock::now();
+  bool late = st.last_tick && now - *st.last_tick > 3 * failback_tick;
+  st.last_tick = now;
+  auto view = cluster_view_of(ctx);
+  bool quorum = view.alive >= state::quorum_needed(view.quorum, view.known);
+  if (late || !quorum)
+    st.away_since.clear();
+  if (!quorum)
+    return;
+  for (const auto& svc : ctx.cfg.services) {
+    if (!svc.failback_auto || svc.node != ctx.cfg.node.id)
+      continue;
+    if (state::owner_of(svc, *ctx.registry) == svc.node) {
+      st.away_since.erase(svc.name);
+      continue;
+    }
+    auto [it, fresh] = st.away_since.emplace(svc.name, now);
+    if (fresh || now - it->second < svc.failback_after)
+      continue;
+    std::weak_ptr<node_context> weak = st.ctx;
+    std::string detail;
+    auto res = actions::failback(
+      ctx.cfg, *ctx.registry,
+      [weak](const std::string& node) {
+        auto c = weak.lock();
+        return c && member_alive(*c, node);
+      },
+      [weak] {
+        auto c = weak.lock();
+        return c ? cluster_view_of(*c) : actions::cluster_view{};
+      },
+      svc.name, detail);
+    if (res.ok()) {
+      st.log->info("failback-automatic service={} home={} {}", svc.name, svc.node, detail);
+      st.away_since.erase(svc.name);
+      st.last_refusal.erase(svc.name);
+    } else if (st.last_refusal[svc.name] != res.message()) {
+      st.last_refusal[svc.name] = res.message();
+      st.log->warn("failback-automatic-refused service={} error=\"{}\"", svc.name, res.message());
+    }
+  }
+}
+
 caf::behavior service_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
   self->state.ctx = std::move(ctx);
+  bool any = false;
+  for (const auto& svc : self->state.ctx->cfg.services)
+    any = any || (svc.failback_auto && svc.node == self->state.ctx->cfg.node.id);
+  if (any)
+    self->send(self, tick_atom::value);
   return {
     [=](proc_atom, const process::event& e) { on_process_event(self, e); },
+    [=](tick_atom) {
+      check_failback(self);
+      self->delayed_send(self, failback_tick, tick_atom::value);
+    },
   };
 }
 

@@ -187,6 +187,10 @@ struct service_config {
   /// Others run it only once a failover placed it there (placement/<name>).
   std::string node;
   std::string backup_node;
+  /// `failback: auto`: the home takes the service back by itself once it
+  /// has seen it run elsewhere for `failback_after` with a quorum.
+  bool failback_auto = false;
+  duration failback_after = seconds_d(30);
   /// The node this service runs on when it is not this one (a service
   /// faultd only checks, e.g. over TCP): its faults are explained by that
   /// node's incident when the node is dead. "" = this node.

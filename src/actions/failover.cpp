@@ -79,6 +79,12 @@ failover_executor::failover_executor(const config& cfg, state::registry& reg,
 action_result failover_executor::take_over_from(const std::string& dead,
                                                 const action_context& ctx) {
   action_result r;
+  // A retry that comes after the node is back has nothing to do (it runs
+  // its services again, and moving them now would be a needless failover).
+  if (reachable_ && reachable_(dead)) {
+    r.note = "node " + dead + " is alive again: nothing to take over";
+    return r;
+  }
   auto self = cluster_ ? cluster_().self : cfg_.node.id;
   std::string moved, others;
   for (const auto& svc : cfg_.services) {
@@ -169,7 +175,8 @@ status failover_executor::rollback(const recovery_action& a, const action_contex
                                    const std::string& rollback_data) {
   auto target = resolve_target(a, ctx);
   const auto* svc = cfg_.find_service(target);
-  bool placed = (target.rfind("node:", 0) == 0 && cluster_) || (svc != nullptr && !svc->node.empty());
+  bool placed =
+    (target.rfind("node:", 0) == 0 && cluster_) || (svc != nullptr && !svc->node.empty());
   if (placed) {
     // Each moved service goes back with a new epoch (epochs never repeat).
     status result;

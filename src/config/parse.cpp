@@ -277,7 +277,7 @@ private:
                           "depends_on", "node", "backup_node", "runs_on", "degradation_levels",
                           "stop_signal",
                           "user", "group", "log_max_size", "log_keep", "limits",
-                          "ready_after"});
+                          "ready_after", "failback", "failback_after"});
       service_config s;
       std::optional<value> program;  // the command's first element, for errors
       auto name = m.field("name");
@@ -352,6 +352,19 @@ private:
         if (!program)
           x.fail("node is where faultd runs this service's command; a service faultd only "
                  "checks names its node with runs_on");
+      });
+      m.with("failback", [&](const value& x) {
+        auto v = x.as_string();
+        if (v != "manual" && v != "auto")
+          x.fail("expected manual or auto, got " + quoted(v));
+        if (s.node.empty())
+          x.fail("failback is for a service with a home node (node:)");
+        s.failback_auto = v == "auto";
+      });
+      m.with("failback_after", [&](const value& x) {
+        s.failback_after = x.as_positive_duration();
+        if (s.node.empty())
+          x.fail("failback_after is for a service with a home node (node:)");
       });
       m.with("backup_node", [&](const value& x) {
         s.backup_node = as_name(x);

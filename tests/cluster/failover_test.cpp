@@ -49,11 +49,12 @@ std::string placement_on(cluster_member& m) {
 }
 
 struct three_nodes {
-  cluster_member n1{"n1", {}, true, web_on_n1};
-  cluster_member n2{"n2", {n1.port}, false, web_on_n1};
-  cluster_member n3{"n3", {n1.port}, false, web_on_n1};
+  std::string yaml;
+  cluster_member n1{"n1", {}, true, yaml};
+  cluster_member n2{"n2", {n1.port}, false, yaml};
+  cluster_member n3{"n3", {n1.port}, false, yaml};
 
-  three_nodes() {
+  explicit three_nodes(std::string services = web_on_n1) : yaml(std::move(services)) {
     REQUIRE(wait_until([&] {
       return n1.sees("n2", "alive") && n1.sees("n3", "alive") && n2.sees("n1", "alive")
              && n2.sees("n3", "alive") && n3.sees("n1", "alive") && n3.sees("n2", "alive");
@@ -88,7 +89,8 @@ TEST_CASE("a killed node's service runs on its backup, and the node back stops i
   CHECK_MESSAGE(wait_until([&] { return !process_alive(old_pid); }, std::chrono::seconds(20)),
                 c.n1.log());
   CHECK(wait_until([&] { return standby(c.n1); }));
-  CHECK(contains(c.n1.log(), "service-fenced name=web epoch=1 runs_on=n2"));
+  CHECK(wait_until(
+    [&] { return contains(c.n1.log(), "service-fenced name=web epoch=1 runs_on=n2"); }));
   // One copy: n2's, untouched.
   CHECK(c.n2.proc->service_pid("web") == new_pid);
   CHECK(process_alive(new_pid));
@@ -137,10 +139,29 @@ TEST_CASE("a lone survivor of three has no quorum and promotes nothing") {
   std::this_thread::sleep_for(std::chrono::seconds(1));
   CHECK(standby(c.n2));
   CHECK(placement_on(c.n2).empty());
+  // The home thaws first: a retry of the failover now finds it alive and
+  // moves nothing, before n3's return would make a quorum.
   c.n1.proc->proc->signal(SIGCONT);
+  CHECK(wait_until([&] { return c.n2.sees("n1", "alive"); }));
   c.n3.proc->proc->signal(SIGCONT);
-  // Back together, the home still runs it, nobody else.
-  CHECK(wait_until([&] { return c.n2.sees("n1", "alive") && c.n2.sees("n3", "alive"); }));
+  CHECK(wait_until([&] { return c.n2.sees("n3", "alive"); }));
+  std::this_thread::sleep_for(std::chrono::seconds(3)); // past the last retry
   CHECK(runs(c.n1));
   CHECK(standby(c.n2));
+}
+
+TEST_CASE("failback auto: the home, back for failback_after, takes its service back") {
+  three_nodes c{web_on_n1 + "    failback: auto\n    failback_after: 2s\n"};
+  c.n1.proc->proc->signal(SIGKILL);
+  c.n1.proc->proc->wait();
+  REQUIRE(wait_until([&] { return runs(c.n2); }, std::chrono::seconds(20)));
+  auto on_n2 = c.n2.proc->service_pid("web");
+  c.n1.proc->start();
+  CHECK_MESSAGE(wait_until([&] { return runs(c.n1) && standby(c.n2); }, std::chrono::seconds(30)),
+                c.n1.log());
+  CHECK(wait_until([&] { return !process_alive(on_n2); }));
+  CHECK(placement_on(c.n3) == "epoch=2 node=n1");
+  CHECK(wait_until([&] {  // faultd.log is flushed every second
+    return contains(c.n1.log(), "failback-automatic service=web home=n1 from n2, epoch 2");
+  }));
 }

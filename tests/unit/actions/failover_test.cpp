@@ -134,7 +134,10 @@ TEST_CASE("a dead node's services move to this node only where it is their backu
   temp_dir dir;
   auto cfg = placed();
   state::registry reg{dir.path()};
-  failover_executor ex{cfg, reg, [](const std::string&) { return true; },
+  bool edge1_alive = false;
+  failover_executor ex{cfg, reg, [&](const std::string& node) {
+                         return node != "edge-1" || edge1_alive;
+                       },
                        [] { return view(2, 3); }};
   auto r = ex.execute(failover_of("backup_endpoint"), ctx_for("node:edge-1"));
   REQUIRE_MESSAGE(r.st.ok(), r.st.to_string());
@@ -148,8 +151,17 @@ TEST_CASE("a dead node's services move to this node only where it is their backu
   // Rolled back: home again, with a new epoch (epochs never repeat).
   REQUIRE(ex.rollback(failover_of("backup_endpoint"), ctx_for("node:edge-1"), r.rollback_data).ok());
   CHECK(reg.get("placement/web") == "epoch=2 node=edge-1");
+  // A retry after edge-1 came back moves nothing.
+  edge1_alive = true;
+  r = ex.execute(failover_of("backup_endpoint"), ctx_for("node:edge-1"));
+  CHECK(r.st.ok());
+  CHECK(r.note == "node edge-1 is alive again: nothing to take over");
+  CHECK(reg.get("placement/web") == "epoch=2 node=edge-1");
   // Nothing of edge-3's is edge-2's.
-  r = ex.execute(failover_of("backup_endpoint"), ctx_for("node:edge-3"));
+  failover_executor without_edge3{cfg, reg,
+                                  [](const std::string& node) { return node != "edge-3"; },
+                                  [] { return view(2, 3); }};
+  r = without_edge3.execute(failover_of("backup_endpoint"), ctx_for("node:edge-3"));
   CHECK(r.st.ok());
   CHECK(r.note == "no service of edge-3 has this node as its backup");
 }
@@ -158,7 +170,7 @@ TEST_CASE("without a quorum a failover promotes nothing and says so") {
   temp_dir dir;
   auto cfg = placed();
   state::registry reg{dir.path()};
-  failover_executor ex{cfg, reg, [](const std::string&) { return true; },
+  failover_executor ex{cfg, reg, [](const std::string& node) { return node != "edge-1"; },
                        [] { return view(1, 3); }};
   auto r = ex.execute(failover_of("backup_endpoint"), ctx_for("node:edge-1"));
   CHECK(r.st.code() == errc::unavailable);

@@ -918,6 +918,16 @@ TEST_CASE("cluster.quorum and a service's node and backup_node are read and chec
               5, "must not be the service's own node");
   CHECK_ERROR(parse_bad("services:\n  - name: web\n    node: n1\n"), 3,
               "a service faultd only checks names its node with runs_on");
+  auto f = parse_ok("services:\n  - name: web\n    command: [x]\n    node: n1\n"
+                    "    failback: auto\n    failback_after: 5s\n");
+  CHECK(f.services.at(0).failback_auto);
+  CHECK(f.services.at(0).failback_after == seconds_d(5));
+  CHECK_FALSE(c.services.at(0).failback_auto); // manual by default
+  CHECK_ERROR(parse_bad("services:\n  - name: web\n    command: [x]\n    node: n1\n"
+                        "    failback: sometimes\n"),
+              5, "expected manual or auto");
+  CHECK_ERROR(parse_bad("services:\n  - name: web\n    command: [x]\n    failback: auto\n"), 4,
+              "failback is for a service with a home node");
 }
 
 TEST_CASE("the seed's recovery and detection keys act as defaults and caps") {
