@@ -307,9 +307,20 @@ void on_welcome(self_ptr self, const peer_message& m) {
   auto v = admit(self, m);
   if (v.result != membership::join_result::accepted) {
     // A welcome from a process that may not be a member (it answered the
-    // JOIN we open every link with): its own JOIN was refused already.
+    // JOIN we open every link with). One we buried at an incarnation it
+    // has not gone past may not know it (we judged it dead alone: it was
+    // starved of our heartbeats, not the other way round), and it may never
+    // send a JOIN of its own to be refused: tell it, so that it refutes
+    // and joins again, or the two stay apart for good.
     s.log->warn("member-welcome-ignored id={} address={} reason=\"{}\"", m.from, m.address,
                 v.reason);
+    if (v.result == membership::join_result::refused_stale) {
+      auto refuse = make(self, peer_kind::refuse);
+      refuse.reason = v.reason;
+      refuse.duplicate_id = false;
+      refuse.known_incarnation = v.known_incarnation;
+      send_to_address(self, m.address, refuse);
+    }
     return;
   }
   mark_linked(self, m.from, m.address);
