@@ -20,7 +20,6 @@
 #include "state/maintenance.hpp"
 #include "state/registry.hpp"
 #include "actions/circuit_board.hpp"
-#include "actions/failover.hpp"
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
 
@@ -284,19 +283,8 @@ void failback(self_ptr self, caf::typed_response_promise<std::string> rp,
     return;
   }
   offload(self, rp, [ctx = self->state.ctx, service, log = self->state.log] {
-    std::weak_ptr<node_context> weak = ctx;
     std::string detail;
-    auto st = actions::failback(
-      ctx->cfg, *ctx->registry,
-      [weak](const std::string& node) {
-        auto c = weak.lock();
-        return c && member_alive(*c, node);
-      },
-      [weak] {
-        auto c = weak.lock();
-        return c ? cluster_view_of(*c) : actions::cluster_view{};
-      },
-      service, detail);
+    auto st = failback_service(ctx, service, detail);
     if (!st.ok())
       return control::encode_error(st.code(), st.message());
     const auto* svc = ctx->cfg.find_service(service);

@@ -84,19 +84,8 @@ void check_failback(self_ptr self) {
     auto [it, fresh] = st.away_since.emplace(svc.name, now);
     if (fresh || now - it->second < svc.failback_after)
       continue;
-    std::weak_ptr<node_context> weak = st.ctx;
     std::string detail;
-    auto res = actions::failback(
-      ctx.cfg, *ctx.registry,
-      [weak](const std::string& node) {
-        auto c = weak.lock();
-        return c && member_alive(*c, node);
-      },
-      [weak] {
-        auto c = weak.lock();
-        return c ? cluster_view_of(*c) : actions::cluster_view{};
-      },
-      svc.name, detail);
+    auto res = failback_service(st.ctx, svc.name, detail);
     if (res.ok()) {
       st.log->info("failback-automatic service={} home={} {}", svc.name, svc.node, detail);
       st.away_since.erase(svc.name);

@@ -104,7 +104,9 @@ struct node_context {
 /// What the membership says now, for quorum checks (failover, failback).
 actions::cluster_view cluster_view_of(const node_context& ctx);
 
-/// Whether member `id` is alive now.
-bool member_alive(const node_context& ctx, const std::string& id);
+/// actions::failback against this node's config, registry and membership
+/// (faultctl failback, and `failback: auto`).
+status failback_service(const std::shared_ptr<node_context>& ctx, const std::string& service,
+                        std::string& detail);
 
 } // namespace faultd

@@ -167,9 +167,6 @@ fault_event corrupt_database_fault(const config& cfg, const std::string& what) {
 
 } // namespace
 
-/// Adds the services to the process supervisor in depends_on order
-/// (src/process/start_order.hpp): those without dependencies at once, the
-/// others from a thread that looks every 20 ms until all have started.
 /// The services of `all` this node runs now: those without a home node,
 /// and those whose placement (or home) is this node.
 std::vector<service_config> placed_here(const node_context& ctx, std::vector<service_config> all) {
@@ -223,10 +220,35 @@ actions::cluster_view cluster_view_of(const node_context& ctx) {
   return v;
 }
 
-bool member_alive(const node_context& ctx, const std::string& id) {
-  return ctx.members && ctx.members->alive(id);
+namespace {
+
+/// Failover's and failback's view of the membership, for as long as the
+/// node lives.
+actions::node_reachable_fn reachable_fn(std::weak_ptr<node_context> weak) {
+  return [weak](const std::string& node) {
+    auto c = weak.lock();
+    return c && c->members && c->members->alive(node);
+  };
 }
 
+actions::cluster_view_fn cluster_fn(std::weak_ptr<node_context> weak) {
+  return [weak] {
+    auto c = weak.lock();
+    return c ? cluster_view_of(*c) : actions::cluster_view{};
+  };
+}
+
+} // namespace
+
+status failback_service(const std::shared_ptr<node_context>& ctx, const std::string& service,
+                        std::string& detail) {
+  return actions::failback(ctx->cfg, *ctx->registry, reachable_fn(ctx), cluster_fn(ctx), service,
+                           detail);
+}
+
+/// Adds the services to the process supervisor in depends_on order
+/// (src/process/start_order.hpp): those without dependencies at once, the
+/// others from a thread that looks every 20 ms until all have started.
 class service_starter {
 public:
   /// Starts `services` (by default every configured one).
@@ -709,15 +731,8 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out,
   deps.state = make_state_access(sys, ctx->dir);
   // The membership as it is when a failover runs (the board is set below,
   // before anything can fail over).
-  std::weak_ptr<node_context> weak = ctx;
-  deps.reachable = [weak](const std::string& node) {
-    auto c = weak.lock();
-    return c && member_alive(*c, node);
-  };
-  deps.cluster = [weak] {
-    auto c = weak.lock();
-    return c ? cluster_view_of(*c) : actions::cluster_view{};
-  };
+  deps.reachable = reachable_fn(ctx);
+  deps.cluster = cluster_fn(ctx);
   actions::register_builtin_executors(*ctx->executors, deps);
   for (auto& svc : cfg.services)
     declare_checks(*ctx, svc);

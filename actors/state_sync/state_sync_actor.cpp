@@ -234,7 +234,6 @@ void reconcile_registry(self_ptr self) {
   }
   if (adopted > 0)
     s.log->info("registry-adopted keys={}", adopted);
-  s.from_registry.reset();
   after(self);
 }
 

@@ -114,19 +114,24 @@ status registry::write(const std::string& key, const std::optional<std::string>&
   return {};
 }
 
-status registry::put(const std::string& key, const std::string& value) {
+status registry::change(const std::string& key, const std::optional<std::string>& value,
+                        bool local) {
   bool changed = false;
   change_fn hook;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (auto st = write(key, value, changed); !st.ok())
       return st;
-    if (changed && replicated(key))
-      hook = local_hook_;
+    if (changed)
+      hook = local ? (replicated(key) ? local_hook_ : change_fn{}) : replicated_hook_;
   }
   if (hook)
     hook(key, value);
   return {};
+}
+
+status registry::put(const std::string& key, const std::string& value) {
+  return change(key, value, true);
 }
 
 std::optional<std::string> registry::get(const std::string& key) const {
@@ -138,34 +143,12 @@ std::optional<std::string> registry::get(const std::string& key) const {
 }
 
 status registry::erase(const std::string& key) {
-  bool changed = false;
-  change_fn hook;
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (auto st = write(key, std::nullopt, changed); !st.ok())
-      return st;
-    if (changed && replicated(key))
-      hook = local_hook_;
-  }
-  if (hook)
-    hook(key, std::nullopt);
-  return {};
+  return change(key, std::nullopt, true);
 }
 
 status registry::apply_replicated(const std::string& key,
                                   const std::optional<std::string>& value) {
-  bool changed = false;
-  change_fn hook;
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (auto st = write(key, value, changed); !st.ok())
-      return st;
-    if (changed)
-      hook = replicated_hook_;
-  }
-  if (hook)
-    hook(key, value);
-  return {};
+  return change(key, value, false);
 }
 
 status registry::restore(const std::string& key, const std::string& previous) {

@@ -81,6 +81,9 @@ public:
 private:
   /// Writes or erases under the lock; `changed` says whether it was a change.
   status write(const std::string& key, const std::optional<std::string>& value, bool& changed);
+  /// write(), then the hook of a change: local_hook_ for a local change of
+  /// a replicated key, replicated_hook_ for one from the map.
+  status change(const std::string& key, const std::optional<std::string>& value, bool local);
 
   std::string dir_;
   status init_;
