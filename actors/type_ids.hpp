@@ -81,6 +81,11 @@ using children_atom = caf::atom_constant<caf::atom("children")>;
 /// (ladder_atom, std::string incident_id, std::vector<std::string> ladder):
 /// recovery -> analyzer: the strategies run so far, "<id>=<outcome>".
 using ladder_atom = caf::atom_constant<caf::atom("ladder")>;
+/// (waited_atom, std::string incident_id, std::string why): recovery ->
+/// analyzer: why its recovery waited under the cluster restart budget.
+using waited_atom = caf::atom_constant<caf::atom("waited")>;
+/// (budget_atom): internal to recovery: look at the cluster restart budget again.
+using budget_atom = caf::atom_constant<caf::atom("budget")>;
 
 /// (ack_atom, std::string incident_id) -> incident: control -> analyzer.
 using ack_atom = caf::atom_constant<caf::atom("ack")>;

@@ -198,6 +198,9 @@ caf::behavior running(self_ptr self) {
         const std::vector<action_execution>& actions) {
       persist(self, nullptr, self->state.an->set_recovery(id, strategy, actions));
     },
+    [=](waited_atom, const std::string& id, const std::string& why) {
+      persist(self, nullptr, self->state.an->set_budget_wait(id, why));
+    },
     [=](ladder_atom, const std::string& id, const std::vector<std::string>& ladder) {
       persist(self, nullptr, self->state.an->set_ladder(id, ladder));
     },

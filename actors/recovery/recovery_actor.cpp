@@ -14,7 +14,10 @@
 #include "actors/type_ids.hpp"
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
+#include "membership/board.hpp"
+#include "recovery/budget.hpp"
 #include "recovery/selector.hpp"
+#include "replica/report.hpp"
 #include "state/maintenance.hpp"
 #include "state/registry.hpp"
 
@@ -26,6 +29,20 @@ struct running_execution {
   std::string execution_id;
   caf::actor supervisor;
 };
+
+/// A strategy waiting for a slot of the cluster restart budget.
+struct queued_start {
+  incident inc;
+  recovery_strategy strategy;
+  std::optional<timestamp> fault_time;
+};
+
+/// How long a claim takes to reach the other nodes, at most, as the
+/// budget assumes (recovery/budget.hpp): a gossip push on a LAN takes
+/// milliseconds.
+constexpr auto budget_settle = std::chrono::milliseconds(100);
+/// How often a node with waiting claims looks at the cluster's claims.
+constexpr auto budget_poll = std::chrono::milliseconds(50);
 
 struct recovery_state {
   std::shared_ptr<node_context> ctx;
@@ -43,6 +60,13 @@ struct recovery_state {
   uint64_t started = 0;
   /// Unresponsive supervisors being killed, and what runs once they are down.
   std::map<caf::actor_addr, std::function<void()>> awaiting_down;
+  /// The cluster restart budget (recovery.max_concurrent_cluster > 0).
+  std::unique_ptr<recovery::cluster_budget> budget;
+  std::map<std::string, queued_start> queued;  ///< by incident id
+  std::string published;       ///< the claims last written to the replicated map
+  bool budget_armed = false;   ///< a budget_atom is on its way
+  bool budget_asking = false;  ///< the cluster's claims are being read
+  bool budget_local = false;   ///< counting local claims only (logged once)
   std::shared_ptr<spdlog::logger> log = log::get("recovery");
   static inline const char* name = "recovery";
 };
@@ -90,6 +114,8 @@ void launch(self_ptr self, const incident& inc, recovery::execution_machine mach
   // (a second supervisor for the same execution would act twice). The
   // manager stops them itself when the node stops.
   watch(self, inc.id, exec_id, sup);
+  if (st.budget)
+    st.budget->hold(inc.id, system_clock_source().now());
   ++st.started;
   // Listed for faultctl chaos; an entry left by a crashed incarnation
   // counts this one as its restart.
@@ -152,16 +178,178 @@ void record_ladder(self_ptr self, const std::string& incident_id) {
   self->state.ctx->send_to("analyzer", ladder_atom::value, incident_id, ladder_text(l));
 }
 
-void start_strategy(self_ptr self, const incident& inc, const recovery_strategy& strategy,
-                    std::optional<timestamp> fault_time) {
-  auto& st = self->state;
-  st.ladder[inc.id].emplace_back(strategy.id, "running");
-  record_ladder(self, inc.id);
+void run_strategy(self_ptr self, const incident& inc, const recovery_strategy& strategy,
+                  std::optional<timestamp> fault_time) {
   launch(self, inc,
          recovery::execution_machine{resolved(strategy, inc), inc.id, make_uuid(),
                                      system_clock_source(), recovery::default_random_source()},
          fault_time);
 }
+
+// -- the cluster restart budget ----------------------------------------------
+
+/// Whether another member is alive now (a claim then settles first).
+bool peers_alive(self_ptr self) {
+  auto& ctx = *self->state.ctx;
+  if (!ctx.members)
+    return false;
+  for (const auto& m : ctx.members->snapshot())
+    if (m.id != ctx.cfg.node.id && m.state == membership::member_state::alive)
+      return true;
+  return false;
+}
+
+/// Writes this node's claims to the replicated map when they changed.
+void publish_budget(self_ptr self) {
+  auto& st = self->state;
+  auto now = st.budget->encode();
+  if (now == st.published)
+    return;
+  if (st.ctx->send_if_running("state_sync", sput_atom::value,
+                              recovery::budget_key(st.ctx->cfg.node.id), now)) {
+    st.published = now;
+  } else if (!st.budget_armed) {
+    // State sync is not up yet (or restarts): a stale copy of this node's
+    // claims would hold slots in the others' eyes, so try again soon.
+    st.budget_armed = true;
+    self->delayed_send(self, std::chrono::milliseconds(200), budget_atom::value);
+  }
+}
+
+void arm_budget(self_ptr self, duration delay) {
+  auto& st = self->state;
+  if (st.budget_armed || !st.budget || st.budget->waiting_count() == 0)
+    return;
+  st.budget_armed = true;
+  self->delayed_send(self, std::max(delay, duration{0}), budget_atom::value);
+}
+
+/// A recovery of `incident_id` ended (or will not run): its slot is free.
+void release_budget(self_ptr self, const std::string& incident_id) {
+  auto& st = self->state;
+  if (!st.budget)
+    return;
+  st.budget->release(incident_id);
+  publish_budget(self);
+  arm_budget(self, duration{0});
+}
+
+/// Starts what the budget lets through, given the other nodes' claims.
+void grant_budget(self_ptr self, const std::vector<recovery::budget_claim>& others) {
+  auto& st = self->state;
+  auto now = system_clock_source().now();
+  const bool peers = peers_alive(self);
+  for (auto& g : st.budget->grant(others, peers, now)) {
+    auto q = st.queued.find(g.incident);
+    if (q == st.queued.end()) {
+      st.budget->release(g.incident);
+      continue;
+    }
+    auto start = std::move(q->second);
+    st.queued.erase(q);
+    st.log->info("recovery-budget-granted incident={} strategy={} waited={} why=\"{}\"",
+                 g.incident, start.strategy.id, human_duration(g.waited), g.why);
+    st.ctx->send_to("analyzer", waited_atom::value, g.incident, g.why);
+    // The budget held it past strategy_selection_timeout: a person should
+    // know that recoveries queue (the budget may be too small).
+    if (g.waited > st.ctx->cfg.recovery.strategy_selection_timeout)
+      send_alert(self, g.incident, std::max(start.inc.severity, fault_severity::high),
+                 start.inc.component,
+                 "recovery of " + start.inc.component + " " + g.why
+                   + ", past strategy_selection_timeout "
+                   + human_duration(st.ctx->cfg.recovery.strategy_selection_timeout));
+    auto& l = st.ladder[g.incident];
+    if (!l.empty() && l.back().first == start.strategy.id)
+      l.back().second = "running";
+    record_ladder(self, g.incident);
+    run_strategy(self, start.inc, start.strategy, start.fault_time);
+  }
+  publish_budget(self);
+  if (auto next = st.budget->next_ready(peers))
+    arm_budget(self, std::min<duration>(budget_poll, *next - now));
+}
+
+/// Reads the claims of the members alive or suspect, then grants.
+void check_budget(self_ptr self) {
+  auto& st = self->state;
+  st.budget_armed = false;
+  if (!st.budget)
+    return;
+  publish_budget(self);
+  if (st.budget->waiting_count() == 0 || st.budget_asking)
+    return;
+  auto local_only = [self](const std::string& why) {
+    auto& s = self->state;
+    if (!s.budget_local)
+      s.log->warn("recovery-budget-local reason=\"{}\"; counting this node's recoveries only",
+                  why);
+    s.budget_local = true;
+    grant_budget(self, {});
+  };
+  auto sync = st.ctx->lookup("state_sync");
+  if (!sync) {
+    local_only("state sync is not running");
+    return;
+  }
+  st.budget_asking = true;
+  const std::string prefix = "recovery/budget/";
+  self->request(sync, std::chrono::seconds(1), slist_atom::value, prefix)
+    .then(
+      [self, prefix, local_only](const replica::state_result& r) {
+        auto& s = self->state;
+        s.budget_asking = false;
+        if (!r.st.ok()) {
+          local_only(r.st.to_string());
+          return;
+        }
+        s.budget_local = false;
+        std::map<std::string, membership::member_state> seen;
+        if (s.ctx->members)
+          for (const auto& m : s.ctx->members->snapshot())
+            seen[m.id] = m.state;
+        std::vector<recovery::budget_claim> others;
+        for (const auto& e : r.entries) {
+          auto node = e.key.substr(prefix.size());
+          auto m = seen.find(node);
+          if (node == s.ctx->cfg.node.id || m == seen.end()
+              || (m->second != membership::member_state::alive
+                  && m->second != membership::member_state::suspect))
+            continue;
+          size_t bad = 0;
+          auto claims = recovery::decode_claims(node, e.value, &bad);
+          if (bad > 0)
+            s.log->warn("recovery-budget-malformed node={} lines={}", node, bad);
+          others.insert(others.end(), claims.begin(), claims.end());
+        }
+        grant_budget(self, others);
+      },
+      [self, local_only](const caf::error& err) {
+        self->state.budget_asking = false;
+        local_only(self->system().render(err));
+      });
+}
+
+/// Runs `strategy` for `inc` now, or, under the cluster restart budget,
+/// once it has a slot (the ladder shows it "waiting" until then).
+void start_strategy(self_ptr self, const incident& inc, const recovery_strategy& strategy,
+                    std::optional<timestamp> fault_time) {
+  auto& st = self->state;
+  if (!st.budget) {
+    st.ladder[inc.id].emplace_back(strategy.id, "running");
+    record_ladder(self, inc.id);
+    run_strategy(self, inc, strategy, fault_time);
+    return;
+  }
+  st.ladder[inc.id].emplace_back(strategy.id, "waiting");
+  record_ladder(self, inc.id);
+  st.budget->claim(inc.id, system_clock_source().now());
+  st.queued[inc.id] = queued_start{inc, strategy, fault_time};
+  st.log->info("recovery-budget-claimed incident={} strategy={} waiting={} running={}", inc.id,
+               strategy.id, st.budget->waiting_count(), st.budget->running_count());
+  publish_budget(self);
+  arm_budget(self, duration{0});
+}
+
 
 /// A strategy ended failed or rolled back while its incident is still
 /// open: the next matching strategy by priority runs (the escalation
@@ -187,8 +375,8 @@ void escalate(self_ptr self, const recovery_execution& x) {
 void on_opened(self_ptr self, const incident& inc, timestamp fault_time) {
   auto& st = self->state;
   st.open[inc.id] = inc;
-  if (st.running.count(inc.id) > 0)
-    return; // already recovering (a reopen while its execution runs)
+  if (st.running.count(inc.id) > 0 || st.queued.count(inc.id) > 0)
+    return; // already recovering (a reopen while its execution runs or waits)
   st.ladder[inc.id].clear();  // a (re)opened fault climbs the ladder from its first rung
   // recovery.strategy_selection_timeout: the longest a fault may wait for
   // its recovery to start (here: the manager heard of it late, e.g. after
@@ -269,6 +457,7 @@ void abandon(self_ptr self, const recovery_execution& x, const std::string& reas
   self->state.ctx->dir->erase(supervisor_name(x.incident_id));
   self->state.ctx->send_to("analyzer", recovery_atom::value, x.incident_id, x.strategy_id,
                            closed.actions);
+  release_budget(self, x.incident_id);
 }
 
 /// The ladder and the open state survive the manager's restart through
@@ -372,6 +561,8 @@ void adopt_live(self_ptr self, F k) {
           st.log->info("incident-supervisor-adopted incident={} execution={}", incident_id,
                        execution_id);
           watch(self, incident_id, execution_id, sup);
+          if (st.budget)  // it keeps the slot it had
+            st.budget->hold(incident_id, system_clock_source().now());
           if (auto storage = st.ctx->lookup("storage"))
             self->request(storage, std::chrono::seconds(10), incident_atom::value, incident_id)
               .then(
@@ -393,10 +584,64 @@ void adopt_live(self_ptr self, F k) {
         });
 }
 
+/// Strategies that waited for the budget when the manager (or the node)
+/// stopped: their incidents are open with a "waiting" last rung and no
+/// journal. They ask again (or run, if the budget is off now).
+void requeue_waiting(self_ptr self) {
+  auto storage = self->state.ctx->lookup("storage");
+  if (!storage)
+    return;
+  self->request(storage, std::chrono::seconds(10), incidents_atom::value, uint32_t{10000}, true)
+    .then(
+      [self](const std::vector<incident>& open) {
+        auto& st = self->state;
+        for (const auto& inc : open) {
+          if (inc.ladder.empty() || st.running.count(inc.id) > 0 || st.queued.count(inc.id) > 0)
+            continue;
+          const auto& last = inc.ladder.back();
+          auto eq = last.rfind('=');
+          if (eq == std::string::npos || last.substr(eq + 1) != "waiting")
+            continue;
+          auto* strategy = st.selector->find(last.substr(0, eq));
+          if (strategy == nullptr)
+            continue;
+          remember(self, inc);
+          auto& l = st.ladder[inc.id];
+          if (!l.empty())
+            l.pop_back();  // start_strategy adds the rung again
+          st.log->info("recovery-budget-requeued incident={} strategy={}", inc.id, strategy->id);
+          start_strategy(self, inc, *strategy, std::nullopt);
+        }
+      },
+      [self](const caf::error& err) {
+        self->state.log->error("recovery-budget-requeue-failed error={}",
+                               self->system().render(err));
+      });
+}
+
+/// Once the journal is read: this node's claims in the replicated map are
+/// replaced (a previous run's are stale), and strategies that waited ask
+/// again.
+void start_budget(self_ptr self) {
+  auto& st = self->state;
+  const auto key = recovery::budget_key(st.ctx->cfg.node.id);
+  if (st.budget) {
+    st.published = "-";  // not what encode() gives: written once at least
+    publish_budget(self);
+  } else {
+    st.ctx->send_if_running("state_sync", sdel_atom::value, key);
+  }
+  requeue_waiting(self);
+}
+
 caf::behavior recovery_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.selector = std::make_unique<recovery::strategy_selector>(st.ctx->cfg.strategies);
+  if (auto limit = st.ctx->cfg.recovery.max_concurrent_cluster; limit > 0)
+    st.budget = std::make_unique<recovery::cluster_budget>(
+      st.ctx->cfg.node.id, limit, budget_settle, st.ctx->cfg.recovery.cluster_jitter,
+      recovery::default_random_source());
   // A stop (node shutdown, or the subtree's restart) stops the incident
   // supervisors too: their workers run on, and whoever resumes their
   // journals attaches to them. A crash (chaos, an error) leaves them
@@ -428,6 +673,7 @@ caf::behavior recovery_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
       s.log->error("incident-supervisor-down incident={} execution={} reason={}", incident_id,
                    r->second.execution_id, caf::to_string(dm.reason));
       s.running.erase(r);
+      // It keeps its budget slot while its journal is resumed.
       if (auto storage = s.ctx->lookup("storage"))
         self->request(storage, std::chrono::seconds(10), unfinished_atom::value)
           .then(
@@ -436,9 +682,13 @@ caf::behavior recovery_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
               for (auto& x : xs)
                 if (x.incident_id == incident_id)
                   mine.push_back(x);
+              if (mine.empty())
+                release_budget(self, incident_id);
               resume_journal(self, mine);
             },
-            [](const caf::error&) {});
+            [self, incident_id](const caf::error&) { release_budget(self, incident_id); });
+      else
+        release_budget(self, incident_id);
     }
   });
   // Journal first: unfinished executions from before a restart. Until it
@@ -456,10 +706,12 @@ caf::behavior recovery_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
             [self](const std::vector<recovery_execution>& xs) {
               resume_journal(self, xs);
               self->become(running(self));
+              start_budget(self);
             },
             [self](const caf::error& err) {
               self->state.log->error("journal-read-failed error={}", self->system().render(err));
               self->become(running(self));
+              start_budget(self);
             });
       });
     },
@@ -472,9 +724,26 @@ caf::behavior running(self_ptr self) {
     [=](opened_atom, const incident& inc, timestamp fault_time) {
       on_opened(self, inc, fault_time);
     },
+    [=](budget_atom) { check_budget(self); },
     [=](closed_atom, const incident& inc) {
       auto& s = self->state;
       s.open.erase(inc.id);
+      if (auto q = s.queued.find(inc.id); q != s.queued.end()) {
+        // Its fault is gone before its recovery had a slot: it never runs.
+        auto& l = s.ladder[inc.id];
+        if (!l.empty() && l.back().first == q->second.strategy.id)
+          l.back().second = "not_run";
+        record_ladder(self, inc.id);
+        s.log->info("recovery-budget-dropped incident={} strategy={} reason=\"closed while "
+                    "waiting\"",
+                    inc.id, q->second.strategy.id);
+        s.ctx->send_to("analyzer", waited_atom::value, inc.id,
+                       std::string{"closed while waiting for the cluster restart budget "
+                                   "(max_concurrent_cluster "}
+                         + std::to_string(s.budget->limit()) + "): its recovery did not run");
+        s.queued.erase(q);
+        release_budget(self, inc.id);
+      }
       if (s.running.count(inc.id) == 0)
         s.ladder.erase(inc.id);
       if (s.running.count(inc.id) > 0) {
@@ -505,6 +774,7 @@ caf::behavior running(self_ptr self) {
         s.incident_of.erase(r->second.supervisor.address());
         s.running.erase(r);
         s.ctx->dir->erase(supervisor_name(x.incident_id));
+        release_budget(self, x.incident_id);
       }
       auto& l = s.ladder[x.incident_id];
       if (l.empty() || l.back().first != x.strategy_id)

@@ -244,6 +244,13 @@ struct recovery_config {
   duration strategy_selection_timeout = seconds_d(30);
   duration action_execution_timeout = seconds_d(60);
   bool rollback_enabled = true;
+  /// Recoveries running at once in the whole cluster (0 = no limit): the
+  /// others wait in claim order (recovery/budget.hpp).
+  uint32_t max_concurrent_cluster = 0;
+  /// Under that budget, each recovery starts after a random delay in
+  /// [0, cluster_jitter), so those let through together do not act in
+  /// the same instant.
+  duration cluster_jitter = millis_d(250);
 };
 
 /// state_sync: how the replicated map spreads (replica/engine.hpp).

@@ -163,6 +163,9 @@ struct incident {
   std::vector<std::string> ladder;
   /// An operator acknowledged it (faultctl incident ack): no further alerts.
   bool acknowledged = false;
+  /// Why its latest recovery waited before it started, under the cluster
+  /// restart budget (recovery.max_concurrent_cluster); "" = it did not wait.
+  std::string budget_wait;
 };
 
 /// An alert raised for a high or critical incident.

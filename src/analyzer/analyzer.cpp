@@ -155,6 +155,17 @@ result analyzer::set_ladder(const std::string& id, const std::vector<std::string
   return r;
 }
 
+result analyzer::set_budget_wait(const std::string& id, const std::string& why) {
+  result r;
+  entry* x = lookup(id);
+  if (x == nullptr)
+    return r;
+  x->inc.budget_wait = why;
+  r.incident_id = id;
+  r.changed.push_back(x->inc);
+  return r;
+}
+
 result analyzer::set_recovery(const std::string& id, const std::string& strategy,
                               const std::vector<action_execution>& actions) {
   result r;

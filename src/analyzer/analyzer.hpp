@@ -137,6 +137,10 @@ public:
   /// "<id>=<outcome>"); returns the changed incident to persist.
   result set_ladder(const std::string& id, const std::vector<std::string>& ladder);
 
+  /// Records why the latest recovery of incident `id` waited under the
+  /// cluster restart budget; returns the changed incident to persist.
+  result set_budget_wait(const std::string& id, const std::string& why);
+
   /// An operator acknowledged incident `id`: it raises no further alerts
   /// while it stays open (a reopen starts over). False if unknown or closed.
   bool acknowledge(const std::string& id, result& r);

@@ -686,7 +686,8 @@ private:
 
   void parse_recovery(const value& v, recovery_config& out) {
     map_reader m(v, {"max_recovery_time", "strategy_selection_timeout",
-                     "action_execution_timeout", "rollback_enabled"});
+                     "action_execution_timeout", "rollback_enabled", "max_concurrent_cluster",
+                     "cluster_jitter"});
     m.with("max_recovery_time",
            [&](const value& x) { out.max_recovery_time = x.as_positive_duration(); });
     m.with("strategy_selection_timeout",
@@ -694,6 +695,12 @@ private:
     m.with("action_execution_timeout",
            [&](const value& x) { out.action_execution_timeout = x.as_positive_duration(); });
     m.with("rollback_enabled", [&](const value& x) { out.rollback_enabled = x.as_bool(); });
+    m.with("max_concurrent_cluster", [&](const value& x) { out.max_concurrent_cluster = x.as_u32(); });
+    m.with("cluster_jitter", [&](const value& x) {
+      out.cluster_jitter = x.as_duration();
+      if (out.cluster_jitter > std::chrono::minutes(10))
+        x.fail("must be at most 10m, got " + x.node().Scalar());
+    });
   }
 
   void parse_state_sync(const value& v, state_sync_config& out) {

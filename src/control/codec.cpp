@@ -107,6 +107,7 @@ void fill(v1::IncidentInfo& out, const incident& x) {
   for (const auto& rung : x.ladder)
     out.add_ladder(rung);
   out.set_acknowledged(x.acknowledged);
+  out.set_budget_wait(x.budget_wait);
 }
 
 // -- rendering ---------------------------------------------------------------
@@ -203,6 +204,8 @@ std::string render_incident(const v1::IncidentInfo& x) {
       << "strategy   " << or_dash(x.strategy()) << '\n'
       << "recovery   " << or_dash(x.recovery())
       << (x.recovery_error().empty() ? "" : " (" + x.recovery_error() + ")") << '\n';
+  if (!x.budget_wait().empty())
+    out << "waited     " << x.budget_wait() << '\n';
   if (x.actions_size() > 0) {
     table t{{"ACTION", "TARGET", "STATUS", "ATTEMPTS", "STARTED", "ENDED", "ERROR"}};
     for (auto& a : x.actions())

@@ -216,6 +216,7 @@ v1::Incident to_proto(const incident& x) {
   out.set_recovery_error(valid_utf8(x.recovery_error));
   for (const auto& rung : x.ladder)
     out.add_ladder(valid_utf8(rung));
+  out.set_budget_wait(valid_utf8(x.budget_wait));
   out.set_acknowledged(x.acknowledged);
   return out;
 }
@@ -377,6 +378,7 @@ status from_proto(const v1::Incident& in, incident& out) {
   out.strategy = in.strategy();
   out.recovery_error = in.recovery_error();
   out.ladder.assign(in.ladder().begin(), in.ladder().end());
+  out.budget_wait = in.budget_wait();
   out.acknowledged = in.acknowledged();
   if (in.has_recovery_status()) {
     execution_status es;

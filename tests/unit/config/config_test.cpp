@@ -214,6 +214,22 @@ recovery:
   CHECK(c.recovery.strategy_selection_timeout == seconds_d(45));
 }
 
+TEST_CASE("the cluster restart budget is off by default and takes a limit and a jitter") {
+  auto d = parse_ok("{}\n");
+  CHECK(d.recovery.max_concurrent_cluster == 0);
+  CHECK(d.recovery.cluster_jitter == millis_d(250));
+  auto c = parse_ok(R"(recovery:
+  max_concurrent_cluster: 4
+  cluster_jitter: 2s
+)");
+  CHECK(c.recovery.max_concurrent_cluster == 4);
+  CHECK(c.recovery.cluster_jitter == seconds_d(2));
+  CHECK_ERROR(parse_bad("recovery:\n  cluster_jitter: 11m\n"), 2,
+              "recovery.cluster_jitter: must be at most 10m, got 11m");
+  CHECK_ERROR(parse_bad("recovery:\n  max_concurrent_cluster: -1\n"), 2,
+              "recovery.max_concurrent_cluster");
+}
+
 TEST_CASE("restart given as a bare policy name") {
   auto c = parse_ok(R"(services:
   - name: a
