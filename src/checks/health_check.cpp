@@ -121,6 +121,24 @@ size_t keep_body_prefix(char* data, size_t size, size_t nmemb, void* user) {
   return n; // the rest is read and dropped, so the transfer completes
 }
 
+/// What every request of ours sets: no signals, a timeout, no redirects,
+/// http(s) only, the body's first bytes kept in `body`.
+bool setup_request(CURL* h, const std::string& url, duration timeout, const char* agent,
+                   char* errbuf, std::string& body) {
+  auto timeout_ms =
+      std::max<long>(1, static_cast<long>(
+                            std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()));
+  return curl_easy_setopt(h, CURLOPT_URL, url.c_str()) == CURLE_OK
+         && curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK
+         && curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms) == CURLE_OK
+         && curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK
+         && curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK
+         && curl_easy_setopt(h, CURLOPT_USERAGENT, agent) == CURLE_OK
+         && curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK
+         && curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_body_prefix) == CURLE_OK
+         && curl_easy_setopt(h, CURLOPT_WRITEDATA, &body) == CURLE_OK;
+}
+
 // -- exec ---------------------------------------------------------------------
 
 int open_pidfd(pid_t pid) {
@@ -233,19 +251,7 @@ check_result run_http_check(const std::string& url, int expected_status, duratio
     return r;
   }
   char errbuf[CURL_ERROR_SIZE] = {0};
-  auto timeout_ms =
-      std::max<long>(1, static_cast<long>(
-                            std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()));
-  bool setup_ok = curl_easy_setopt(h, CURLOPT_URL, url.c_str()) == CURLE_OK
-                  && curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK
-                  && curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms) == CURLE_OK
-                  && curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK
-                  && curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK
-                  && curl_easy_setopt(h, CURLOPT_USERAGENT, "faultd-check") == CURLE_OK
-                  && curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK
-                  && curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_body_prefix) == CURLE_OK
-                  && curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.output) == CURLE_OK;
-  if (!setup_ok) {
+  if (!setup_request(h, url, timeout, "faultd-check", errbuf, r.output)) {
     curl_easy_cleanup(h);
     r.message = "cannot set up the request for " + url;
     r.latency_ms = millis_since(start);
@@ -269,6 +275,46 @@ check_result run_http_check(const std::string& url, int expected_status, duratio
     r.message = "HTTP " + std::to_string(status);
   } else {
     r.message = "HTTP " + std::to_string(status) + ", expected " + std::to_string(expected_status);
+  }
+  return r;
+}
+
+http_response http_post(const std::string& url, const std::string& body,
+                        const std::string& content_type, duration timeout) {
+  ensure_curl_global_init();
+  http_response r;
+  CURL* h = curl_easy_init();
+  if (h == nullptr) {
+    r.error = "cannot create a curl handle";
+    return r;
+  }
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  auto header = "Content-Type: " + content_type;
+  curl_slist* headers = curl_slist_append(nullptr, header.c_str());
+  bool setup_ok = headers != nullptr
+                  && setup_request(h, url, timeout, "faultd-alerting", errbuf, r.body)
+                  && curl_easy_setopt(h, CURLOPT_POST, 1L) == CURLE_OK
+                  && curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data()) == CURLE_OK
+                  && curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                                      static_cast<curl_off_t>(body.size())) == CURLE_OK
+                  && curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) == CURLE_OK;
+  if (!setup_ok) {
+    curl_easy_cleanup(h);
+    curl_slist_free_all(headers);
+    r.error = "cannot set up the request for " + url;
+    return r;
+  }
+  CURLcode rc = curl_easy_perform(h);
+  if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status) != CURLE_OK)
+    r.status = 0;
+  curl_easy_cleanup(h);
+  curl_slist_free_all(headers);
+  if (rc != CURLE_OK) {
+    r.error = rc == CURLE_OPERATION_TIMEDOUT ? timed_out_text(timeout) : curl_easy_strerror(rc);
+    if (errbuf[0] != '\0')
+      r.error += std::string(": ") + errbuf;
+  } else if (r.status < 200 || r.status > 299) {
+    r.error = "HTTP " + std::to_string(r.status);
   }
   return r;
 }

@@ -23,6 +23,18 @@ enum class check_outcome : uint8_t { ok, warning, critical };
 /// "ok", "warning", "critical".
 std::string_view to_string(check_outcome o);
 
+/// The outcome of http_post: `error` empty for a 2xx answer.
+struct http_response {
+  long status = 0;     ///< HTTP status (0: no answer)
+  std::string error;   ///< "HTTP 500", "Timed out after 5s", "Couldn't connect to server: ..."
+  std::string body;    ///< the answer's first bytes
+};
+
+/// POSTs `body` to `url` (http or https, no redirects) within `timeout`.
+/// Blocks: call it from a thread of its own, never an actor scheduler's.
+http_response http_post(const std::string& url, const std::string& body,
+                        const std::string& content_type, duration timeout);
+
 
 /// The result of one run of a check.
 struct check_result {
