@@ -61,7 +61,12 @@ using alert_atom = caf::atom_constant<caf::atom("alert")>;
 /// (opened_atom, incident, timestamp fault_time): analyzer -> recovery: a
 /// root incident opened or reopened; fault_time is when its fault was seen.
 using opened_atom = caf::atom_constant<caf::atom("opened")>;
-/// (closed_atom, incident): analyzer -> recovery: an incident closed.
+/// (post_atom, std::string url, std::string body, int64_t timeout_ns) ->
+/// std::string error: alerting -> its poster: one HTTP POST ("" = 2xx).
+using post_atom = caf::atom_constant<caf::atom("post")>;
+/// (resend_atom): internal to alerting: firing alerts to Alertmanager again.
+using resend_atom = caf::atom_constant<caf::atom("resend")>;
+/// (closed_atom, incident): analyzer -> recovery and alerting: an incident closed.
 using closed_atom = caf::atom_constant<caf::atom("closed")>;
 /// (recovery_atom, std::string incident_id, std::string strategy,
 ///  std::vector<action_execution>): recovery -> analyzer: record progress.

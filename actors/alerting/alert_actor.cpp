@@ -3,37 +3,290 @@
 #include <caf/all.hpp>
 
 #include "actors/type_ids.hpp"
-#include "state/maintenance.hpp"
+#include "alerting/outbox.hpp"
+#include "alerting/payload.hpp"
+#include "checks/health_check.hpp"
 #include "faultd/log.hpp"
+#include "faultd/util.hpp"
+#include "state/maintenance.hpp"
 
 namespace faultd {
 
 namespace {
 
+/// Alertmanager resolves an alert it has not heard of for its
+/// resolve_timeout (5m by default): firing ones are sent again this often.
+constexpr auto alertmanager_resend = std::chrono::seconds(60);
+/// How often queues are looked at for retries that are due.
+constexpr auto pump_every = std::chrono::milliseconds(200);
+
+struct sink {
+  std::string name;  ///< "alertmanager", "webhook-1", ...
+  std::string url;   ///< where it POSTs
+  bool alertmanager = false;
+  std::unique_ptr<alerting::outbox> box;
+  caf::actor poster;  ///< a detached actor that blocks in curl, one per sink
+};
+
 struct alert_state {
   std::shared_ptr<node_context> ctx;
   uint64_t raised = 0;
+  uint64_t suppressed = 0;
+  std::vector<sink> sinks;
+  /// Alerts sent for each incident not closed yet: what a close resolves.
+  std::map<std::string, std::vector<alert>> firing;
+  /// When each group (component + fault type) last fired.
+  std::map<std::string, timestamp> group_fired;
+  timestamp last_resend;
+  bool pump_armed = false;
   std::shared_ptr<spdlog::logger> log = log::get("alerting");
   static inline const char* name = "alerting";
 };
 
-caf::behavior alert_actor(caf::stateful_actor<alert_state>* self,
-                          std::shared_ptr<node_context> ctx) {
-  self->state.ctx = std::move(ctx);
+using self_ptr = caf::stateful_actor<alert_state>*;
+
+/// Blocks in one POST at a time (its own thread: caf::detached).
+caf::behavior poster(caf::event_based_actor*) {
   return {
-    [=](alert_atom, const alert& a) {
-      auto& st = self->state;
-      if (st.ctx->maintenance && st.ctx->maintenance->contains(a.component)) {
-        st.log->info("alert-suppressed id={} incident={} component={} reason=maintenance", a.id,
-                     a.incident_id, a.component);
-        return;
-      }
-      ++st.raised;
-      auto level = a.severity == fault_severity::critical ? spdlog::level::err : spdlog::level::warn;
-      st.log->log(level, "alert-raised id={} incident={} severity={} component={} summary=\"{}\"",
-                  a.id, a.incident_id, to_string(a.severity), a.component, a.summary);
-      if (!st.ctx->send_to("storage", persist_atom::value, a))
-        st.log->error("alert-not-stored id={} reason=\"storage is not running\"", a.id);
+    [](post_atom, const std::string& url, const std::string& body,
+       int64_t timeout_ns) -> std::string {
+      auto r = checks::http_post(url, body, "application/json", duration{timeout_ns});
+      return r.error;
+    },
+  };
+}
+
+/// The fault a sink that is down raises (and clears when it is back).
+void sink_fault(self_ptr self, const sink& s, bool clears) {
+  auto& st = self->state;
+  fault_event f;
+  f.id = make_uuid();
+  f.time = system_clock_source().now();
+  f.type = fault_type::network_timeout;
+  f.severity = fault_severity::high;
+  f.component = "alerting:" + s.name;
+  f.node = st.ctx->cfg.node.id;
+  f.source = "alerting";
+  f.clears = clears;
+  f.details["url"] = s.url;
+  f.details["queued"] = std::to_string(s.box->size());
+  f.details["dropped_total"] = std::to_string(s.box->dropped());
+  f.details["message"] = clears ? "alert sink " + s.name + " delivers again"
+                                : "alert sink " + s.name + " at " + s.url
+                                    + " does not take alerts: " + s.box->last_error()
+                                    + " (alerts queue, up to alerting.queue_size)";
+  st.ctx->send_to("analyzer", event_atom::value, std::move(f));
+}
+
+void pump(self_ptr self);
+
+void arm(self_ptr self) {
+  auto& st = self->state;
+  if (st.pump_armed)
+    return;
+  st.pump_armed = true;
+  self->delayed_send(self, pump_every, tick_atom::value);
+}
+
+/// Starts the next due delivery of every sink with none in flight.
+void pump(self_ptr self) {
+  auto& st = self->state;
+  auto now = system_clock_source().now();
+  for (size_t i = 0; i < st.sinks.size(); ++i) {
+    auto& s = st.sinks[i];
+    const auto* d = s.box->take(now);
+    if (d == nullptr)
+      continue;
+    auto timeout = st.ctx->cfg.alerting.timeout;
+    self
+      ->request(s.poster, timeout + std::chrono::seconds(5), post_atom::value, s.url, d->body,
+                static_cast<int64_t>(timeout.count()))
+      .then(
+        [self, i](const std::string& error) {
+          auto& st = self->state;
+          auto& s = st.sinks[i];
+          auto now = system_clock_source().now();
+          auto o = error.empty() ? s.box->succeeded() : s.box->failed(now, error);
+          if (!error.empty())
+            st.log->warn("alert-delivery-failed sink={} error=\"{}\" queued={}", s.name, error,
+                         s.box->size());
+          if (o.went_down) {
+            st.log->error("alert-sink-down sink={} url={} error=\"{}\"", s.name, s.url, error);
+            sink_fault(self, s, false);
+          }
+          if (o.came_up) {
+            st.log->info("alert-sink-up sink={} url={}", s.name, s.url);
+            sink_fault(self, s, true);
+          }
+          if (o.given_up)
+            st.log->error("alert-dropped sink={} what=\"{}\" attempts={} error=\"{}\" "
+                          "dropped_total={}",
+                          s.name, o.given_up->what, o.given_up->attempts,
+                          o.given_up->last_error, s.box->dropped());
+          pump(self);
+        },
+        [self, i](const caf::error& err) {
+          auto& st = self->state;
+          auto& s = st.sinks[i];
+          auto o = s.box->failed(system_clock_source().now(), self->system().render(err));
+          if (o.went_down)
+            sink_fault(self, s, false);
+          pump(self);
+        });
+  }
+  for (auto& s : st.sinks)
+    if (s.box->next_due())
+      arm(self);
+}
+
+/// Queues `body` on sink `s` (the oldest waiting one goes when it is full).
+void enqueue(self_ptr self, sink& s, std::string body, std::string what) {
+  auto pushed_out = s.box->push(std::move(body), std::move(what), system_clock_source().now());
+  if (pushed_out)
+    self->state.log->error("alert-dropped sink={} what=\"{}\" reason=\"queue full ({})\" "
+                           "dropped_total={}",
+                           s.name, pushed_out->what, self->state.ctx->cfg.alerting.queue_size,
+                           s.box->dropped());
+}
+
+/// Sends a notice to every sink.
+void deliver(self_ptr self, const alerting::notice& n) {
+  auto what = std::string{n.resolved() ? "resolved" : "firing"} + " alert " + n.a.id
+              + " (incident " + n.a.incident_id + ")";
+  for (auto& s : self->state.sinks)
+    enqueue(self, s,
+            s.alertmanager ? alerting::alertmanager_body({n}) : alerting::webhook_body(n), what);
+  pump(self);
+}
+
+void on_alert(self_ptr self, const alert& a) {
+  auto& st = self->state;
+  if (st.ctx->maintenance && st.ctx->maintenance->contains(a.component)) {
+    st.log->info("alert-suppressed id={} incident={} component={} reason=maintenance", a.id,
+                 a.incident_id, a.component);
+    return;
+  }
+  ++st.raised;
+  if (st.ctx->cfg.alerting.log) {
+    auto level = a.severity == fault_severity::critical ? spdlog::level::err : spdlog::level::warn;
+    st.log->log(level, "alert-raised id={} incident={} severity={} component={} summary=\"{}\"",
+                a.id, a.incident_id, to_string(a.severity), a.component, a.summary);
+  }
+  if (!st.ctx->send_to("storage", persist_atom::value, a))
+    st.log->error("alert-not-stored id={} reason=\"storage is not running\"", a.id);
+  if (st.sinks.empty())
+    return;
+  // An incident that is firing gets every alert (an escalation, a failed
+  // recovery). A new or reopened one of a group that fired within
+  // repeat_interval is kept to the log and faultctl: a flapping service
+  // pages once.
+  auto now = system_clock_source().now();
+  auto group = alerting::group_of(a);
+  if (st.firing.count(a.incident_id) == 0) {
+    auto last = st.group_fired.find(group);
+    if (last != st.group_fired.end()
+        && now - last->second < st.ctx->cfg.alerting.repeat_interval) {
+      ++st.suppressed;
+      st.log->info("alert-repeat-suppressed id={} incident={} group={} fired={} ago "
+                   "repeat_interval={} suppressed_total={}",
+                   a.id, a.incident_id, group, human_duration(now - last->second),
+                   human_duration(st.ctx->cfg.alerting.repeat_interval), st.suppressed);
+      return;
+    }
+    st.group_fired[group] = now;
+  }
+  st.firing[a.incident_id].push_back(a);
+  deliver(self, alerting::notice{a, std::nullopt});
+}
+
+/// An incident closed: what was sent for it is resolved (Alertmanager
+/// alerts get their endsAt; webhooks one "resolved" notice).
+void on_closed(self_ptr self, const incident& inc) {
+  auto& st = self->state;
+  auto f = st.firing.find(inc.id);
+  if (f == st.firing.end())
+    return;
+  auto sent = std::move(f->second);
+  st.firing.erase(f);
+  auto ends = inc.closed_at.value_or(system_clock_source().now());
+  std::map<std::string, alert> latest;  // by Alertmanager identity
+  for (auto& a : sent)
+    latest[alerting::alertmanager_key(a)] = a;
+  auto what = "resolved incident " + inc.id;
+  for (auto& s : st.sinks) {
+    if (s.alertmanager) {
+      std::vector<alerting::notice> ns;
+      for (auto& [key, a] : latest)
+        ns.push_back({a, ends});
+      enqueue(self, s, alerting::alertmanager_body(ns), what);
+    } else {
+      enqueue(self, s, alerting::webhook_body({sent.back(), ends}), what);
+    }
+  }
+  st.log->info("alert-resolved incident={} alerts={}", inc.id, sent.size());
+  pump(self);
+}
+
+/// Alertmanager forgets firing alerts it is not told of again.
+void resend_firing(self_ptr self) {
+  auto& st = self->state;
+  auto now = system_clock_source().now();
+  if (now - st.last_resend < alertmanager_resend)
+    return;
+  st.last_resend = now;
+  std::vector<alerting::notice> ns;
+  for (auto& [id, sent] : st.firing) {
+    std::map<std::string, alert> latest;
+    for (auto& a : sent)
+      latest[alerting::alertmanager_key(a)] = a;
+    for (auto& [key, a] : latest)
+      ns.push_back({a, std::nullopt});
+  }
+  if (ns.empty())
+    return;
+  for (auto& s : st.sinks)
+    if (s.alertmanager)
+      enqueue(self, s, alerting::alertmanager_body(ns),
+              "resend of " + std::to_string(ns.size()) + " firing alerts");
+}
+
+caf::behavior alert_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
+  auto& st = self->state;
+  st.ctx = std::move(ctx);
+  st.last_resend = system_clock_source().now();
+  const auto& cfg = st.ctx->cfg.alerting;
+  alerting::outbox_params p;
+  p.capacity = cfg.queue_size;
+  p.retries = cfg.retries;
+  p.backoff_initial = cfg.retry_delay;
+  p.backoff_max = std::max<duration>(cfg.retry_delay, seconds_d(60));
+  auto add = [&](std::string name, std::string url, bool am) {
+    sink s;
+    s.name = std::move(name);
+    s.url = std::move(url);
+    s.alertmanager = am;
+    s.box = std::make_unique<alerting::outbox>(p, recovery::default_random_source());
+    s.poster = self->spawn<caf::detached + caf::linked>(poster);
+    st.log->info("alert-sink sink={} url={}", s.name, s.url);
+    st.sinks.push_back(std::move(s));
+  };
+  if (!cfg.alertmanager_url.empty())
+    add("alertmanager", cfg.alertmanager_url + "/api/v2/alerts", true);
+  for (size_t i = 0; i < cfg.webhooks.size(); ++i)
+    add("webhook-" + std::to_string(i + 1), cfg.webhooks[i], false);
+  if (!st.sinks.empty())
+    self->delayed_send(self, std::chrono::seconds(1), resend_atom::value);
+  return {
+    [=](alert_atom, const alert& a) { on_alert(self, a); },
+    [=](closed_atom, const incident& inc) { on_closed(self, inc); },
+    [=](tick_atom) {
+      self->state.pump_armed = false;
+      pump(self);
+    },
+    [=](resend_atom) {
+      resend_firing(self);
+      pump(self);
+      self->delayed_send(self, std::chrono::seconds(1), resend_atom::value);
     },
   };
 }

@@ -1,11 +1,28 @@
 #pragma once
 
-// The alerting actor (the seed's Alert Service). Its sinks are the log (warn
-// for high, error for critical, event id "alert-raised") and sqlite (through
-// "storage"); Alertmanager, MQTT and webhooks join it later.
+// The alerting actor (the seed's Alert Service). Every alert goes to the log
+// (warn for high, error for critical, event id "alert-raised"; unless
+// alerting.log is false) and to sqlite (through "storage"), then to the
+// configured sinks: Alertmanager's API v2 and webhooks (src/alerting/).
+//
+// Each sink has its own bounded queue (src/alerting/outbox.hpp) and its own
+// detached poster actor that blocks in curl, so a sink that is slow or down
+// never holds up detection, recovery or the other sinks: deliveries are
+// retried with backoff, dropped (logged, counted) past their retries or
+// when the queue is full, and a sink that fails `down_after` times in a row
+// raises one network_timeout fault on component "alerting:<sink>", cleared
+// when it delivers again.
+//
+// Repeat: an alert of an incident that is firing is always sent; a new or
+// reopened incident of a group (component + fault type) that fired within
+// alerting.repeat_interval is not (logged as alert-repeat-suppressed).
+// When an incident closes, what was sent for it is resolved. Queues live in
+// memory: alerts still queued when faultd stops are lost to the sinks (they
+// stay in sqlite and faultctl).
 //
 // Interface:
 //   (alert_atom, alert) -> void      raise one alert
+//   (closed_atom, incident) -> void  analyzer: an incident closed
 
 #include <memory>
 

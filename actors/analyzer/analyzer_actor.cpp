@@ -42,6 +42,7 @@ void announce(self_ptr self, const analysis::result& r, timestamp fault_time = {
       st.log->info("incident-closed id={} component={} type={} reason=\"{}\"", x.id, x.component,
                    to_string(x.type), x.close_reason);
       st.ctx->send_to("recovery", closed_atom::value, x);
+      st.ctx->send_to("alerting", closed_atom::value, x);
     } else if ((r.opened || r.reopened) && x.id == r.incident_id) {
       st.log->info("incident-{} id={} component={} type={} severity={} root_cause={}",
                    r.opened ? "opened" : "reopened", x.id, x.component, to_string(x.type),

@@ -138,6 +138,12 @@ void send_alert(self_ptr self, const std::string& incident_id, fault_severity se
   a.severity = severity;
   a.component = component;
   a.summary = std::move(summary);
+  a.node = self->state.ctx->cfg.node.id;
+  if (auto i = self->state.open.find(incident_id); i != self->state.open.end()) {
+    a.type = i->second.type;
+    if (!i->second.node.empty())
+      a.node = i->second.node;
+  }
   self->state.ctx->send_to("alerting", alert_atom::value, std::move(a));
 }
 

@@ -268,8 +268,15 @@ struct state_sync_config {
 struct alerting_config {
   bool log = true;
   fault_severity min_severity = fault_severity::high;
-  std::vector<std::string> webhooks;
-  std::string alertmanager_url;
+  std::vector<std::string> webhooks;   ///< URLs a JSON notice is POSTed to
+  std::string alertmanager_url;        ///< base URL; alerts go to <url>/api/v2/alerts
+  duration timeout = seconds_d(5);     ///< one delivery attempt
+  uint32_t retries = 5;                ///< retries after a failed attempt
+  duration retry_delay = seconds_d(1); ///< first backoff, doubling (at most 1m)
+  uint32_t queue_size = 1000;          ///< deliveries queued per sink at most
+  /// A group (component + fault type) that fired is not sent again within
+  /// this time (a flapping service pages once).
+  duration repeat_interval = seconds_d(3600);
   std::string mqtt_broker;
   std::string mqtt_topic = "faultd/alerts";
 };

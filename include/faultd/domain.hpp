@@ -176,6 +176,8 @@ struct alert {
   fault_severity severity = fault_severity::high;
   std::string component;
   std::string summary;
+  fault_type type = fault_type::software_error;  ///< the incident's fault type
+  std::string node;                              ///< the node the incident is on
 };
 
 /// One entry of the replicated registry (used from the state-sync issue on).

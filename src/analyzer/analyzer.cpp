@@ -376,6 +376,8 @@ void analyzer::raise(entry& x, alert_kind kind, const std::string& detail, times
   a.time = now;
   a.severity = x.inc.severity;
   a.component = x.inc.component;
+  a.type = x.inc.type;
+  a.node = x.inc.node;
   a.summary = std::string{to_string(x.inc.type)} + " on " + x.inc.component + " ("
               + std::string{to_string(x.inc.severity)} + "): " + detail;
   log_->debug("alert-decided incident={} alert={} summary={}", x.inc.id, a.id, a.summary);

@@ -84,8 +84,9 @@ uint32_t as_positive_u32(const value& v) {
 
 std::string as_http_url(const value& v) {
   auto s = v.as_nonempty_string();
-  if (s.rfind("http://", 0) != 0 && s.rfind("https://", 0) != 0)
-    v.fail("expected an http:// or https:// URL, got " + quoted(s));
+  auto scheme = s.rfind("https://", 0) == 0 ? 8u : s.rfind("http://", 0) == 0 ? 7u : 0u;
+  if (scheme == 0 || s.size() == scheme || s[scheme] == '/')
+    v.fail("expected an http:// or https:// URL with a host, got " + quoted(s));
   return s;
 }
 
@@ -721,14 +722,28 @@ private:
 
   void parse_alerting(const value& v, alerting_config& out) {
     map_reader m(v, {"log", "min_severity", "webhooks", "alertmanager_url", "mqtt_broker",
-                     "mqtt_topic"});
+                     "mqtt_topic", "timeout", "retries", "retry_delay", "queue_size",
+                     "repeat_interval"});
     m.with("log", [&](const value& x) { out.log = x.as_bool(); });
     m.with("min_severity", [&](const value& x) { out.min_severity = as_severity(x); });
-    // Alerts go to the log and to sqlite (faultctl) today; the sinks that
-    // would take them elsewhere are refused until they work.
-    for (const char* key : {"webhooks", "alertmanager_url", "mqtt_broker", "mqtt_topic"})
+    m.with("webhooks", [&](const value& x) {
+      for (const auto& u : x.as_list())
+        out.webhooks.push_back(as_http_url(u));
+    });
+    m.with("alertmanager_url", [&](const value& x) {
+      out.alertmanager_url = as_http_url(x);
+      while (out.alertmanager_url.size() > 1 && out.alertmanager_url.back() == '/')
+        out.alertmanager_url.pop_back();
+    });
+    m.with("timeout", [&](const value& x) { out.timeout = x.as_positive_duration(); });
+    m.with("retries", [&](const value& x) { out.retries = x.as_u32(); });
+    m.with("retry_delay", [&](const value& x) { out.retry_delay = x.as_positive_duration(); });
+    m.with("queue_size", [&](const value& x) { out.queue_size = as_positive_u32(x); });
+    m.with("repeat_interval", [&](const value& x) { out.repeat_interval = x.as_duration(); });
+    for (const char* key : {"mqtt_broker", "mqtt_topic"})
       if (auto x = m.get(key))
-        not_supported(*x, "alert sinks: alerts go to the log and to faultctl for now");
+        not_supported(*x, "MQTT alerts: alerts go to the log, faultctl, Alertmanager and webhooks "
+                          "for now");
   }
 
   void parse_storage(const value& v, storage_config& out) {

@@ -229,6 +229,8 @@ v1::Alert to_proto(const alert& x) {
   out.set_severity(static_cast<v1::FaultSeverity>(x.severity));
   out.set_component(valid_utf8(x.component));
   out.set_summary(valid_utf8(x.summary));
+  out.set_fault_type(static_cast<v1::FaultType>(x.type));
+  out.set_node(valid_utf8(x.node));
   return out;
 }
 
@@ -397,6 +399,8 @@ status from_proto(const v1::Alert& in, alert& out) {
   FAULTD_TRY(enum_from(in.severity(), n_severities, "Alert.severity", out.severity));
   out.component = in.component();
   out.summary = in.summary();
+  FAULTD_TRY(enum_from(in.fault_type(), n_fault_types, "Alert.fault_type", out.type));
+  out.node = in.node();
   return {};
 }
 

@@ -914,11 +914,42 @@ TEST_CASE("with environment checks, a missing or non-executable program and a mi
 }
 
 TEST_CASE("keys of features that have not landed are refused, not accepted and ignored") {
-  CHECK_ERROR(parse_bad("alerting:\n  webhooks: [http://127.0.0.1:1/x]\n"), 2,
-              "alerting.webhooks: not supported yet");
-  CHECK_ERROR(parse_bad("alerting:\n  alertmanager_url: http://127.0.0.1:9093\n"), 2,
-              "not supported yet");
+  CHECK_ERROR(parse_bad("alerting:\n  mqtt_broker: 127.0.0.1:1883\n"), 2,
+              "alerting.mqtt_broker: not supported yet");
+  CHECK_ERROR(parse_bad("alerting:\n  mqtt_topic: a/b\n"), 2, "not supported yet");
   CHECK(parse_ok("cluster:\n  seeds: []\n").cluster.seeds.empty());
+}
+
+TEST_CASE("alert sinks: Alertmanager and webhook URLs, retries, queue and repeat interval") {
+  auto d = parse_ok("{}\n");
+  CHECK(d.alerting.alertmanager_url.empty());
+  CHECK(d.alerting.webhooks.empty());
+  CHECK(d.alerting.timeout == seconds_d(5));
+  CHECK(d.alerting.retries == 5);
+  CHECK(d.alerting.queue_size == 1000);
+  CHECK(d.alerting.repeat_interval == seconds_d(3600));
+  auto c = parse_ok(R"(alerting:
+  alertmanager_url: http://127.0.0.1:9093/
+  webhooks: [http://127.0.0.1:8080/hook, "https://ops.example/x"]
+  timeout: 2s
+  retries: 3
+  retry_delay: 250ms
+  queue_size: 10
+  repeat_interval: 10m
+)");
+  CHECK(c.alerting.alertmanager_url == "http://127.0.0.1:9093");
+  REQUIRE(c.alerting.webhooks.size() == 2);
+  CHECK(c.alerting.webhooks[1] == "https://ops.example/x");
+  CHECK(c.alerting.timeout == seconds_d(2));
+  CHECK(c.alerting.retries == 3);
+  CHECK(c.alerting.retry_delay == millis_d(250));
+  CHECK(c.alerting.queue_size == 10);
+  CHECK(c.alerting.repeat_interval == seconds_d(600));
+  CHECK_ERROR(parse_bad("alerting:\n  webhooks: [ftp://x/y]\n"), 2,
+              "alerting.webhooks[0]: expected an http:// or https:// URL with a host");
+  CHECK_ERROR(parse_bad("alerting:\n  alertmanager_url: http://\n"), 2,
+              "expected an http:// or https:// URL with a host");
+  CHECK_ERROR(parse_bad("alerting:\n  queue_size: 0\n"), 2, "alerting.queue_size");
 }
 
 TEST_CASE("cluster.quorum and a service's node and backup_node are read and checked") {
