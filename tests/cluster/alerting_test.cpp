@@ -7,7 +7,9 @@
 
 #include <doctest/doctest.h>
 
+#include <set>
 #include <string>
+#include <thread>
 #include <unistd.h>
 
 #include "support/http_receiver.hpp"
@@ -131,4 +133,40 @@ TEST_CASE("a real Alertmanager receives the alert and resolves it when the incid
     auto now = http_get(port, "/api/v2/alerts");
     return !now.empty() && !contains(now, "\"incident\":\"" + id + "\"");
   }));
+}
+
+TEST_CASE("a fault that comes back within repeat_interval pages once") {
+  for (auto repeat : {std::string{"1h"}, std::string{"0s"}}) {
+    CAPTURE(repeat);
+    http_receiver hook;
+    node_process n{"services: []\nfault_detection:\n  dedup_window: 100ms\nalerting:\n"
+                   "  webhooks: ["
+                   + hook.url() + "]\n  repeat_interval: " + repeat + "\n"};
+    // Pages: the api incidents a firing notice went out for (one incident
+    // may send several alerts, e.g. "no recovery strategy matches").
+    auto firing = [&] {
+      std::set<std::string> paged;
+      for (auto& r : hook.requests())
+        if (contains(r.body, "\"kind\":\"firing\"") && contains(r.body, "\"api\""))
+          paged.insert(json_value(r.body, "incident"));
+      return paged.size();
+    };
+    auto first = inject(n, "software_error", "api");
+    REQUIRE(wait_until([&] { return firing() == 1; }));
+    REQUIRE(n.ctl({"incident", "close", first}).status == 0);
+    REQUIRE(wait_until([&] {
+      return count_with(hook.requests(), "\"kind\":\"resolved\"", "\"api\"") == 1;
+    }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // past the dedup window
+    inject(n, "software_error", "api");
+    if (repeat == "1h") {
+      CHECK(wait_until([&] {
+        return contains(read_file(n.dir.file("data") + "/faultd.log"),
+                        "alert-repeat-suppressed");
+      }));
+      CHECK(firing() == 1);
+    } else {
+      CHECK(wait_until([&] { return firing() == 2; }));
+    }
+  }
 }
