@@ -1,0 +1,147 @@
+#include "mqtt/client.hpp"
+
+#include <mosquitto.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <mutex>
+
+#include "faultd/util.hpp"
+
+namespace faultd::mqtt {
+
+namespace {
+
+void init_library() {
+  static std::once_flag once;
+  std::call_once(once, [] { mosquitto_lib_init(); });
+}
+
+std::string ms_text(duration d) {
+  return human_duration(d);
+}
+
+} // namespace
+
+client::client(client_options opts) : opts_(std::move(opts)) {
+  init_library();
+  m_ = mosquitto_new(opts_.client_id.empty() ? nullptr : opts_.client_id.c_str(), true, this);
+  if (m_ == nullptr)
+    return;
+  mosquitto_connect_callback_set(m_, [](mosquitto*, void* self, int rc) {
+    static_cast<client*>(self)->on_connect(rc);
+  });
+  mosquitto_disconnect_callback_set(m_, [](mosquitto*, void* self, int rc) {
+    static_cast<client*>(self)->on_disconnect(rc);
+  });
+  mosquitto_publish_callback_set(m_, [](mosquitto*, void* self, int mid) {
+    static_cast<client*>(self)->on_publish(mid);
+  });
+  if (!opts_.username.empty())
+    mosquitto_username_pw_set(m_, opts_.username.c_str(),
+                              opts_.password.empty() ? nullptr : opts_.password.c_str());
+}
+
+client::~client() {
+  if (m_ != nullptr) {
+    if (connected_)
+      mosquitto_disconnect(m_);
+    mosquitto_destroy(m_);
+  }
+}
+
+void client::on_connect(int rc) {
+  connack_ = rc;
+  connecting_ = false;
+  connected_ = rc == 0;
+  if (rc != 0)
+    lost_ = std::string{"the broker refused the connection: "} + mosquitto_connack_string(rc);
+}
+
+void client::on_disconnect(int rc) {
+  connected_ = false;
+  connecting_ = false;
+  lost_ = rc == 0 ? "disconnected" : std::string{"connection lost: "} + mosquitto_strerror(rc);
+}
+
+void client::on_publish(int mid) {
+  acked_.insert(mid);
+}
+
+template <class Pred>
+bool client::loop_until(Pred done, std::chrono::steady_clock::time_point deadline,
+                        std::string& why) {
+  while (!done()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
+      return false;
+    int rc = mosquitto_loop(m_, static_cast<int>(std::min<int64_t>(left.count(), 100)), 1);
+    if (rc != MOSQ_ERR_SUCCESS) {
+      connected_ = false;
+      connecting_ = false;
+      why = rc == MOSQ_ERR_ERRNO ? "connection lost" : mosquitto_strerror(rc);
+      return false;
+    }
+    if (!connected_ && !connecting_) {
+      why = lost_.empty() ? "connection lost" : lost_;
+      return false;
+    }
+  }
+  return true;
+}
+
+status client::connect(duration timeout) {
+  if (m_ == nullptr)
+    return {errc::io, "cannot create an MQTT client"};
+  if (connected_)
+    return {};
+  auto deadline = std::chrono::steady_clock::now()
+                  + std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+  auto where = opts_.host + ":" + std::to_string(opts_.port);
+  connack_ = -1;
+  lost_.clear();
+  connecting_ = true;
+  auto keepalive = static_cast<int>(
+    std::max<int64_t>(5, std::chrono::duration_cast<std::chrono::seconds>(opts_.keepalive).count()));
+  int rc = mosquitto_connect_async(m_, opts_.host.c_str(), opts_.port, keepalive);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    connecting_ = false;
+    return {errc::unavailable, "connect to " + where + ": "
+                                 + (rc == MOSQ_ERR_ERRNO ? errno_text(errno) : mosquitto_strerror(rc))};
+  }
+  std::string why;
+  if (!loop_until([&] { return connack_ >= 0; }, deadline, why)) {
+    connecting_ = false;
+    mosquitto_disconnect(m_);
+    return {errc::timeout, why.empty() ? "no CONNACK from " + where + " within " + ms_text(timeout)
+                                       : "connect to " + where + ": " + why};
+  }
+  if (connack_ != 0)
+    return {errc::unavailable, where + ": " + lost_};
+  return {};
+}
+
+status client::publish(const std::string& topic, const std::string& payload, int qos,
+                       duration timeout) {
+  auto start = std::chrono::steady_clock::now();
+  if (auto st = connect(timeout); !st.ok())
+    return st;
+  auto deadline = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+  int mid = 0;
+  int rc = mosquitto_publish(m_, &mid, topic.c_str(), static_cast<int>(payload.size()),
+                             payload.data(), qos, false);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST)
+      connected_ = false;
+    return {errc::unavailable, std::string{"publish to "} + topic + ": " + mosquitto_strerror(rc)};
+  }
+  std::string why;
+  auto done = [&] { return acked_.erase(mid) > 0; };
+  if (!loop_until(done, deadline, why))
+    return {errc::timeout, why.empty() ? "no PUBACK for " + topic + " within " + ms_text(timeout)
+                                       : "publish to " + topic + ": " + why};
+  return {};
+}
+
+} // namespace faultd::mqtt
