@@ -5,7 +5,7 @@
 FAULTD_PACKAGES=(
   cmake g++ make pkg-config
   libcaf-dev libprotobuf-dev protobuf-compiler libsqlite3-dev libspdlog-dev
-  doctest-dev libyaml-cpp-dev libcurl4-openssl-dev libssl-dev openssl
+  doctest-dev libyaml-cpp-dev libcurl4-openssl-dev libssl-dev openssl libmosquitto-dev
 )
 
 faultd_install_packages() {

@@ -6,6 +6,7 @@
 #include "alerting/outbox.hpp"
 #include "alerting/payload.hpp"
 #include "checks/health_check.hpp"
+#include "mqtt/client.hpp"
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
 #include "state/maintenance.hpp"
@@ -20,12 +21,14 @@ constexpr auto alertmanager_resend = std::chrono::seconds(60);
 /// How often queues are looked at for retries that are due.
 constexpr auto pump_every = std::chrono::milliseconds(200);
 
+enum class sink_kind { alertmanager, webhook, mqtt };
+
 struct sink {
-  std::string name;  ///< "alertmanager", "webhook-1", ...
-  std::string url;   ///< where it POSTs
-  bool alertmanager = false;
+  std::string name;  ///< "alertmanager", "webhook-1", "mqtt"
+  std::string url;   ///< where it POSTs (mqtt: mqtt://host:port)
+  sink_kind kind = sink_kind::webhook;
   std::unique_ptr<alerting::outbox> box;
-  caf::actor poster;  ///< a detached actor that blocks in curl, one per sink
+  caf::actor poster;  ///< a detached actor that blocks in curl or libmosquitto, one per sink
 };
 
 struct alert_state {
@@ -46,12 +49,24 @@ struct alert_state {
 using self_ptr = caf::stateful_actor<alert_state>*;
 
 /// Blocks in one POST at a time (its own thread: caf::detached).
-caf::behavior poster(caf::event_based_actor*) {
+caf::behavior http_poster(caf::event_based_actor*) {
   return {
     [](post_atom, const std::string& url, const std::string& body,
        int64_t timeout_ns) -> std::string {
       auto r = checks::http_post(url, body, "application/json", duration{timeout_ns});
       return r.error;
+    },
+  };
+}
+
+/// Publishes one message at a time with QoS 1 (its own thread), over one
+/// connection it keeps and renews.
+caf::behavior mqtt_poster(caf::event_based_actor*, std::shared_ptr<mqtt::client> c) {
+  return {
+    [c](post_atom, const std::string& topic, const std::string& body,
+        int64_t timeout_ns) -> std::string {
+      auto st = c->publish(topic, body, 1, duration{timeout_ns});
+      return st.ok() ? std::string{} : st.message();
     },
   };
 }
@@ -99,7 +114,7 @@ void pump(self_ptr self) {
       continue;
     auto timeout = st.ctx->cfg.alerting.timeout;
     self
-      ->request(s.poster, timeout + std::chrono::seconds(5), post_atom::value, s.url, d->body,
+      ->request(s.poster, timeout + std::chrono::seconds(5), post_atom::value, d->to, d->body,
                 static_cast<int64_t>(timeout.count()))
       .then(
         [self, i](const std::string& error) {
@@ -139,9 +154,11 @@ void pump(self_ptr self) {
       arm(self);
 }
 
-/// Queues `body` on sink `s` (the oldest waiting one goes when it is full).
-void enqueue(self_ptr self, sink& s, std::string body, std::string what) {
-  auto pushed_out = s.box->push(std::move(body), std::move(what), system_clock_source().now());
+/// Queues `body` on sink `s` (the oldest waiting one goes when it is full);
+/// `to`: an MQTT topic ("" = the sink's URL).
+void enqueue(self_ptr self, sink& s, std::string body, std::string what, std::string to = "") {
+  auto pushed_out = s.box->push(to.empty() ? s.url : std::move(to), std::move(body),
+                                std::move(what), system_clock_source().now());
   if (pushed_out)
     self->state.log->error("alert-dropped sink={} what=\"{}\" reason=\"queue full ({})\" "
                            "dropped_total={}",
@@ -153,9 +170,23 @@ void enqueue(self_ptr self, sink& s, std::string body, std::string what) {
 void deliver(self_ptr self, const alerting::notice& n) {
   auto what = std::string{n.resolved() ? "resolved" : "firing"} + " alert " + n.a.id
               + " (incident " + n.a.incident_id + ")";
+  for (auto& s : self->state.sinks) {
+    if (s.kind == sink_kind::alertmanager)
+      enqueue(self, s, alerting::alertmanager_body({n}), what);
+    else
+      enqueue(self, s, alerting::webhook_body(n), what,
+              s.kind == sink_kind::mqtt ? self->state.ctx->cfg.alerting.mqtt_topic : "");
+  }
+  pump(self);
+}
+
+/// Incident events go to the MQTT sink (every incident, whatever its
+/// severity: a stream for dashboards, not a page).
+void publish_incident(self_ptr self, const std::string& event, const incident& x) {
   for (auto& s : self->state.sinks)
-    enqueue(self, s,
-            s.alertmanager ? alerting::alertmanager_body({n}) : alerting::webhook_body(n), what);
+    if (s.kind == sink_kind::mqtt)
+      enqueue(self, s, alerting::incident_body(event, x), event + " incident " + x.id,
+              self->state.ctx->cfg.alerting.mqtt_incident_topic);
   pump(self);
 }
 
@@ -203,6 +234,7 @@ void on_alert(self_ptr self, const alert& a) {
 /// alerts get their endsAt; webhooks one "resolved" notice).
 void on_closed(self_ptr self, const incident& inc) {
   auto& st = self->state;
+  publish_incident(self, "closed", inc);
   auto f = st.firing.find(inc.id);
   if (f == st.firing.end())
     return;
@@ -214,13 +246,14 @@ void on_closed(self_ptr self, const incident& inc) {
     latest[alerting::alertmanager_key(a)] = a;
   auto what = "resolved incident " + inc.id;
   for (auto& s : st.sinks) {
-    if (s.alertmanager) {
+    if (s.kind == sink_kind::alertmanager) {
       std::vector<alerting::notice> ns;
       for (auto& [key, a] : latest)
         ns.push_back({a, ends});
       enqueue(self, s, alerting::alertmanager_body(ns), what);
     } else {
-      enqueue(self, s, alerting::webhook_body({sent.back(), ends}), what);
+      enqueue(self, s, alerting::webhook_body({sent.back(), ends}), what,
+              s.kind == sink_kind::mqtt ? st.ctx->cfg.alerting.mqtt_topic : "");
     }
   }
   st.log->info("alert-resolved incident={} alerts={}", inc.id, sent.size());
@@ -245,7 +278,7 @@ void resend_firing(self_ptr self) {
   if (ns.empty())
     return;
   for (auto& s : st.sinks)
-    if (s.alertmanager)
+    if (s.kind == sink_kind::alertmanager)
       enqueue(self, s, alerting::alertmanager_body(ns),
               "resend of " + std::to_string(ns.size()) + " firing alerts");
 }
@@ -260,25 +293,40 @@ caf::behavior alert_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
   p.retries = cfg.retries;
   p.backoff_initial = cfg.retry_delay;
   p.backoff_max = std::max<duration>(cfg.retry_delay, seconds_d(60));
-  auto add = [&](std::string name, std::string url, bool am) {
+  auto add = [&](std::string name, std::string url, sink_kind kind, caf::actor poster) {
     sink s;
     s.name = std::move(name);
     s.url = std::move(url);
-    s.alertmanager = am;
+    s.kind = kind;
     s.box = std::make_unique<alerting::outbox>(p, recovery::default_random_source());
-    s.poster = self->spawn<caf::detached + caf::linked>(poster);
+    s.poster = std::move(poster);
     st.log->info("alert-sink sink={} url={}", s.name, s.url);
     st.sinks.push_back(std::move(s));
   };
+  auto http = [&] { return self->spawn<caf::detached + caf::linked>(http_poster); };
   if (!cfg.alertmanager_url.empty())
-    add("alertmanager", cfg.alertmanager_url + "/api/v2/alerts", true);
+    add("alertmanager", cfg.alertmanager_url + "/api/v2/alerts", sink_kind::alertmanager, http());
   for (size_t i = 0; i < cfg.webhooks.size(); ++i)
-    add("webhook-" + std::to_string(i + 1), cfg.webhooks[i], false);
+    add("webhook-" + std::to_string(i + 1), cfg.webhooks[i], sink_kind::webhook, http());
+  if (cfg.mqtt_broker) {
+    mqtt::client_options o;
+    o.host = cfg.mqtt_broker->host;
+    o.port = cfg.mqtt_broker->port;
+    o.client_id = "faultd-" + st.ctx->cfg.node.id + "-alerts";
+    o.username = cfg.mqtt_username;
+    o.password = cfg.mqtt_password;
+    auto c = std::make_shared<mqtt::client>(o);
+    add("mqtt", "mqtt://" + cfg.mqtt_broker->to_string(), sink_kind::mqtt,
+        self->spawn<caf::detached + caf::linked>(mqtt_poster, std::move(c)));
+  }
   if (!st.sinks.empty())
     self->delayed_send(self, std::chrono::seconds(1), resend_atom::value);
   return {
     [=](alert_atom, const alert& a) { on_alert(self, a); },
     [=](closed_atom, const incident& inc) { on_closed(self, inc); },
+    [=](opened_atom, const incident& inc, timestamp) {
+      publish_incident(self, inc.event_count > 1 ? "reopened" : "opened", inc);
+    },
     [=](tick_atom) {
       self->state.pump_armed = false;
       pump(self);

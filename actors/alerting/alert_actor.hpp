@@ -3,7 +3,9 @@
 // The alerting actor (the seed's Alert Service). Every alert goes to the log
 // (warn for high, error for critical, event id "alert-raised"; unless
 // alerting.log is false) and to sqlite (through "storage"), then to the
-// configured sinks: Alertmanager's API v2 and webhooks (src/alerting/).
+// configured sinks: Alertmanager's API v2, webhooks and an MQTT broker
+// (src/alerting/, src/mqtt/). The MQTT sink also gets every incident's
+// opened, reopened and closed events.
 //
 // Each sink has its own bounded queue (src/alerting/outbox.hpp) and its own
 // detached poster actor that blocks in curl, so a sink that is slow or down
@@ -22,6 +24,7 @@
 //
 // Interface:
 //   (alert_atom, alert) -> void      raise one alert
+//   (opened_atom, incident, timestamp) -> void  analyzer: an incident (re)opened
 //   (closed_atom, incident) -> void  analyzer: an incident closed
 
 #include <memory>

@@ -47,6 +47,7 @@ void announce(self_ptr self, const analysis::result& r, timestamp fault_time = {
       st.log->info("incident-{} id={} component={} type={} severity={} root_cause={}",
                    r.opened ? "opened" : "reopened", x.id, x.component, to_string(x.type),
                    to_string(x.severity), x.root_cause.empty() ? "-" : x.root_cause);
+      st.ctx->send_to("alerting", opened_atom::value, x, x.last_seen_at);
       if (x.root_cause.empty()) // symptoms recover with their root
         st.ctx->send_to("recovery", opened_atom::value, x,
                         fault_time.time_since_epoch().count() > 0 ? fault_time : x.last_seen_at);

@@ -277,8 +277,11 @@ struct alerting_config {
   /// A group (component + fault type) that fired is not sent again within
   /// this time (a flapping service pages once).
   duration repeat_interval = seconds_d(3600);
-  std::string mqtt_broker;
-  std::string mqtt_topic = "faultd/alerts";
+  std::optional<endpoint> mqtt_broker;   ///< set: alerts and incidents are published there
+  std::string mqtt_topic = "faultd/alerts";             ///< alerts (QoS 1)
+  std::string mqtt_incident_topic = "faultd/incidents"; ///< incident events (QoS 1)
+  std::string mqtt_username;            ///< "" = none
+  std::string mqtt_password;
 };
 
 struct storage_config {

@@ -9,7 +9,8 @@ outbox::outbox(outbox_params params, recovery::random_source random)
   params_.capacity = std::max<size_t>(params_.capacity, 1);
 }
 
-std::optional<delivery> outbox::push(std::string body, std::string what, timestamp now) {
+std::optional<delivery> outbox::push(std::string to, std::string body, std::string what,
+                                     timestamp now) {
   std::optional<delivery> out;
   if (queue_.size() >= params_.capacity) {
     // The oldest one waiting goes (never the one in flight).
@@ -21,6 +22,7 @@ std::optional<delivery> outbox::push(std::string body, std::string what, timesta
     }
   }
   delivery d;
+  d.to = std::move(to);
   d.body = std::move(body);
   d.what = std::move(what);
   d.queued_at = now;

@@ -30,6 +30,7 @@ struct outbox_params {
 };
 
 struct delivery {
+  std::string to;           ///< where it goes: the sink's URL, or an MQTT topic
   std::string body;
   std::string what;         ///< for the log: "firing alert <id> (incident <id>)"
   uint32_t attempts = 0;    ///< made so far
@@ -44,7 +45,8 @@ public:
 
   /// Queues a delivery. Returns the one it pushed out (the oldest waiting)
   /// when the queue was full.
-  std::optional<delivery> push(std::string body, std::string what, timestamp now);
+  std::optional<delivery> push(std::string to, std::string body, std::string what,
+                               timestamp now);
 
   /// The delivery to attempt now, marked in flight (nullptr when one is in
   /// flight already, or none is due).

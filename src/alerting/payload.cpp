@@ -99,6 +99,23 @@ std::string webhook_body(const notice& n) {
          + ",\"ends_at\":" + json_string(n.ends_at ? format_timestamp(*n.ends_at) : "") + "}";
 }
 
+std::string incident_body(const std::string& event, const incident& x) {
+  std::string i = "{";
+  bool first = true;
+  add_field(i, "id", x.id, first);
+  add_field(i, "component", x.component, first);
+  add_field(i, "fault_type", std::string{to_string(x.type)}, first);
+  add_field(i, "severity", std::string{to_string(x.severity)}, first);
+  add_field(i, "status", std::string{to_string(x.status)}, first);
+  add_field(i, "node", x.node, first);
+  add_field(i, "opened_at", format_timestamp(x.opened_at), first);
+  add_field(i, "closed_at", x.closed_at ? format_timestamp(*x.closed_at) : "", first);
+  add_field(i, "close_reason", x.close_reason, first);
+  add_field(i, "root_cause", x.root_cause, first);
+  i += ",\"count\":" + std::to_string(x.event_count) + "}";
+  return "{\"event\":" + json_string(event) + ",\"incident\":" + i + "}";
+}
+
 std::string alertmanager_key(const alert& a) {
   return labels_json(a);
 }

@@ -40,6 +40,11 @@ std::string alertmanager_body(const std::vector<notice>& notices);
 /// The body of one webhook POST.
 std::string webhook_body(const notice& n);
 
+/// An incident event on MQTT: {"event":"opened"|"reopened"|"closed",
+/// "incident":{"id","component","fault_type","severity","status","node",
+/// "opened_at","closed_at","close_reason","root_cause","count"}}.
+std::string incident_body(const std::string& event, const incident& x);
+
 /// The alert's identity in Alertmanager (its label set, as text): two
 /// notices with the same key are the same Alertmanager alert.
 std::string alertmanager_key(const alert& a);

@@ -722,8 +722,8 @@ private:
 
   void parse_alerting(const value& v, alerting_config& out) {
     map_reader m(v, {"log", "min_severity", "webhooks", "alertmanager_url", "mqtt_broker",
-                     "mqtt_topic", "timeout", "retries", "retry_delay", "queue_size",
-                     "repeat_interval"});
+                     "mqtt_topic", "mqtt_incident_topic", "mqtt_username", "mqtt_password",
+                     "timeout", "retries", "retry_delay", "queue_size", "repeat_interval"});
     m.with("log", [&](const value& x) { out.log = x.as_bool(); });
     m.with("min_severity", [&](const value& x) { out.min_severity = as_severity(x); });
     m.with("webhooks", [&](const value& x) {
@@ -740,10 +740,19 @@ private:
     m.with("retry_delay", [&](const value& x) { out.retry_delay = x.as_positive_duration(); });
     m.with("queue_size", [&](const value& x) { out.queue_size = as_positive_u32(x); });
     m.with("repeat_interval", [&](const value& x) { out.repeat_interval = x.as_duration(); });
-    for (const char* key : {"mqtt_broker", "mqtt_topic"})
-      if (auto x = m.get(key))
-        not_supported(*x, "MQTT alerts: alerts go to the log, faultctl, Alertmanager and webhooks "
-                          "for now");
+    m.with("mqtt_broker", [&](const value& x) { out.mqtt_broker = x.as_endpoint(); });
+    auto topic = [](const value& x) {
+      auto t = x.as_nonempty_string();
+      if (t.find_first_of("+#") != std::string::npos || t.find('\0') != std::string::npos)
+        x.fail("a topic to publish to has no wildcards (+ #), got " + quoted(t));
+      return t;
+    };
+    m.with("mqtt_topic", [&](const value& x) { out.mqtt_topic = topic(x); });
+    m.with("mqtt_incident_topic", [&](const value& x) { out.mqtt_incident_topic = topic(x); });
+    m.with("mqtt_username", [&](const value& x) { out.mqtt_username = x.as_nonempty_string(); });
+    m.with("mqtt_password", [&](const value& x) { out.mqtt_password = x.as_string(); });
+    if (!out.mqtt_password.empty() && out.mqtt_username.empty())
+      m.get("mqtt_password")->fail("needs mqtt_username");
   }
 
   void parse_storage(const value& v, storage_config& out) {

@@ -3,7 +3,8 @@
 // on (faultd goes on and raises one fault for the sink), and a real
 // Alertmanager from Debian's prometheus-alertmanager, started by the test:
 // it receives the alert of an injected critical fault and resolves it when
-// the incident closes.
+// the incident closes; and a real mosquitto that delivers incidents and
+// alerts to a subscriber.
 
 #include <doctest/doctest.h>
 
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "support/http_receiver.hpp"
+#include "support/mqtt_broker.hpp"
 #include "support/node_process.hpp"
 #include "support/support.hpp"
 
@@ -169,4 +171,23 @@ TEST_CASE("a fault that comes back within repeat_interval pages once") {
       CHECK(wait_until([&] { return firing() == 2; }));
     }
   }
+}
+
+TEST_CASE("a real mosquitto delivers the incident and its alert to a subscriber") {
+  mqtt_broker broker;
+  mqtt_subscriber sub{broker.port(), "ops/#"};
+  node_process n{"services: []\nalerting:\n  mqtt_broker: " + broker.address()
+                 + "\n  mqtt_topic: ops/alerts\n  mqtt_incident_topic: ops/incidents\n"};
+  auto id = inject(n, "service_unavailable", "gw-mqtt");
+  auto seen = [&](const std::string& topic, const std::string& part) {
+    for (auto& m : sub.messages())
+      if (m.topic == topic && contains(m.payload, part) && contains(m.payload, id))
+        return true;
+    return false;
+  };
+  CHECK(wait_until([&] { return seen("ops/incidents", "\"event\":\"opened\""); }));
+  CHECK(wait_until([&] { return seen("ops/alerts", "\"kind\":\"firing\""); }));
+  REQUIRE(n.ctl({"incident", "close", id}).status == 0);
+  CHECK(wait_until([&] { return seen("ops/incidents", "\"event\":\"closed\""); }));
+  CHECK(wait_until([&] { return seen("ops/alerts", "\"kind\":\"resolved\""); }));
 }

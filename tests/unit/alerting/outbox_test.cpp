@@ -24,8 +24,8 @@ outbox make(size_t capacity = 10, uint32_t retries = 2) {
 
 TEST_CASE("an outbox delivers in order, one at a time") {
   auto b = make();
-  b.push("one", "1", t0);
-  b.push("two", "2", t0);
+  b.push("", "one", "1", t0);
+  b.push("", "two", "2", t0);
   auto* d = b.take(t0);
   REQUIRE(d != nullptr);
   CHECK(d->body == "one");
@@ -43,7 +43,7 @@ TEST_CASE("an outbox delivers in order, one at a time") {
 
 TEST_CASE("a failed delivery is retried with doubling backoff, then given up") {
   auto b = make(10, 2);
-  b.push("x", "x", t0);
+  b.push("", "x", "x", t0);
   REQUIRE(b.take(t0) != nullptr);
   auto o = b.failed(t0, "HTTP 500");
   CHECK_FALSE(o.given_up);
@@ -66,7 +66,7 @@ TEST_CASE("a failed delivery is retried with doubling backoff, then given up") {
 
 TEST_CASE("the backoff stops at its maximum") {
   auto b = make(10, 10);
-  b.push("x", "x", t0);
+  b.push("", "x", "x", t0);
   auto now = t0;
   for (int i = 0; i < 5; ++i) {
     REQUIRE(b.take(now) != nullptr);
@@ -80,10 +80,10 @@ TEST_CASE("the backoff stops at its maximum") {
 
 TEST_CASE("a full outbox pushes out its oldest waiting delivery, never the one in flight") {
   auto b = make(2);
-  b.push("a", "a", t0);
+  b.push("", "a", "a", t0);
   REQUIRE(b.take(t0) != nullptr);  // a in flight
-  CHECK_FALSE(b.push("b", "b", t0));
-  auto out = b.push("c", "c", t0);
+  CHECK_FALSE(b.push("", "b", "b", t0));
+  auto out = b.push("", "c", "c", t0);
   REQUIRE(out);
   CHECK(out->body == "b");
   CHECK(b.dropped() == 1);
@@ -95,7 +95,7 @@ TEST_CASE("a full outbox pushes out its oldest waiting delivery, never the one i
 
 TEST_CASE("a sink is down after failures in a row and up at its next success") {
   auto b = make(10, 5);
-  b.push("x", "x", t0);
+  b.push("", "x", "x", t0);
   b.take(t0);
   CHECK_FALSE(b.failed(t0, "refused").went_down);
   b.take(*b.next_due());

@@ -70,3 +70,26 @@ TEST_CASE("identity and group") {
   b.component = "other";
   CHECK(group_of(a) != group_of(b));
 }
+
+TEST_CASE("an incident event carries the incident's state") {
+  incident x;
+  x.id = "i1";
+  x.component = "gw";
+  x.type = fault_type::network_timeout;
+  x.severity = fault_severity::high;
+  x.node = "n2";
+  x.opened_at = *parse_timestamp("2026-12-06T05:00:00.000Z");
+  x.event_count = 3;
+  auto open = incident_body("opened", x);
+  CHECK(open.rfind("{\"event\":\"opened\",\"incident\":{\"id\":\"i1\",\"component\":\"gw\"", 0)
+        == 0);
+  CHECK(contains(open, "\"status\":\"open\""));
+  CHECK(contains(open, "\"closed_at\":\"\""));
+  CHECK(contains(open, "\"count\":3}}"));
+  x.status = incident_status::closed;
+  x.closed_at = *parse_timestamp("2026-12-06T05:02:00.000Z");
+  x.close_reason = "check passed";
+  auto closed = incident_body("closed", x);
+  CHECK(contains(closed, "\"closed_at\":\"2026-12-06T05:02:00.000Z\""));
+  CHECK(contains(closed, "\"close_reason\":\"check passed\""));
+}

@@ -914,9 +914,6 @@ TEST_CASE("with environment checks, a missing or non-executable program and a mi
 }
 
 TEST_CASE("keys of features that have not landed are refused, not accepted and ignored") {
-  CHECK_ERROR(parse_bad("alerting:\n  mqtt_broker: 127.0.0.1:1883\n"), 2,
-              "alerting.mqtt_broker: not supported yet");
-  CHECK_ERROR(parse_bad("alerting:\n  mqtt_topic: a/b\n"), 2, "not supported yet");
   CHECK(parse_ok("cluster:\n  seeds: []\n").cluster.seeds.empty());
 }
 
@@ -950,6 +947,29 @@ TEST_CASE("alert sinks: Alertmanager and webhook URLs, retries, queue and repeat
   CHECK_ERROR(parse_bad("alerting:\n  alertmanager_url: http://\n"), 2,
               "expected an http:// or https:// URL with a host");
   CHECK_ERROR(parse_bad("alerting:\n  queue_size: 0\n"), 2, "alerting.queue_size");
+}
+
+TEST_CASE("alert sinks: an MQTT broker, topics without wildcards and credentials") {
+  auto d = parse_ok("{}\n");
+  CHECK_FALSE(d.alerting.mqtt_broker);
+  CHECK(d.alerting.mqtt_topic == "faultd/alerts");
+  CHECK(d.alerting.mqtt_incident_topic == "faultd/incidents");
+  auto c = parse_ok(R"(alerting:
+  mqtt_broker: 127.0.0.1:1883
+  mqtt_topic: ops/alerts
+  mqtt_incident_topic: ops/incidents
+  mqtt_username: faultd
+  mqtt_password: secret
+)");
+  REQUIRE(c.alerting.mqtt_broker);
+  CHECK(c.alerting.mqtt_broker->port == 1883);
+  CHECK(c.alerting.mqtt_topic == "ops/alerts");
+  CHECK(c.alerting.mqtt_incident_topic == "ops/incidents");
+  CHECK(c.alerting.mqtt_username == "faultd");
+  CHECK(c.alerting.mqtt_password == "secret");
+  CHECK_ERROR(parse_bad("alerting:\n  mqtt_topic: a/+/b\n"), 2, "has no wildcards");
+  CHECK_ERROR(parse_bad("alerting:\n  mqtt_broker: nowhere\n"), 2, "alerting.mqtt_broker");
+  CHECK_ERROR(parse_bad("alerting:\n  mqtt_password: x\n"), 2, "needs mqtt_username");
 }
 
 TEST_CASE("cluster.quorum and a service's node and backup_node are read and checked") {
