@@ -1,6 +1,6 @@
 #pragma once
 
-// Membership (DESIGN.md, "Membership and quorum"): the node's view of the
+// Membership (docs/ARCHITECTURE.md, "The cluster"): the node's view of the
 // cluster, kept by one actor over CAF's BASP on the peer port.
 //
 //   peer front (published on node.listen)  --(peer_atom, bytes)-->  membership

@@ -328,8 +328,9 @@ private:
 
 namespace {
 
-/// Failed control-plane authentication is a security fault (DESIGN.md,
-/// security detector): at most one every 10 s, counting the ones between.
+/// Failed control-plane authentication is a security fault
+/// (docs/ARCHITECTURE.md, "Ports and trust"): at most one every 10 s,
+/// counting the ones between.
 class refusal_alarm {
 public:
   explicit refusal_alarm(std::shared_ptr<node_context> ctx) : ctx_(std::move(ctx)) {}

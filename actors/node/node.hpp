@@ -1,7 +1,7 @@
 #pragma once
 
-// One faultd node: the actors of DESIGN.md's pipeline under a supervision
-// tree, spawned in an existing caf::actor_system (faultd's main, or an
+// One faultd node: the actors of the pipeline (docs/ARCHITECTURE.md) under a
+// supervision tree, spawned in an existing caf::actor_system (faultd's main, or an
 // embedding application).
 //
 //   sup:node (one_for_one)

@@ -1,6 +1,6 @@
 #pragma once
 
-// The state-sync actor (DESIGN.md, "State synchronizer"): this node's copy
+// The state-sync actor (docs/ARCHITECTURE.md, "The cluster"): this node's copy
 // of the replicated map, kept in step with every other node's.
 //
 //   local callers --(sget/sput/sdel/... atoms)--> state_sync --(state_atom, to, bytes)--> membership

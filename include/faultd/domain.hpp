@@ -1,7 +1,7 @@
 #pragma once
 
-// The fault-tolerance domain of faultd (DESIGN.md, "Domain"): what a fault
-// is, how severe, what a recovery strategy is made of and how its execution
+// The fault-tolerance domain of faultd (docs/ARCHITECTURE.md, "One node:
+// the pipeline"): what a fault is, how severe, what a recovery strategy is made of and how its execution
 // is reported. Plain value types with no actor or protobuf in them; the
 // protobuf mirrors live in proto/faultd/v1/domain.proto and the conversions
 // in src/storage/proto_convert.hpp.

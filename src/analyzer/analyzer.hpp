@@ -1,7 +1,7 @@
 #pragma once
 
-// The Fault Analyzer's logic (DESIGN.md, "Analyzer"): turns a stream of
-// fault events into incidents. It deduplicates (one incident per open
+// The Fault Analyzer's logic (docs/ARCHITECTURE.md, "One node: the
+// pipeline"): turns a stream of fault events into incidents. It deduplicates (one incident per open
 // component+type, reopened when the same fault returns within the dedup
 // window), suppresses flapping, correlates faults with their root cause
 // through declared service dependencies and dead peer nodes, computes the

@@ -1,8 +1,8 @@
 #pragma once
 
 // What one node knows of the cluster: every member's state (alive, suspect,
-// dead, left) and incarnation, and the rules that change them (DESIGN.md,
-// "Membership and quorum"; SWIM with Lifeguard's local health):
+// dead, left) and incarnation, and the rules that change them
+// (docs/ARCHITECTURE.md, "The cluster"; SWIM with Lifeguard's local health):
 //
 //  - Direct evidence: each connected peer sends a heartbeat every
 //    heartbeat_interval; a phi-accrual detector per peer (phi_accrual.hpp)

@@ -1,7 +1,7 @@
 #pragma once
 
-// A circuit breaker for one target (DESIGN.md, "Recovery": the
-// circuit_breaker action "opens, half-opens and closes per target"): closed
+// A circuit breaker for one target (the circuit_breaker action "opens,
+// half-opens and closes per target"): closed
 // while calls mostly succeed, open (calls refused) once the failure rate is
 // too high, half-open after a wait to let a few probe calls through, closed
 // again when enough probes succeed. A plain, thread-safe state machine with

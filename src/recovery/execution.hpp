@@ -1,7 +1,7 @@
 #pragma once
 
-// The logic of one recovery execution (DESIGN.md, "Recovery"): run a
-// strategy's actions in order, each with its timeout and retries with
+// The logic of one recovery execution (docs/ARCHITECTURE.md, "One node:
+// the pipeline"): run a strategy's actions in order, each with its timeout and retries with
 // backoff, within the strategy's overall timeout, and roll back what was done
 // when an action fails for good. A plain state machine driven from outside:
 // the incident supervisor actor asks next(), performs the step (runs an

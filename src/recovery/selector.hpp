@@ -1,8 +1,8 @@
 #pragma once
 
 // Recovery strategy selection: which configured strategy answers an
-// incident (DESIGN.md, "Recovery"). A plain class over the config's
-// strategies; the recovery manager asks it once per incident.
+// incident (docs/ARCHITECTURE.md, "One node: the pipeline"). A plain class
+// over the config's strategies; the recovery manager asks it once per incident.
 
 #include <map>
 #include <string>
