@@ -9,6 +9,7 @@
 #include "mqtt/client.hpp"
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
+#include "metrics/hub.hpp"
 #include "state/maintenance.hpp"
 
 namespace faultd {
@@ -122,6 +123,8 @@ void pump(self_ptr self) {
           auto& s = st.sinks[i];
           auto now = system_clock_source().now();
           auto o = error.empty() ? s.box->succeeded() : s.box->failed(now, error);
+          if (error.empty())
+            st.ctx->metrics->alert_sent(s.name);
           if (!error.empty())
             st.log->warn("alert-delivery-failed sink={} error=\"{}\" queued={}", s.name, error,
                          s.box->size());
@@ -133,6 +136,8 @@ void pump(self_ptr self) {
             st.log->info("alert-sink-up sink={} url={}", s.name, s.url);
             sink_fault(self, s, true);
           }
+          if (o.given_up)
+            st.ctx->metrics->alert_dropped(s.name);
           if (o.given_up)
             st.log->error("alert-dropped sink={} what=\"{}\" attempts={} error=\"{}\" "
                           "dropped_total={}",
@@ -146,6 +151,8 @@ void pump(self_ptr self) {
           auto o = s.box->failed(system_clock_source().now(), self->system().render(err));
           if (o.went_down)
             sink_fault(self, s, false);
+          if (o.given_up)
+            st.ctx->metrics->alert_dropped(s.name);
           pump(self);
         });
   }
@@ -159,6 +166,8 @@ void pump(self_ptr self) {
 void enqueue(self_ptr self, sink& s, std::string body, std::string what, std::string to = "") {
   auto pushed_out = s.box->push(to.empty() ? s.url : std::move(to), std::move(body),
                                 std::move(what), system_clock_source().now());
+  if (pushed_out)
+    self->state.ctx->metrics->alert_dropped(s.name);
   if (pushed_out)
     self->state.log->error("alert-dropped sink={} what=\"{}\" reason=\"queue full ({})\" "
                            "dropped_total={}",
@@ -198,6 +207,7 @@ void on_alert(self_ptr self, const alert& a) {
     return;
   }
   ++st.raised;
+  st.ctx->metrics->alert_raised(std::string{to_string(a.severity)});
   if (st.ctx->cfg.alerting.log) {
     auto level = a.severity == fault_severity::critical ? spdlog::level::err : spdlog::level::warn;
     st.log->log(level, "alert-raised id={} incident={} severity={} component={} summary=\"{}\"",

@@ -8,6 +8,7 @@
 #include "actors/type_ids.hpp"
 #include "analyzer/analyzer.hpp"
 #include "faultd/log.hpp"
+#include "metrics/hub.hpp"
 
 namespace faultd {
 
@@ -55,6 +56,12 @@ void announce(self_ptr self, const analysis::result& r, timestamp fault_time = {
   }
   for (auto& a : r.alerts)
     st.ctx->send_to("alerting", alert_atom::value, a);
+  if (!r.changed.empty()) {
+    std::map<std::pair<std::string, std::string>, uint64_t> open;
+    for (const auto& x : st.an->open_incidents())
+      ++open[{std::string{to_string(x.type)}, std::string{to_string(x.severity)}}];
+    st.ctx->metrics->incidents_open(open);
+  }
 }
 
 caf::behavior running(self_ptr self);

@@ -5,6 +5,7 @@
 #include "actors/type_ids.hpp"
 #include "checks/health_tracker.hpp"
 #include "faultd/log.hpp"
+#include "metrics/hub.hpp"
 #include "faultd/util.hpp"
 #include "process/supervisor.hpp"
 #include "state/health.hpp"
@@ -83,6 +84,9 @@ void run_once(self_ptr self) {
   cs.last_error = res.ok() ? std::string{} : res.message;
   st.ctx->health->update(st.service, cs, gen);
   st.ctx->check_result(st.service, res.ok());
+  st.ctx->metrics->check_result(st.service, st.check.name, res.ok(),
+                                std::chrono::duration_cast<duration>(
+                                  std::chrono::duration<double, std::milli>(res.latency_ms)));
   if (!transition) {
     // A new tracker (after a restart) goes healthy from unknown without a
     // transition worth an event; a fault raised before still needs its clear.

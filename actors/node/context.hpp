@@ -37,6 +37,10 @@ class server;
 namespace membership {
 class member_board;
 }
+namespace metrics {
+class hub;
+}
+
 namespace actions {
 struct cluster_view;
 class circuit_board;
@@ -61,6 +65,9 @@ struct node_context {
   /// The cluster's members as the membership actor sees them (always set;
   /// a node without a peer port lists only itself).
   std::shared_ptr<membership::member_board> members;
+  /// Prometheus metrics and the node's heartbeat (always set; served only
+  /// with metrics.listen).
+  std::shared_ptr<metrics::hub> metrics;
   /// The control endpoint (for its counters in `status`); set once it runs.
   std::weak_ptr<control::server> endpoint;
 

@@ -111,7 +111,10 @@ supervisor_spec node_tree(const std::shared_ptr<node_context>& ctx,
                                              ctx->send_to("analyzer", event_atom::value,
                                                           std::move(f));
                                            },
-                                           parent_dir(ctx->cfg.db_path()));
+                                           parent_dir(ctx->cfg.db_path()),
+                                           [hub = ctx->metrics](duration took) {
+                                             hub->storage_commit(took);
+                                           });
                                        })})),
       supervisor_child(subtree(ctx, "sup:state",
                                {worker("state_sync", [ctx](caf::actor_system& sys) {
@@ -437,6 +440,8 @@ std::string fixed_part_changed(const config& a, const config& b) {
     return "node.control_group";
   if (na.control_max_frame != nb.control_max_frame)
     return "node.control_max_frame";
+  if (ep(a.metrics.listen) != ep(b.metrics.listen))
+    return "metrics.listen";
   auto& ca = a.cluster;
   auto& cb = b.cluster;
   std::vector<std::string> sa, sb;
@@ -654,6 +659,52 @@ status join_cluster(caf::actor_system& sys, node_runtime& n) {
 
 } // namespace
 
+namespace {
+
+/// The node's heartbeat: a beat a second from an actor, so that /healthz
+/// (and faultd_healthy) go stale when the actor system is wedged.
+caf::behavior heartbeat(caf::event_based_actor* self, std::shared_ptr<metrics::hub> hub) {
+  hub->beat();
+  self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
+  return {
+    [=](tick_atom) {
+      hub->beat();
+      self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
+    },
+  };
+}
+
+/// What the scrape reads, the heartbeat, and metrics.listen if set.
+status open_metrics(caf::actor_system& sys, node_runtime& n) {
+  auto& ctx = n.ctx;
+  metrics::sources src;
+  src.services = [processes = std::weak_ptr<process::supervisor>{ctx->processes}] {
+    std::vector<metrics::service_sample> out;
+    if (auto p = processes.lock())
+      for (auto& s : p->snapshot())
+        out.push_back({s.name, std::string{process::to_string(s.state)}, s.restarts});
+    return out;
+  };
+  src.members = [board = std::weak_ptr<membership::member_board>{ctx->members}] {
+    std::map<std::string, uint64_t> out;
+    if (auto b = board.lock())
+      for (auto& m : b->snapshot())
+        ++out[std::string{membership::to_string(m.state)}];
+    return out;
+  };
+  ctx->metrics->set_sources(std::move(src));
+  n.heartbeat = sys.spawn(heartbeat, ctx->metrics);
+  if (!ctx->cfg.metrics.listen)
+    return {};
+  auto listen = ctx->cfg.metrics.listen->to_string();
+  if (auto st = metrics::endpoint::open(listen, ctx->metrics, n.metrics); !st.ok())
+    return st;
+  log::get("node")->info("metrics-listening address={} paths=/metrics,/healthz", listen);
+  return {};
+}
+
+} // namespace
+
 status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out,
                   caf::actor reloader) {
   auto log = log::get("node");
@@ -664,6 +715,7 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out,
   auto ctx = std::make_shared<node_context>();
   ctx->cfg = cfg;
   ctx->dir = std::make_shared<actor_directory>();
+  ctx->metrics = std::make_shared<metrics::hub>();
   ctx->health = std::make_shared<state::health_board>();
   ctx->registry = std::make_shared<state::registry>(cfg.node.data_dir + "/registry");
   if (!ctx->registry->init_status().ok())
@@ -746,6 +798,10 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out,
     return st;
   }
   ctx->members = std::make_shared<membership::member_board>();
+  if (auto st = open_metrics(sys, n); !st.ok()) {
+    stop_node(sys, n);
+    return st;
+  }
   if (auto st = open_peer_port(sys, n); !st.ok()) {
     stop_node(sys, n);
     return st;
@@ -776,6 +832,11 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out,
 void stop_node(caf::actor_system& sys, node_runtime& node) {
   caf::scoped_actor self{sys};
   node.starter = nullptr; // nothing more is started
+  node.metrics = nullptr;
+  if (node.heartbeat) {
+    self->send_exit(node.heartbeat, caf::exit_reason::user_shutdown);
+    node.heartbeat = nullptr;
+  }
   if (node.control) {
     node.control->stop();
     node.control = nullptr;

@@ -35,6 +35,7 @@
 #include "actors/node/context.hpp"
 #include "faultd/config.hpp"
 #include "faultd/error.hpp"
+#include "metrics/endpoint.hpp"
 
 namespace faultd {
 
@@ -61,6 +62,10 @@ struct node_runtime {
   std::shared_ptr<membership_runtime> cluster;
   /// Starts services in depends_on order (a thread, while any waits).
   std::shared_ptr<service_starter> starter;
+  /// /metrics and /healthz (metrics.listen), and the actor that beats the
+  /// node's heartbeat every second.
+  std::unique_ptr<metrics::endpoint> metrics;
+  caf::actor heartbeat;
   /// After stop_node: recovery actions still running on their worker
   /// threads (executors that ignore their deadline). Their owner exits the
   /// process without waiting for them (std::_Exit after flushing logs).

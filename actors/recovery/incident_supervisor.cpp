@@ -10,10 +10,24 @@
 #include "actions/workers.hpp"
 #include "actors/type_ids.hpp"
 #include "faultd/log.hpp"
+#include "metrics/hub.hpp"
 
 namespace faultd {
 
 namespace {
+
+/// An execution that ended, and its actions, in the metrics.
+void record_metrics(metrics::hub& hub, const recovery_execution& x) {
+  auto took = [](const std::optional<timestamp>& from, const std::optional<timestamp>& to) {
+    return from && to && *to > *from ? *to - *from : duration{0};
+  };
+  hub.recovery_done(x.strategy_id, std::string{to_string(x.status)},
+                    took(std::optional<timestamp>{x.started_at}, x.ended_at));
+  for (const auto& a : x.actions)
+    if (a.attempts > 0)
+      hub.action_done(std::string{to_string(a.action.type)}, std::string{to_string(a.status)},
+                      took(a.started_at, a.ended_at));
+}
 
 using wait_over_atom = caf::atom_constant<caf::atom("waitover")>;
 /// (worker_atom, ticket, ok, error, rollback_data, note): a worker ended.
@@ -185,6 +199,7 @@ void advance(self_ptr self) {
         self->state.log->info("recovery-finished execution={} incident={} strategy={} status={} "
                               "error=\"{}\"",
                               x.id, x.incident_id, x.strategy_id, to_string(x.status), x.error);
+        record_metrics(*self->state.ctx->metrics, x);
         // To the manager's current incarnation (held while it restarts).
         self->state.ctx->send_to("recovery", done_atom::value, x);
         self->quit();

@@ -51,6 +51,7 @@ struct storage_state {
   // A failed batch is kept and retried (a full disk, no fds) with growing
   // delays; its fault is raised once per streak of failures.
   storage_reporter report;
+  commit_observer on_commit;
   std::string db_dir;
   duration retry_delay{0};
   bool retry_queued = false;
@@ -174,7 +175,10 @@ void flush(self_ptr self, bool for_read = false) {
   if (st.batch->empty() && st.waiting.empty())
     return;
   keep_latest_incidents(st.batch->incidents);
+  auto began = std::chrono::steady_clock::now();
   auto res = st.db->write_batch(st.batch->events, st.batch->incidents, st.batch->alerts);
+  if (res.ok() && st.on_commit)
+    st.on_commit(std::chrono::steady_clock::now() - began);
   if (res.ok()) {
     *st.batch = pending_batch{};
     if (st.fault_raised)
@@ -213,11 +217,13 @@ caf::result<bool> enqueue(self_ptr self) {
 }
 
 caf::behavior storage_actor(self_ptr self, std::shared_ptr<storage::store> db, uint32_t retention,
-                            storage_reporter report, std::string db_dir) {
+                            storage_reporter report, std::string db_dir,
+                            commit_observer on_commit) {
   auto& st = self->state;
   st.db = std::move(db);
   st.retention_hours = retention;
   st.report = std::move(report);
+  st.on_commit = std::move(on_commit);
   st.db_dir = std::move(db_dir);
   self->send(self, tick_atom::value);
   // The last batch is written when the actor ends. CAF 0.17 destroys the
@@ -354,9 +360,9 @@ status open_store(const config& cfg, std::shared_ptr<storage::store>& out,
 
 caf::actor spawn_storage_actor(caf::actor_system& sys, std::shared_ptr<storage::store> db,
                                uint32_t retention_hours, storage_reporter report,
-                               std::string db_dir) {
+                               std::string db_dir, commit_observer on_commit) {
   return sys.spawn<caf::detached>(storage_actor, std::move(db), retention_hours, std::move(report),
-                                  std::move(db_dir));
+                                  std::move(db_dir), std::move(on_commit));
 }
 
 } // namespace faultd

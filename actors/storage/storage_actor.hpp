@@ -47,12 +47,14 @@ status open_store(const config& cfg, std::shared_ptr<storage::store>& out,
 /// Receives the storage actor's own faults (a full disk, no fds left): the
 /// node's exhaustion is an incident, not only a log line.
 using storage_reporter = std::function<void(fault_event)>;
+/// Told how long each successful commit took (metrics).
+using commit_observer = std::function<void(duration)>;
 
 /// Spawns the actor that owns `db` (an opened store). A failed write is
 /// reported through `report` once per streak of failures and, when it may
 /// pass (disk full, fds, busy, I/O), kept and retried with growing delays.
 caf::actor spawn_storage_actor(caf::actor_system& sys, std::shared_ptr<storage::store> db,
                                uint32_t retention_hours, storage_reporter report = {},
-                               std::string db_dir = {});
+                               std::string db_dir = {}, commit_observer on_commit = {});
 
 } // namespace faultd

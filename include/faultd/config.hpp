@@ -284,6 +284,11 @@ struct alerting_config {
   std::string mqtt_password;
 };
 
+/// metrics: the Prometheus endpoint (/metrics, /healthz); off unless set.
+struct metrics_config {
+  std::optional<endpoint> listen;
+};
+
 struct storage_config {
   std::string path;  ///< default: <data_dir>/faultd.db
   duration busy_timeout = seconds_d(5);
@@ -300,6 +305,7 @@ struct config {
   std::map<std::string, recovery_strategy> strategies;  ///< by id
   alerting_config alerting;
   storage_config storage;
+  metrics_config metrics;
 
   /// The sqlite file: storage.path or <data_dir>/faultd.db.
   std::string db_path() const;

@@ -116,7 +116,7 @@ public:
     cfg.strategies = builtin_strategies();
     map_reader top(config_detail::root_value(&file_, doc),
                    {"node", "cluster", "services", "fault_detection", "recovery", "state_sync",
-                    "strategies", "alerting", "storage"});
+                    "strategies", "alerting", "storage", "metrics"});
     for (const auto& [key, v] : top.entries()) {
       const auto& name = key.node().Scalar();
       if (name == "node")
@@ -137,6 +137,8 @@ public:
         parse_alerting(v, cfg.alerting);
       else if (name == "storage")
         parse_storage(v, cfg.storage);
+      else if (name == "metrics")
+        parse_metrics(v, cfg.metrics);
     }
     check_dependencies(cfg.services);
     std::string key;
@@ -718,6 +720,11 @@ private:
     m.with("fanout", [&](const value& x) { out.fanout = as_positive_u32(x); });
     m.with("tombstone_grace",
            [&](const value& x) { out.tombstone_grace = x.as_positive_duration(); });
+  }
+
+  void parse_metrics(const value& v, metrics_config& out) {
+    map_reader m(v, {"listen"});
+    m.with("listen", [&](const value& x) { out.listen = x.as_endpoint(); });
   }
 
   void parse_alerting(const value& v, alerting_config& out) {

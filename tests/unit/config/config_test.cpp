@@ -949,6 +949,15 @@ TEST_CASE("alert sinks: Alertmanager and webhook URLs, retries, queue and repeat
   CHECK_ERROR(parse_bad("alerting:\n  queue_size: 0\n"), 2, "alerting.queue_size");
 }
 
+TEST_CASE("metrics.listen is off by default and takes HOST:PORT") {
+  CHECK_FALSE(parse_ok("{}\n").metrics.listen);
+  auto c = parse_ok("metrics:\n  listen: 127.0.0.1:9464\n");
+  REQUIRE(c.metrics.listen);
+  CHECK(c.metrics.listen->to_string() == "127.0.0.1:9464");
+  CHECK_ERROR(parse_bad("metrics:\n  listen: 9464\n"), 2, "metrics.listen");
+  CHECK_ERROR(parse_bad("metrics:\n  path: /m\n"), 2, "metrics.path");
+}
+
 TEST_CASE("alert sinks: an MQTT broker, topics without wildcards and credentials") {
   auto d = parse_ok("{}\n");
   CHECK_FALSE(d.alerting.mqtt_broker);
