@@ -6,7 +6,7 @@ FAULTD_PACKAGES=(
   cmake g++ make pkg-config
   libcaf-dev libprotobuf-dev protobuf-compiler libsqlite3-dev libspdlog-dev
   doctest-dev libyaml-cpp-dev libcurl4-openssl-dev libssl-dev openssl libmosquitto-dev
-  prometheus-cpp-dev
+  prometheus-cpp-dev libsystemd-dev
 )
 
 faultd_install_packages() {

@@ -46,6 +46,7 @@
 #include "state/placement.hpp"
 #include "state/registry.hpp"
 #include "storage/store.hpp"
+#include "systemd/notify.hpp"
 
 namespace faultd {
 
@@ -664,13 +665,21 @@ namespace {
 /// The node's heartbeat: a beat a second from an actor, so that /healthz
 /// (and faultd_healthy) go stale when the actor system is wedged.
 caf::behavior heartbeat(caf::event_based_actor* self, std::shared_ptr<metrics::hub> hub) {
-  hub->beat();
-  self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
+  // systemd's watchdog (WatchdogSec) gets a ping with every beat, at least
+  // twice per its interval.
+  auto watchdog = systemd::watchdog_interval();
+  auto every = std::chrono::duration_cast<duration>(std::chrono::seconds(1));
+  if (watchdog)
+    every = std::min(every, *watchdog / 2);
+  auto beat = [=] {
+    hub->beat();
+    if (watchdog)
+      systemd::watchdog();
+    self->delayed_send(self, every, tick_atom::value);
+  };
+  beat();
   return {
-    [=](tick_atom) {
-      hub->beat();
-      self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
-    },
+    [=](tick_atom) { beat(); },
   };
 }
 

@@ -20,6 +20,7 @@
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
 #include "process/data_dir_lock.hpp"
+#include "systemd/notify.hpp"
 
 namespace {
 
@@ -188,6 +189,8 @@ int main(int argc, char** argv) {
             cfg.node.id, cfg.node.control_endpoint().to_string(),
             cfg.node.listen ? cfg.node.listen->to_string() : std::string{"none"},
             cfg.node.data_dir, cfg.services.size(), getpid());
+  faultd::systemd::ready("node " + cfg.node.id + " serving on "
+                         + cfg.node.control_endpoint().to_string());
   // Wait for a shutdown signal, or for the supervision tree's root to give
   // up (its restart intensity was exceeded): then the node cannot heal
   // itself, and exiting non-zero lets the service manager restart faultd.
@@ -204,6 +207,12 @@ int main(int argc, char** argv) {
   }};
   // One reload: its reply (a ControlResponse) for faultctl, logged either way.
   auto reload = [&]() -> std::string {
+    faultd::systemd::reloading();
+    // READY=1 again whatever the outcome: the node serves on either config.
+    struct ready_again {
+      const faultd::config& cfg;
+      ~ready_again() { faultd::systemd::ready("node " + cfg.node.id + " serving"); }
+    } again{cfg};
     faultd::config next;
     if (auto err = load(next)) {
       log->error("reload-refused error=\"{}\" (the running config stays)", err->to_string());
@@ -232,6 +241,7 @@ int main(int argc, char** argv) {
           return;
         }
         log->info("faultd-stopping signal={}", strsignal(sig));
+        faultd::systemd::stopping();
         running = false;
       },
       [&](faultd::reload_atom) -> std::string {
