@@ -1,6 +1,7 @@
 // `cmake --install` of this build into a temporary prefix: the programs
 // run from there, the systemd unit names the installed faultd, faultctl's
-// bash completion and the docs are in place.
+// bash completion and the docs are in place. And faultd added to another
+// project with add_subdirectory brings no tests or benchmarks along.
 
 #include <doctest/doctest.h>
 
@@ -31,4 +32,18 @@ TEST_CASE("cmake --install puts faultd, faultctl, the unit, completion and docs 
         != std::string::npos);
   CHECK(::access(at("share/doc/faultd/ARCHITECTURE.md").c_str(), R_OK) == 0);
   CHECK(::access(at("share/doc/faultd/example.yaml").c_str(), R_OK) == 0);
+}
+
+TEST_CASE("add_subdirectory of faultd builds neither its tests nor its benchmarks") {
+  temp_dir app;
+  write_file(app.file("CMakeLists.txt"),
+             "cmake_minimum_required(VERSION 3.25)\nproject(app CXX)\nadd_subdirectory(\""
+               + source_dir() + "\" faultd)\n");
+  auto r = run({"cmake", "-S", app.path(), "-B", app.file("build")}, std::chrono::seconds(120));
+  INFO(r.out, r.err);
+  REQUIRE(r.status == 0);
+  auto targets = run({"cmake", "--build", app.file("build"), "--target", "help"});
+  CHECK(targets.out.find("faultd_actors") != std::string::npos);
+  CHECK(targets.out.find("test_") == std::string::npos);
+  CHECK(targets.out.find("bench_") == std::string::npos);
 }
