@@ -760,10 +760,8 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out,
       auto follow = [&](const std::string& target) {
         auto state = reg->get(actions::circuit_key(target)).value_or("");
         bool hold = reg->get(actions::circuit_hold_key(target)).value_or("") == "true";
-        if (state == "open")
-          board->force_open(target, hold);
-        else if (state == "closed")
-          board->force_close(target);
+        if (state == "open" || state == "closed")
+          board->follow(target, state == "open", hold);
       };
       static const std::string circuit = "circuit/", hold = "circuit-hold/";
       if (key.rfind(circuit, 0) == 0)

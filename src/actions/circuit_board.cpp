@@ -142,6 +142,12 @@ void circuit_board::flush() {
     writer_->flush();
 }
 
+namespace {
+/// Set while follow() changes a breaker on this thread: its transitions are
+/// not mirrored (they came from the registry).
+thread_local bool following = false;
+} // namespace
+
 std::shared_ptr<recovery::circuit_breaker>
 circuit_board::make(const std::string& target, const recovery::circuit_breaker_config& cfg) {
   auto b = std::make_shared<recovery::circuit_breaker>(target, cfg, clock_);
@@ -171,7 +177,7 @@ std::shared_ptr<recovery::circuit_breaker> circuit_board::get(const std::string&
 }
 
 void circuit_board::mirror(const std::string& target, recovery::circuit_state to, bool held) {
-  if (!writer_)
+  if (!writer_ || following)
     return;
   // Queued in order under one lock, so the disk ends up as the last
   // transition left the breaker.
@@ -215,6 +221,16 @@ void circuit_board::force_open(const std::string& target, bool hold) {
   // force_open on an open breaker is no transition; mirror anyway so the
   // registry cannot lag behind an explicit command (or a new hold).
   mirror(target, b->state(), hold);
+}
+
+void circuit_board::follow(const std::string& target, bool open, bool hold) {
+  auto b = get(target);
+  following = true;
+  if (open)
+    b->force_open(hold);
+  else
+    b->force_close();
+  following = false;
 }
 
 void circuit_board::force_close(const std::string& target) {

@@ -77,6 +77,13 @@ public:
   /// Closes `target`'s breaker with an empty window.
   void force_close(const std::string& target);
 
+  /// Takes in a breaker state another node decided (the replicated
+  /// registry): opened (held or not) or closed like force_open and
+  /// force_close, but not written back to the registry, which holds it
+  /// already. Writing it back would give the value a newer version than a
+  /// hold still on its way, and overwrite the hold on every node.
+  void follow(const std::string& target, bool open, bool hold);
+
   /// Back to the start: a closed breaker with an empty window and the
   /// board's default limits (forgetting limits an action configured).
   void reset(const std::string& target);

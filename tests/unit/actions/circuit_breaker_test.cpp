@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <string>
 
 #include "actions/circuit_board.hpp"
@@ -55,6 +56,33 @@ TEST_CASE("the board opens and closes circuits and mirrors each change into the 
   CHECK(mirrored(board, dir, "db") == "closed");
   CHECK(board.allow("db"));
   CHECK(board.states() == std::map<std::string, std::string>{{"db", "closed"}});
+}
+
+TEST_CASE("a state another node decided is followed, not written back over a hold on its way") {
+  temp_dir dir;
+  state::registry reg{dir.path()};
+  manual_clock clock;
+  circuit_board board{&reg, clock};
+  size_t local_writes = 0;
+  reg.on_local_change([&](const std::string&, const std::optional<std::string>&) { ++local_writes; });
+  // circuit/db=open arrived from another node, circuit-hold/db not yet.
+  REQUIRE(reg.apply_replicated("circuit/db", std::string{"open"}).ok());
+  board.follow("db", true, false);
+  board.flush();
+  CHECK(board.state("db") == "open");
+  CHECK(local_writes == 0);  // no erase of circuit-hold/db with a newer version
+  // The hold arrives: the breaker is held now, still nothing written back.
+  REQUIRE(reg.apply_replicated("circuit-hold/db", std::string{"true"}).ok());
+  board.follow("db", true, true);
+  board.flush();
+  CHECK(local_writes == 0);
+  CHECK(read_file(dir.file("circuit-hold/db")) == "true");
+  board.follow("db", false, false);
+  CHECK(board.state("db") == "closed");
+  // A decision of this node's own is written (and replicated) as before.
+  board.force_open("db");
+  board.flush();
+  CHECK(local_writes > 0);
 }
 
 TEST_CASE("failed check results open a circuit - after the wait a passing probe closes it") {
