@@ -120,7 +120,7 @@ struct restart_config {
   duration stop_grace = seconds_d(5);     ///< SIGTERM -> SIGKILL
 };
 
-enum class check_kind : uint8_t { tcp, http, exec };
+enum class check_kind : uint8_t { tcp, http, exec, mqtt };
 std::string_view to_string(check_kind k);
 std::optional<check_kind> parse_check_kind(std::string_view s);
 
@@ -128,8 +128,16 @@ std::optional<check_kind> parse_check_kind(std::string_view s);
 struct check_config {
   std::string name;               ///< defaults to "<kind>" (unique per service)
   check_kind kind = check_kind::tcp;
-  std::string host = "127.0.0.1"; ///< tcp
-  uint16_t port = 0;              ///< tcp
+  std::string host = "127.0.0.1"; ///< tcp, mqtt
+  uint16_t port = 0;              ///< tcp; mqtt (default 1883, 8883 with tls)
+  std::string send;               ///< tcp: written once connected ("" = nothing)
+  std::string expect;             ///< tcp: the answer must contain it ("" = any)
+  std::string probe_topic;        ///< mqtt: publish -> subscribe round trip ("" = CONNACK only)
+  std::string username;           ///< mqtt ("" = none)
+  std::string password;           ///< mqtt
+  std::string tls_ca;             ///< mqtt: set = TLS, trusting this CA file
+  std::string tls_certificate;    ///< mqtt: client certificate (with tls_key)
+  std::string tls_key;            ///< mqtt
   std::string url;                ///< http
   int expected_status = 200;      ///< http
   std::vector<std::string> command; ///< exec argv

@@ -61,6 +61,11 @@ public:
   fd_guard(const fd_guard&) = delete;
   fd_guard& operator=(const fd_guard&) = delete;
   int get() const { return fd_; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
   void reset(int fd = -1) {
     if (fd_ >= 0)
       ::close(fd_);
@@ -74,14 +79,20 @@ private:
 // -- tcp ----------------------------------------------------------------------
 
 /// Connects to one resolved address. Returns 0 on success, the errno of the
-/// failure, or ETIMEDOUT when the deadline passed.
-int connect_one(const addrinfo& ai, steady::time_point deadline) {
+/// failure, or ETIMEDOUT when the deadline passed. On success the connected
+/// (non-blocking) socket goes to `keep` if given.
+int connect_one(const addrinfo& ai, steady::time_point deadline, fd_guard* keep) {
   fd_guard fd(::socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                        ai.ai_protocol));
   if (fd.get() < 0)
     return errno;
-  if (::connect(fd.get(), ai.ai_addr, ai.ai_addrlen) == 0)
+  auto connected = [&] {
+    if (keep != nullptr)
+      keep->reset(fd.release());
     return 0;
+  };
+  if (::connect(fd.get(), ai.ai_addr, ai.ai_addrlen) == 0)
+    return connected();
   if (errno != EINPROGRESS)
     return errno;
   for (;;) {
@@ -98,8 +109,76 @@ int connect_one(const addrinfo& ai, steady::time_point deadline) {
     socklen_t len = sizeof(so_error);
     if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &so_error, &len) != 0)
       return errno;
-    return so_error;
+    return so_error == 0 ? connected() : so_error;
   }
+}
+
+/// `s` in quotes for a message: control characters as \r, \n, \xNN, at
+/// most 64 bytes of it.
+std::string quote_for_log(const std::string& s) {
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size() && i < 64; ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c == '\r')
+      out += "\\r";
+    else if (c == '\n')
+      out += "\\n";
+    else if (c < 0x20 || c >= 0x7F || c == '"' || c == '\\') {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + (s.size() > 64 ? "...\"" : "\"");
+}
+
+/// Bytes of a tcp check's answer that are read at most.
+constexpr size_t tcp_answer_cap = 4096;
+
+/// Writes `send` to the connected socket, then reads until `expect` shows up
+/// in the answer. "" when it did, else what went wrong.
+std::string converse(int fd, const std::string& send, const std::string& expect,
+                     steady::time_point deadline, duration timeout, std::string& got) {
+  size_t sent = 0;
+  while (sent < send.size()) {
+    pollfd p{fd, POLLOUT, 0};
+    int n = ::poll(&p, 1, poll_millis(deadline));
+    if (n == 0)
+      return "send " + timed_out_text(timeout);
+    if (n < 0 && errno != EINTR)
+      return "send: " + os_error(errno);
+    auto w = ::send(fd, send.data() + sent, send.size() - sent, MSG_NOSIGNAL);
+    if (w < 0 && errno != EAGAIN && errno != EINTR)
+      return "send: " + os_error(errno);
+    if (w > 0)
+      sent += static_cast<size_t>(w);
+  }
+  if (expect.empty())
+    return "";
+  char buf[1024];
+  while (got.find(expect) == std::string::npos) {
+    if (got.size() >= tcp_answer_cap)
+      return "no " + quote_for_log(expect) + " in the first " + std::to_string(tcp_answer_cap)
+             + " bytes of the answer";
+    pollfd p{fd, POLLIN, 0};
+    int n = ::poll(&p, 1, poll_millis(deadline));
+    if (n == 0)
+      return "no " + quote_for_log(expect) + " in the answer " + timed_out_text(timeout)
+             + (got.empty() ? " (nothing came)" : " (got " + quote_for_log(got) + ")");
+    if (n < 0 && errno != EINTR)
+      return "read: " + os_error(errno);
+    auto r = ::recv(fd, buf, std::min(sizeof buf, tcp_answer_cap - got.size()), 0);
+    if (r == 0)
+      return "the peer closed the connection before " + quote_for_log(expect)
+             + (got.empty() ? std::string{} : " (got " + quote_for_log(got) + ")");
+    if (r < 0 && errno != EAGAIN && errno != EINTR)
+      return "read: " + os_error(errno);
+    if (r > 0)
+      got.append(buf, static_cast<size_t>(r));
+  }
+  return "";
 }
 
 // -- http ---------------------------------------------------------------------
@@ -203,7 +282,8 @@ std::string_view to_string(check_outcome o) {
   return "critical";
 }
 
-check_result run_tcp_check(const std::string& host, uint16_t port, duration timeout) {
+check_result run_tcp_check(const std::string& host, uint16_t port, duration timeout,
+                           const std::string& send, const std::string& expect) {
   auto start = steady::now();
   auto deadline = start + timeout;
   check_result r;
@@ -222,17 +302,25 @@ check_result run_tcp_check(const std::string& host, uint16_t port, duration time
     return r;
   }
   int last_err = ETIMEDOUT;
+  fd_guard conn;
+  const bool talk = !send.empty() || !expect.empty();
   for (auto* ai = res; ai != nullptr; ai = ai->ai_next) {
-    last_err = connect_one(*ai, deadline);
+    last_err = connect_one(*ai, deadline, talk ? &conn : nullptr);
     if (last_err == 0 || last_err == ETIMEDOUT)
       break;
   }
   ::freeaddrinfo(res);
+  std::string problem;
+  if (last_err == 0 && talk)
+    problem = converse(conn.get(), send, expect, deadline, timeout, r.output);
   r.latency_ms = millis_since(start);
   r.code = last_err;
-  if (last_err == 0) {
+  if (last_err == 0 && !problem.empty()) {
+    r.message = where + ": " + problem;
+  } else if (last_err == 0) {
     r.outcome = check_outcome::ok;
-    r.message = "connected to " + where;
+    r.message = talk && !expect.empty() ? where + " answered " + quote_for_log(expect)
+                                        : "connected to " + where;
   } else if (last_err == ETIMEDOUT) {
     r.message = "connect to " + where + " " + timed_out_text(timeout);
   } else {
@@ -527,7 +615,9 @@ check_result run_exec_check(const std::vector<std::string>& argv, duration timeo
 check_result run_check(const check_config& cfg) {
   switch (cfg.kind) {
     case check_kind::tcp:
-      return run_tcp_check(cfg.host, cfg.port, cfg.timeout);
+      return run_tcp_check(cfg.host, cfg.port, cfg.timeout, cfg.send, cfg.expect);
+    case check_kind::mqtt:
+      return run_mqtt_check(cfg);
     case check_kind::http:
       return run_http_check(cfg.url, cfg.expected_status, cfg.timeout);
     case check_kind::exec:

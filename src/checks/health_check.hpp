@@ -63,7 +63,19 @@ constexpr std::size_t http_body_cap = 1024;
 /// Resolves `host` (getaddrinfo) and connects to `port` with a non-blocking
 /// connect, waiting at most `timeout` in total. Ok once one address accepts
 /// the connection (which is closed again at once); critical otherwise.
-check_result run_tcp_check(const std::string& host, uint16_t port, duration timeout);
+/// With `send` and/or `expect` (line protocols: redis "PING\r\n" /
+/// "+PONG"): once connected, `send` is written and the answer read until it
+/// contains `expect` (at most 4096 bytes), all within `timeout`; the answer
+/// goes to `output`.
+check_result run_tcp_check(const std::string& host, uint16_t port, duration timeout,
+                           const std::string& send = "", const std::string& expect = "");
+
+/// An MQTT broker answers: CONNACK (accepted) within the timeout, and with a
+/// probe_topic, a message published to it (QoS 1) comes back through a
+/// subscription, all within `timeout` (libmosquitto; TLS and credentials as
+/// configured). A hung broker whose kernel still accepts TCP connections
+/// fails here, where a tcp check passes.
+check_result run_mqtt_check(const check_config& cfg);
 
 /// GETs `url` with libcurl (no redirects followed, no signals, whole transfer
 /// bounded by `timeout`). Ok iff the response status equals

@@ -108,12 +108,14 @@ std::string_view to_string(check_kind k) {
       return "http";
     case check_kind::exec:
       return "exec";
+    case check_kind::mqtt:
+      return "mqtt";
   }
   return "?";
 }
 
 std::optional<check_kind> parse_check_kind(std::string_view s) {
-  for (auto k : {check_kind::tcp, check_kind::http, check_kind::exec})
+  for (auto k : {check_kind::tcp, check_kind::http, check_kind::exec, check_kind::mqtt})
     if (s == to_string(k))
       return k;
   return std::nullopt;

@@ -57,7 +57,7 @@ const std::string& action_type_names() {
 }
 
 const std::string restart_policy_names = "always, on-failure, never";
-const std::string check_kind_names = "tcp, http, exec";
+const std::string check_kind_names = "tcp, http, exec, mqtt";
 
 fault_type as_fault_type(const value& v) {
   return v.as_enum<fault_type>(parse_fault_type, "fault type", fault_type_names());
@@ -486,6 +486,7 @@ private:
     std::map<std::string, int> first_line;
     for (const auto& item : v.as_list()) {
       map_reader m(item, {"type", "name", "host", "port", "url", "expected_status", "command",
+                          "send", "expect", "probe_topic", "username", "password", "tls",
                           "interval", "timeout", "failure_threshold", "success_threshold",
                           "fault", "severity"});
       check_config c;
@@ -496,16 +497,26 @@ private:
       auto kind_name = std::string(to_string(c.kind));
 
       // Keys that belong to another kind of check are a mistake, not noise.
-      const std::map<std::string, check_kind> kind_of_key = {
-        {"host", check_kind::tcp},  {"port", check_kind::tcp},
-        {"url", check_kind::http},  {"expected_status", check_kind::http},
-        {"command", check_kind::exec},
+      const std::map<std::string, std::vector<check_kind>> kinds_of_key = {
+        {"host", {check_kind::tcp, check_kind::mqtt}},
+        {"port", {check_kind::tcp, check_kind::mqtt}},
+        {"url", {check_kind::http}},
+        {"expected_status", {check_kind::http}},
+        {"command", {check_kind::exec}},
+        {"send", {check_kind::tcp}},
+        {"expect", {check_kind::tcp}},
+        {"probe_topic", {check_kind::mqtt}},
+        {"username", {check_kind::mqtt}},
+        {"password", {check_kind::mqtt}},
+        {"tls", {check_kind::mqtt}},
       };
-      for (const auto& [key, kind] : kind_of_key)
-        if (kind != c.kind)
-          m.with(key, [&, k = kind](const value& x) {
-            x.fail("not valid for a " + kind_name + " check (only for " +
-                   std::string(to_string(k)) + " checks)");
+      for (const auto& [key, kinds] : kinds_of_key)
+        if (std::find(kinds.begin(), kinds.end(), c.kind) == kinds.end())
+          m.with(key, [&, ks = kinds](const value& x) {
+            std::string names;
+            for (auto k : ks)
+              names += (names.empty() ? "" : " and ") + std::string(to_string(k));
+            x.fail("not valid for a " + kind_name + " check (only for " + names + " checks)");
           });
 
       auto name = m.field("name");
@@ -525,6 +536,37 @@ private:
           if (p == 0)
             port.fail("must be between 1 and 65535, got 0");
           c.port = static_cast<uint16_t>(p);
+          m.with("send", [&](const value& x) { c.send = x.as_nonempty_string(); });
+          m.with("expect", [&](const value& x) { c.expect = x.as_nonempty_string(); });
+          break;
+        }
+        case check_kind::mqtt: {
+          m.with("host", [&](const value& x) { c.host = x.as_nonempty_string(); });
+          m.with("tls", [&](const value& x) {
+            map_reader t(x, {"ca", "certificate", "key"});
+            auto ca = t.field("ca");
+            if (ca.is_null())
+              ca.fail("required: the CA file the broker's certificate is checked with");
+            c.tls_ca = ca.as_nonempty_string();
+            t.with("certificate", [&](const value& y) { c.tls_certificate = y.as_nonempty_string(); });
+            t.with("key", [&](const value& y) { c.tls_key = y.as_nonempty_string(); });
+            if (c.tls_certificate.empty() != c.tls_key.empty())
+              x.fail("certificate and key go together");
+          });
+          c.port = c.tls_ca.empty() ? 1883 : 8883;
+          m.with("port", [&](const value& x) {
+            auto p = x.as_int(1, 65535);
+            c.port = static_cast<uint16_t>(p);
+          });
+          m.with("probe_topic", [&](const value& x) {
+            c.probe_topic = x.as_nonempty_string();
+            if (c.probe_topic.find_first_of("+#") != std::string::npos)
+              x.fail("a probe topic has no wildcards (+ #), got " + quoted(c.probe_topic));
+          });
+          m.with("username", [&](const value& x) { c.username = x.as_nonempty_string(); });
+          m.with("password", [&](const value& x) { c.password = x.as_string(); });
+          if (!c.password.empty() && c.username.empty())
+            m.get("password")->fail("needs username");
           break;
         }
         case check_kind::http: {

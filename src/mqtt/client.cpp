@@ -37,9 +37,24 @@ client::client(client_options opts) : opts_(std::move(opts)) {
   mosquitto_publish_callback_set(m_, [](mosquitto*, void* self, int mid) {
     static_cast<client*>(self)->on_publish(mid);
   });
+  mosquitto_subscribe_callback_set(m_, [](mosquitto*, void* self, int mid, int, const int*) {
+    static_cast<client*>(self)->on_subscribe(mid);
+  });
+  mosquitto_message_callback_set(m_, [](mosquitto*, void* self, const mosquitto_message* msg) {
+    static_cast<client*>(self)->on_message(
+      msg->topic == nullptr ? std::string{} : std::string{msg->topic},
+      std::string(static_cast<const char*>(msg->payload), static_cast<size_t>(msg->payloadlen)));
+  });
+  int rc = MOSQ_ERR_SUCCESS;
   if (!opts_.username.empty())
-    mosquitto_username_pw_set(m_, opts_.username.c_str(),
-                              opts_.password.empty() ? nullptr : opts_.password.c_str());
+    rc = mosquitto_username_pw_set(m_, opts_.username.c_str(),
+                                   opts_.password.empty() ? nullptr : opts_.password.c_str());
+  if (rc == MOSQ_ERR_SUCCESS && !opts_.tls_ca.empty())
+    rc = mosquitto_tls_set(m_, opts_.tls_ca.c_str(), nullptr,
+                           opts_.tls_certificate.empty() ? nullptr : opts_.tls_certificate.c_str(),
+                           opts_.tls_key.empty() ? nullptr : opts_.tls_key.c_str(), nullptr);
+  if (rc != MOSQ_ERR_SUCCESS)
+    setup_error_ = std::string{"TLS or credentials not usable: "} + mosquitto_strerror(rc);
 }
 
 client::~client() {
@@ -68,6 +83,16 @@ void client::on_publish(int mid) {
   acked_.insert(mid);
 }
 
+void client::on_subscribe(int mid) {
+  acked_.insert(mid);
+}
+
+void client::on_message(std::string topic, std::string payload) {
+  received_.emplace_back(std::move(topic), std::move(payload));
+  if (received_.size() > 64)
+    received_.pop_front();
+}
+
 template <class Pred>
 bool client::loop_until(Pred done, std::chrono::steady_clock::time_point deadline,
                         std::string& why) {
@@ -94,6 +119,8 @@ bool client::loop_until(Pred done, std::chrono::steady_clock::time_point deadlin
 status client::connect(duration timeout) {
   if (m_ == nullptr)
     return {errc::io, "cannot create an MQTT client"};
+  if (!setup_error_.empty())
+    return {errc::bad_request, setup_error_};
   if (connected_)
     return {};
   auto deadline = std::chrono::steady_clock::now()
@@ -141,6 +168,39 @@ status client::publish(const std::string& topic, const std::string& payload, int
   if (!loop_until(done, deadline, why))
     return {errc::timeout, why.empty() ? "no PUBACK for " + topic + " within " + ms_text(timeout)
                                        : "publish to " + topic + ": " + why};
+  return {};
+}
+
+status client::subscribe(const std::string& filter, int qos, duration timeout) {
+  auto start = std::chrono::steady_clock::now();
+  if (auto st = connect(timeout); !st.ok())
+    return st;
+  auto deadline = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+  int mid = 0;
+  int rc = mosquitto_subscribe(m_, &mid, filter.c_str(), qos);
+  if (rc != MOSQ_ERR_SUCCESS)
+    return {errc::unavailable, "subscribe to " + filter + ": " + mosquitto_strerror(rc)};
+  std::string why;
+  if (!loop_until([&] { return acked_.erase(mid) > 0; }, deadline, why))
+    return {errc::timeout, why.empty() ? "no SUBACK for " + filter + " within " + ms_text(timeout)
+                                       : "subscribe to " + filter + ": " + why};
+  return {};
+}
+
+status client::wait_for(const std::string& topic, const std::string& payload, duration timeout) {
+  auto deadline = std::chrono::steady_clock::now()
+                  + std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+  auto arrived = [&] {
+    for (auto& [t, p] : received_)
+      if (t == topic && p == payload)
+        return true;
+    return false;
+  };
+  std::string why;
+  if (!loop_until(arrived, deadline, why))
+    return {errc::timeout, why.empty() ? "the probe message did not come back on " + topic
+                                           + " within " + ms_text(timeout)
+                                       : "waiting for the probe on " + topic + ": " + why};
   return {};
 }
 

@@ -7,8 +7,10 @@
 // detached actor; it never runs on an actor scheduler's thread.
 
 #include <cstdint>
+#include <deque>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "faultd/error.hpp"
 #include "faultd/time.hpp"
@@ -24,6 +26,9 @@ struct client_options {
   std::string username;   ///< "" = none
   std::string password;
   duration keepalive = seconds_d(30);
+  std::string tls_ca;           ///< set: TLS, the broker's certificate checked against it
+  std::string tls_certificate;  ///< client certificate (with tls_key)
+  std::string tls_key;
 };
 
 class client {
@@ -41,12 +46,20 @@ public:
   status publish(const std::string& topic, const std::string& payload, int qos,
                  duration timeout);
 
+  /// Subscribes to `filter` and waits for the SUBACK within `timeout`.
+  status subscribe(const std::string& filter, int qos, duration timeout);
+
+  /// Waits until a message with exactly `payload` arrives on `topic`.
+  status wait_for(const std::string& topic, const std::string& payload, duration timeout);
+
   bool connected() const { return connected_; }
 
   /// Called by libmosquitto's callbacks (on this thread, inside its loop).
   void on_connect(int rc);
   void on_disconnect(int rc);
   void on_publish(int mid);
+  void on_subscribe(int mid);
+  void on_message(std::string topic, std::string payload);
 
 private:
   /// Runs the network loop until `done()` or the deadline; false on timeout
@@ -61,6 +74,8 @@ private:
   int connack_ = -1;
   std::string lost_;     ///< why the connection broke ("" = it did not)
   std::set<int> acked_;  ///< message ids the broker acknowledged
+  std::string setup_error_;  ///< a TLS or credential setting libmosquitto refused
+  std::deque<std::pair<std::string, std::string>> received_;  ///< at most 64
 };
 
 } // namespace faultd::mqtt

@@ -2,6 +2,7 @@
 #include <cerrno>
 #include <csignal>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -103,6 +104,57 @@ private:
   std::thread thread_;
 };
 
+/// A line-protocol server on its own thread (redis' PING): reads a line,
+/// answers `answer` to it, then closes the connection.
+class tiny_line_server {
+public:
+  explicit tiny_line_server(std::string answer)
+      : answer_(std::move(answer)), thread_([this] { serve(); }) {}
+  ~tiny_line_server() {
+    stop_ = true;
+    thread_.join();
+  }
+  uint16_t port() const { return listener_.port(); }
+  std::string last_request() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return request_;
+  }
+
+private:
+  void serve() {
+    while (!stop_) {
+      pollfd p{listener_.fd(), POLLIN, 0};
+      if (::poll(&p, 1, 20) <= 0)
+        continue;
+      int c = ::accept(listener_.fd(), nullptr, nullptr);
+      if (c < 0)
+        continue;
+      std::string req;
+      char buf[256];
+      while (req.find('\n') == std::string::npos) {
+        ssize_t n = ::read(c, buf, sizeof(buf));
+        if (n <= 0)
+          break;
+        req.append(buf, static_cast<size_t>(n));
+      }
+      {
+        std::lock_guard<std::mutex> guard{mtx_};
+        request_ = req;
+      }
+      if (!answer_.empty())
+        (void) ::write(c, answer_.data(), answer_.size());
+      ::close(c);
+    }
+  }
+
+  std::string answer_;
+  listener listener_;
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mtx_;
+  std::string request_;
+  std::thread thread_;
+};
+
 /// True when `pid` no longer runs: gone, or a zombie of some other parent.
 bool process_dead(int pid) {
   if (::kill(pid, 0) != 0 && errno == ESRCH)
@@ -165,6 +217,33 @@ TEST_CASE("tcp check times out when the listener's accept queue is full") {
   CHECK(r.outcome == check_outcome::critical);
   CHECK(r.code == ETIMEDOUT);
   CHECK(r.message.find("timed out after 300ms") != std::string::npos);
+}
+
+TEST_CASE("tcp check with send and expect talks a line protocol") {
+  tiny_line_server redis{"+PONG\r\n"};
+  auto ok = run_tcp_check("127.0.0.1", redis.port(), millis_d(2000), "PING\r\n", "+PONG");
+  CHECK(ok.ok());
+  CHECK(ok.message == "127.0.0.1:" + std::to_string(redis.port()) + " answered \"+PONG\"");
+  CHECK(ok.output == "+PONG\r\n");
+  CHECK(redis.last_request() == "PING\r\n");
+  // A server that answers something else is critical, and says what came.
+  tiny_line_server wrong{"-ERR unknown command\r\n"};
+  auto bad = run_tcp_check("127.0.0.1", wrong.port(), millis_d(2000), "PING\r\n", "+PONG");
+  CHECK_FALSE(bad.ok());
+  CHECK(bad.message.find("the peer closed the connection before \"+PONG\" (got \"-ERR unknown "
+                         "command\\r\\n\")")
+        != std::string::npos);
+}
+
+TEST_CASE("tcp check with expect fails when the answer never comes") {
+  // Accepted by the kernel, never answered: a hung server.
+  listener l;
+  auto r = run_tcp_check("127.0.0.1", l.port(), millis_d(200), "PING\r\n", "+PONG");
+  CHECK_FALSE(r.ok());
+  CHECK(r.message.find("no \"+PONG\" in the answer") != std::string::npos);
+  CHECK(r.message.find("(nothing came)") != std::string::npos);
+  // Without send/expect the same server passes: what a tcp check alone sees.
+  CHECK(run_tcp_check("127.0.0.1", l.port(), millis_d(200)).ok());
 }
 
 TEST_CASE("run_check dispatches a tcp check config") {

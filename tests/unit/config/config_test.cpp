@@ -173,8 +173,9 @@ TEST_CASE("config/example.yaml loads and describes the IoT platform") {
   REQUIRE(gw != nullptr);
   REQUIRE(mapper != nullptr);
   REQUIRE(gw->checks.size() == 1);
-  CHECK(gw->checks[0].kind == check_kind::tcp);
+  CHECK(gw->checks[0].kind == check_kind::mqtt);  // a tcp check cannot see a hung broker
   CHECK(gw->checks[0].port == 1883);
+  CHECK(gw->checks[0].probe_topic == "faultd/probe/mqtt-gateway");
   CHECK(mapper->depends_on == std::vector<std::string>{"mqtt-gateway"});
   REQUIRE(mapper->checks.size() == 2);
   CHECK(mapper->checks[0].kind == check_kind::http);
@@ -405,7 +406,7 @@ TEST_CASE("an unknown check type is an error") {
     checks:
       - type: grpc
 )");
-  CHECK_ERROR(e, 4, "services[0].checks[0].type: unknown check type \"grpc\" (expected tcp, http, exec)");
+  CHECK_ERROR(e, 4, "services[0].checks[0].type: unknown check type \"grpc\" (expected tcp, http, exec, mqtt)");
 }
 
 TEST_CASE("an unknown fault type, severity or action type is an error") {
@@ -947,6 +948,46 @@ TEST_CASE("alert sinks: Alertmanager and webhook URLs, retries, queue and repeat
   CHECK_ERROR(parse_bad("alerting:\n  alertmanager_url: http://\n"), 2,
               "expected an http:// or https:// URL with a host");
   CHECK_ERROR(parse_bad("alerting:\n  queue_size: 0\n"), 2, "alerting.queue_size");
+}
+
+TEST_CASE("an mqtt check takes a broker, a probe topic, credentials and TLS") {
+  auto c = parse_ok(R"(services:
+  - name: gw
+    checks:
+      - {type: mqtt, name: broker}
+      - type: mqtt
+        name: round-trip
+        host: 10.0.0.5
+        probe_topic: faultd/probe/gw
+        username: probe
+        password: secret
+        tls: {ca: /etc/ca.pem, certificate: /etc/c.pem, key: /etc/k.pem}
+      - {type: tcp, name: redis, port: 6379, send: "PING\r\n", expect: "+PONG"}
+)");
+  auto& checks = c.services.at(0).checks;
+  REQUIRE(checks.size() == 3);
+  CHECK(checks[0].kind == check_kind::mqtt);
+  CHECK(checks[0].host == "127.0.0.1");
+  CHECK(checks[0].port == 1883);
+  CHECK(checks[0].probe_topic.empty());
+  CHECK(checks[1].port == 8883);  // TLS
+  CHECK(checks[1].probe_topic == "faultd/probe/gw");
+  CHECK(checks[1].username == "probe");
+  CHECK(checks[1].tls_ca == "/etc/ca.pem");
+  CHECK(checks[1].tls_key == "/etc/k.pem");
+  CHECK(checks[2].send == "PING\r\n");
+  CHECK(checks[2].expect == "+PONG");
+  auto bad = [](const std::string& check) {
+    return parse_bad("services:\n  - name: gw\n    checks:\n      - " + check + "\n");
+  };
+  CHECK_ERROR(bad("{type: mqtt, probe_topic: a/#}"), 4, "has no wildcards");
+  CHECK_ERROR(bad("{type: mqtt, password: x}"), 4, "needs username");
+  CHECK_ERROR(bad("{type: mqtt, tls: {certificate: c.pem}}"), 4, "ca: required");
+  CHECK_ERROR(bad("{type: mqtt, tls: {ca: a, key: k}}"), 4, "certificate and key go together");
+  CHECK_ERROR(bad("{type: http, url: 'http://x/', send: PING}"), 4,
+              "send: not valid for a http check (only for tcp checks)");
+  CHECK_ERROR(bad("{type: exec, command: [x], host: h}"), 4,
+              "host: not valid for a exec check (only for tcp and mqtt checks)");
 }
 
 TEST_CASE("metrics.listen is off by default and takes HOST:PORT") {
