@@ -144,26 +144,24 @@ analyzer::key_state* analyzer::find_key(const std::string& component, fault_type
   return &i->second.keys[static_cast<size_t>(t)];
 }
 
-result analyzer::set_ladder(const std::string& id, const std::vector<std::string>& ladder) {
+template <class F>
+result analyzer::annotate(const std::string& id, F&& change) {
   result r;
   entry* x = lookup(id);
   if (x == nullptr)
     return r;
-  x->inc.ladder = ladder;
+  change(x->inc);
   r.incident_id = id;
   r.changed.push_back(x->inc);
   return r;
 }
 
+result analyzer::set_ladder(const std::string& id, const std::vector<std::string>& ladder) {
+  return annotate(id, [&](incident& inc) { inc.ladder = ladder; });
+}
+
 result analyzer::set_budget_wait(const std::string& id, const std::string& why) {
-  result r;
-  entry* x = lookup(id);
-  if (x == nullptr)
-    return r;
-  x->inc.budget_wait = why;
-  r.incident_id = id;
-  r.changed.push_back(x->inc);
-  return r;
+  return annotate(id, [&](incident& inc) { inc.budget_wait = why; });
 }
 
 result analyzer::set_recovery(const std::string& id, const std::string& strategy,

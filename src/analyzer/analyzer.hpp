@@ -198,6 +198,10 @@ private:
 
   key_state* find_key(const std::string& component, fault_type t);
   entry* lookup(const std::string& id);
+  /// Applies `change` to the retained incident `id`: the changed incident
+  /// to persist, or nothing if it is no longer retained.
+  template <class F>
+  result annotate(const std::string& id, F&& change);
   std::string find_root(const std::string& component, const std::string& reporter,
                         const std::string& self_id);
   void attach(entry& symptom, const std::string& root_id);

@@ -80,6 +80,15 @@ bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
+/// With a budget of one: a first job's recovery runs, a second one's waits.
+std::pair<std::string, std::string> one_running_one_waiting(node_process& n) {
+  auto first = inject(n, "job-a");
+  REQUIRE(wait_until([&] { return recovery_of(n, first) == "running"; }));
+  auto second = inject(n, "job-b");
+  REQUIRE(wait_until([&] { return contains(n.incident_json(second), "slow_fix=waiting"); }));
+  return {first, second};
+}
+
 } // namespace
 
 TEST_CASE("nine faults on three nodes recover two at a time across the cluster") {
@@ -144,10 +153,7 @@ TEST_CASE("nine faults on three nodes recover two at a time across the cluster")
 
 TEST_CASE("an incident closed while it waits for the budget never runs its recovery") {
   node_process n{"services: []\n" + budget_yaml(1)};
-  auto first = inject(n, "job-a");
-  REQUIRE(wait_until([&] { return recovery_of(n, first) == "running"; }));
-  auto second = inject(n, "job-b");
-  REQUIRE(wait_until([&] { return contains(n.incident_json(second), "slow_fix=waiting"); }));
+  auto [first, second] = one_running_one_waiting(n);
   auto r = n.ctl({"incident", "close", second});
   REQUIRE_MESSAGE(r.status == 0, r.err);
   REQUIRE(wait_until([&] { return recovery_of(n, first) == "completed"; }));
@@ -161,10 +167,7 @@ TEST_CASE("an incident closed while it waits for the budget never runs its recov
 
 TEST_CASE("a strategy that waited when the recovery manager crashed asks again") {
   node_process n{"services: []\n" + budget_yaml(1)};
-  auto first = inject(n, "job-a");
-  REQUIRE(wait_until([&] { return recovery_of(n, first) == "running"; }));
-  auto second = inject(n, "job-b");
-  REQUIRE(wait_until([&] { return contains(n.incident_json(second), "slow_fix=waiting"); }));
+  auto [first, second] = one_running_one_waiting(n);
   auto r = n.ctl({"chaos", "crash-actor", "recovery"});
   REQUIRE_MESSAGE(r.status == 0, r.err);
   // The first one's supervisor is adopted (it keeps its slot); the second

@@ -47,6 +47,19 @@ private:
   uint16_t port_ = 0;
 };
 
+/// The next connection accepted on `l`, or -1 once `stop` is set.
+int next_connection(const listener& l, const std::atomic<bool>& stop) {
+  while (!stop) {
+    pollfd p{l.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 20) <= 0)
+      continue;
+    int c = ::accept(l.fd(), nullptr, nullptr);
+    if (c >= 0)
+      return c;
+  }
+  return -1;
+}
+
 /// A tiny HTTP/1.1 server on its own thread: answers every request with
 /// `status` and a short body, then closes the connection.
 class tiny_http_server {
@@ -65,13 +78,7 @@ public:
 
 private:
   void serve() {
-    while (!stop_) {
-      pollfd p{listener_.fd(), POLLIN, 0};
-      if (::poll(&p, 1, 20) <= 0)
-        continue;
-      int c = ::accept(listener_.fd(), nullptr, nullptr);
-      if (c < 0)
-        continue;
+    for (int c; (c = next_connection(listener_, stop_)) >= 0;) {
       std::string req;
       char buf[1024];
       while (req.find("\r\n\r\n") == std::string::npos) {
@@ -122,13 +129,7 @@ public:
 
 private:
   void serve() {
-    while (!stop_) {
-      pollfd p{listener_.fd(), POLLIN, 0};
-      if (::poll(&p, 1, 20) <= 0)
-        continue;
-      int c = ::accept(listener_.fd(), nullptr, nullptr);
-      if (c < 0)
-        continue;
+    for (int c; (c = next_connection(listener_, stop_)) >= 0;) {
       std::string req;
       char buf[256];
       while (req.find('\n') == std::string::npos) {
