@@ -19,6 +19,7 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 
+#include "devices/silence_detector.hpp"
 #include "faultd/domain.hpp"
 #include "process/supervisor.hpp"
 #include "replica/report.hpp"
@@ -66,6 +67,9 @@ using opened_atom = caf::atom_constant<caf::atom("opened")>;
 using post_atom = caf::atom_constant<caf::atom("post")>;
 /// (resend_atom): internal to alerting: firing alerts to Alertmanager again.
 using resend_atom = caf::atom_constant<caf::atom("resend")>;
+/// (devices_atom, bool silent_only, std::string gateway) ->
+/// std::vector<devices::device_view>: control -> devices.
+using devices_atom = caf::atom_constant<caf::atom("devices")>;
 /// (closed_atom, incident): analyzer -> recovery and alerting: an incident closed.
 using closed_atom = caf::atom_constant<caf::atom("closed")>;
 /// (recovery_atom, std::string incident_id, std::string strategy,
@@ -154,6 +158,7 @@ using ssync_atom = caf::atom_constant<caf::atom("ssync")>;
 } // namespace faultd
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::fault_event)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<faultd::devices::device_view>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::process::event)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::incident)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::alert)

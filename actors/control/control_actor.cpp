@@ -506,6 +506,24 @@ caf::result<std::string> handle(self_ptr self, const std::string& bytes) {
         incident_atom::value, id);
       break;
     }
+    case control::command::devices: {
+      if (!self->state.ctx->cfg.devices.broker) {
+        rp.deliver(control::encode_error(
+          errc::unavailable, "no devices detector runs here (the config has no devices: section)"));
+        break;
+      }
+      ask(self, "devices", rp,
+          [=](const std::vector<devices::device_view>& xs) mutable {
+            std::vector<control::device_row> rows;
+            rows.reserve(xs.size());
+            for (auto& v : xs)
+              rows.push_back({v.id, v.gateway, devices::to_string(v.state), v.last_seen,
+                              static_cast<uint64_t>(v.interval_ms), v.phi});
+            rp.deliver(control::encode_devices(rows));
+          },
+          devices_atom::value, req.on, req.service);
+      break;
+    }
     case control::command::failback:
       failback(self, rp, req.service);
       break;

@@ -20,6 +20,7 @@
 #include "actors/alerting/alert_actor.hpp"
 #include "actors/analyzer/analyzer_actor.hpp"
 #include "actors/control/control_actor.hpp"
+#include "actors/devices/devices_actor.hpp"
 #include "actors/detectors/check_actor.hpp"
 #include "actors/detectors/resource_actor.hpp"
 #include "actors/detectors/security_actor.hpp"
@@ -92,6 +93,9 @@ supervisor_spec node_tree(const std::shared_ptr<node_context>& ctx,
     worker("resources", [ctx](caf::actor_system& sys) { return spawn_resource_actor(sys, ctx); }),
     worker("security", [ctx](caf::actor_system& sys) { return spawn_security_actor(sys, ctx); }),
   };
+  if (ctx->cfg.devices.broker)
+    detectors.push_back(
+      worker("devices", [ctx](caf::actor_system& sys) { return spawn_devices_actor(sys, ctx); }));
   for (auto& svc : ctx->cfg.services)
     for (auto& chk : svc.checks)
       detectors.push_back(
@@ -537,6 +541,7 @@ status reload_node(caf::actor_system& sys, node_runtime& node, const config& nex
     ctx.cfg.strategies = next.strategies;
     ctx.cfg.alerting = next.alerting;
     ctx.cfg.storage = next.storage;
+    ctx.cfg.devices = next.devices;
     for (auto& svc : ctx.cfg.services)
       declare_checks(ctx, svc);
   }

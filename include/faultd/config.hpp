@@ -292,6 +292,20 @@ struct alerting_config {
   std::string mqtt_password;
 };
 
+/// devices: silent-device detection from MQTT traffic (off unless a broker
+/// is set).
+struct devices_config {
+  std::optional<endpoint> broker;
+  std::vector<std::string> topics;        ///< patterns with +device (and +gateway) levels
+  double phi_threshold = 8.0;
+  duration min_interval = millis_d(0);    ///< shorter intervals are not learned
+  std::optional<duration> max_silence;    ///< silent after this whatever the rhythm
+  uint32_t min_samples = 3;               ///< intervals seen before phi judges a device
+  fault_severity severity = fault_severity::medium;
+  std::string username;
+  std::string password;
+};
+
 /// metrics: the Prometheus endpoint (/metrics, /healthz); off unless set.
 struct metrics_config {
   std::optional<endpoint> listen;
@@ -314,6 +328,7 @@ struct config {
   alerting_config alerting;
   storage_config storage;
   metrics_config metrics;
+  devices_config devices;
 
   /// The sqlite file: storage.path or <data_dir>/faultd.db.
   std::string db_path() const;

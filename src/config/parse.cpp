@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "config/yaml_reader.hpp"
+#include "devices/silence_detector.hpp"
 #include "faultd/config.hpp"
 #include "faultd/util.hpp"
 
@@ -116,7 +117,7 @@ public:
     cfg.strategies = builtin_strategies();
     map_reader top(config_detail::root_value(&file_, doc),
                    {"node", "cluster", "services", "fault_detection", "recovery", "state_sync",
-                    "strategies", "alerting", "storage", "metrics"});
+                    "strategies", "alerting", "storage", "metrics", "devices"});
     for (const auto& [key, v] : top.entries()) {
       const auto& name = key.node().Scalar();
       if (name == "node")
@@ -139,6 +140,8 @@ public:
         parse_storage(v, cfg.storage);
       else if (name == "metrics")
         parse_metrics(v, cfg.metrics);
+      else if (name == "devices")
+        parse_devices(v, cfg.devices);
     }
     check_dependencies(cfg.services);
     std::string key;
@@ -762,6 +765,44 @@ private:
     m.with("fanout", [&](const value& x) { out.fanout = as_positive_u32(x); });
     m.with("tombstone_grace",
            [&](const value& x) { out.tombstone_grace = x.as_positive_duration(); });
+  }
+
+  void parse_devices(const value& v, devices_config& out) {
+    map_reader m(v, {"broker", "topics", "phi_threshold", "min_interval", "max_silence",
+                     "min_samples", "severity", "username", "password", "gateway_silence_ratio",
+                     "sleep"});
+    auto broker = m.field("broker");
+    if (broker.is_null())
+      broker.fail("required: the MQTT broker (HOST:PORT) the devices publish to");
+    out.broker = broker.as_endpoint();
+    auto topics = m.field("topics");
+    if (topics.is_null())
+      topics.fail("required: topic patterns such as sites/+gateway/+device/telemetry");
+    for (const auto& t : topics.as_list()) {
+      auto text = t.as_nonempty_string();
+      std::string err;
+      if (!devices::topic_pattern::parse(text, err))
+        t.fail(err);
+      out.topics.push_back(text);
+    }
+    if (out.topics.empty())
+      topics.fail("must not be empty");
+    m.with("phi_threshold", [&](const value& x) {
+      out.phi_threshold = x.as_double();
+      if (out.phi_threshold < 1 || out.phi_threshold > 30)
+        x.fail("must be from 1 to 30, got " + x.node().Scalar());
+    });
+    m.with("min_interval", [&](const value& x) { out.min_interval = x.as_duration(); });
+    m.with("max_silence", [&](const value& x) { out.max_silence = x.as_positive_duration(); });
+    m.with("min_samples", [&](const value& x) { out.min_samples = as_positive_u32(x); });
+    m.with("severity", [&](const value& x) { out.severity = as_severity(x); });
+    m.with("username", [&](const value& x) { out.username = x.as_nonempty_string(); });
+    m.with("password", [&](const value& x) { out.password = x.as_string(); });
+    if (!out.password.empty() && out.username.empty())
+      m.get("password")->fail("needs username");
+    for (const char* key : {"gateway_silence_ratio", "sleep"})
+      if (auto x = m.get(key))
+        not_supported(*x, "gateway correlation and sleep announcements of devices");
   }
 
   void parse_metrics(const value& v, metrics_config& out) {

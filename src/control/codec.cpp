@@ -285,6 +285,19 @@ std::string render(const v1::ControlResponse& r) {
                std::to_string(c.consecutive_failures()), or_dash(c.last_error())});
       return t.render();
     }
+    case v1::ControlResponse::kDevices: {
+      table t{{"DEVICE", "GATEWAY", "STATE", "LAST SEEN", "INTERVAL", "PHI"}};
+      for (auto& d : r.devices().devices()) {
+        char phi[32];
+        std::snprintf(phi, sizeof phi, "%.1f", d.phi());
+        t.add({d.id(), or_dash(d.gateway()), d.state(), d.last_seen(),
+               d.interval_ms() == 0
+                 ? std::string{"-"}
+                 : human_duration(std::chrono::milliseconds(d.interval_ms())),
+               phi});
+      }
+      return t.render() + std::to_string(r.devices().devices_size()) + " devices\n";
+    }
     case v1::ControlResponse::kCommand: {
       auto& c = r.command();
       return c.command() + " " + c.target() + ": " + c.outcome()
@@ -409,6 +422,7 @@ const google::protobuf::Message* body_of(const v1::ControlResponse& r) {
     case v1::ControlResponse::kActors: return &r.actors();
     case v1::ControlResponse::kCrash: return &r.crash();
     case v1::ControlResponse::kChecks: return &r.checks();
+    case v1::ControlResponse::kDevices: return &r.devices();
     case v1::ControlResponse::kCommand: return &r.command();
     case v1::ControlResponse::kLogs: return &r.logs();
     case v1::ControlResponse::kAlerts: return &r.alerts();
@@ -459,6 +473,10 @@ std::string encode_request(const request& r) {
       break;
     case command::failback:
       req.mutable_failback()->set_service(r.service);
+      break;
+    case command::devices:
+      req.mutable_devices()->set_silent_only(r.on);
+      req.mutable_devices()->set_gateway(r.service);
       break;
     case command::degradation:
       req.mutable_degradation()->set_service(r.service);
@@ -554,6 +572,11 @@ status decode_request(std::string_view bytes, request& out) {
         return {errc::bad_request, "circuit: service is empty"};
       if (out.op != "open" && out.op != "close" && out.op != "reset")
         return {errc::bad_request, "circuit: expected open, close or reset, got \"" + out.op + "\""};
+      break;
+    case v1::ControlRequest::kDevices:
+      out.cmd = command::devices;
+      out.on = req.devices().silent_only();
+      out.service = req.devices().gateway();
       break;
     case v1::ControlRequest::kFailback:
       out.cmd = command::failback;
@@ -745,6 +768,21 @@ std::string encode_checks(const std::vector<service_status>& services) {
       row->set_consecutive_failures(c.consecutive_failures);
       row->set_last_error(c.last_error);
     }
+  return finish(resp);
+}
+
+std::string encode_devices(const std::vector<device_row>& devices) {
+  v1::ControlResponse resp;
+  auto* body = resp.mutable_devices();  // set even when empty
+  for (auto& d : devices) {
+    auto* row = body->add_devices();
+    row->set_id(d.id);
+    row->set_gateway(d.gateway);
+    row->set_state(d.state);
+    row->set_last_seen(format_timestamp(d.last_seen));
+    row->set_interval_ms(d.interval_ms);
+    row->set_phi(d.phi);
+  }
   return finish(resp);
 }
 

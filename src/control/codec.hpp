@@ -45,6 +45,7 @@ enum class command : uint8_t {
   members,         ///< the cluster's members
   state,           ///< op (get|put|del|list|report|snapshot|snapshots|restore|sync), key, value, prefix, id
   failback,        ///< service: back to its home node
+  devices,         ///< on (silent only), service (the gateway; "" = all)
 };
 
 /// A decoded control request. Only the fields of `cmd` are meaningful.
@@ -99,6 +100,17 @@ std::string encode_strategies(const std::map<std::string, recovery_strategy>& st
 std::string encode_services(const std::vector<service_status>& services);
 /// Every check of `services` (each service_status carries its checks).
 std::string encode_checks(const std::vector<service_status>& services);
+
+/// One device in `faultctl devices`.
+struct device_row {
+  std::string id;
+  std::string gateway;
+  std::string state;
+  timestamp last_seen;
+  uint64_t interval_ms = 0;
+  double phi = 0;
+};
+std::string encode_devices(const std::vector<device_row>& devices);
 /// What a command that acts did (see CommandReply).
 std::string encode_command(const std::string& command, const std::string& target,
                            const std::string& outcome, const std::string& detail = "");

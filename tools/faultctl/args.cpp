@@ -34,6 +34,10 @@ commands:
   checks [SERVICE]               every check: state, consecutive failures,
                                  last error
   alerts [--limit N]             recent alerts, newest first
+  devices [--silent] [--gateway G]
+                                 devices seen on the devices: topics: state
+                                 (active, silent, asleep), last seen, learned
+                                 interval, phi
   logs SERVICE [-n N] [-f]       the service's captured output: the last N
                                  lines (default 20); -f follows it
   start SERVICE | stop SERVICE | restart SERVICE
@@ -284,6 +288,23 @@ std::optional<options> parse_args(const std::vector<std::string>& args, std::str
       r.service = args[i++];
     if (!no_more())
       return std::nullopt;
+    return o;
+  }
+  if (cmd == "devices") {
+    r.cmd = control::command::devices;
+    for (; i < args.size(); ++i) {
+      if (args[i] == "--silent") {
+        r.on = true;
+      } else if (args[i] == "--gateway") {
+        auto v = value("devices --gateway");
+        if (!v)
+          return std::nullopt;
+        r.service = *v;
+      } else {
+        error = "devices: unknown argument " + args[i];
+        return std::nullopt;
+      }
+    }
     return o;
   }
   if (cmd == "alerts") {

@@ -990,6 +990,36 @@ TEST_CASE("an mqtt check takes a broker, a probe topic, credentials and TLS") {
               "host: not valid for a exec check (only for tcp and mqtt checks)");
 }
 
+TEST_CASE("devices: a broker, topic patterns with a +device level, and phi settings") {
+  CHECK_FALSE(parse_ok("{}\n").devices.broker);
+  auto c = parse_ok(R"(devices:
+  broker: 127.0.0.1:1883
+  topics: ["sites/+gateway/+device/telemetry", "lab/+device/#"]
+  phi_threshold: 10
+  min_interval: 200ms
+  max_silence: 10m
+  min_samples: 5
+  severity: high
+)");
+  REQUIRE(c.devices.broker);
+  CHECK(c.devices.topics.size() == 2);
+  CHECK(c.devices.phi_threshold == 10);
+  CHECK(c.devices.min_interval == millis_d(200));
+  CHECK(c.devices.max_silence == seconds_d(600));
+  CHECK(c.devices.min_samples == 5);
+  CHECK(c.devices.severity == fault_severity::high);
+  CHECK_ERROR(parse_bad("devices:\n  topics: [a/+device]\n"), 2, "devices.broker: required");
+  CHECK_ERROR(parse_bad("devices:\n  broker: 127.0.0.1:1883\n"), 2, "devices.topics: required");
+  CHECK_ERROR(parse_bad("devices:\n  broker: 127.0.0.1:1883\n  topics: [a/+gateway]\n"), 3,
+              "no +device level");
+  CHECK_ERROR(parse_bad("devices:\n  broker: 127.0.0.1:1883\n  topics: [a/+device]\n"
+                        "  phi_threshold: 0.5\n"),
+              4, "must be from 1 to 30");
+  CHECK_ERROR(parse_bad("devices:\n  broker: 127.0.0.1:1883\n  topics: [a/+device]\n"
+                        "  gateway_silence_ratio: 0.5\n"),
+              4, "not supported yet");
+}
+
 TEST_CASE("metrics.listen is off by default and takes HOST:PORT") {
   CHECK_FALSE(parse_ok("{}\n").metrics.listen);
   auto c = parse_ok("metrics:\n  listen: 127.0.0.1:9464\n");

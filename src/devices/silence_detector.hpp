@@ -1,0 +1,163 @@
+#pragma once
+
+// Silent-device detection (the `devices:` section): every device seen on
+// the subscribed topics learns its own rhythm, and its silence is scored
+// with a phi-accrual detector, so a device that reports every 2 s is missed
+// after a few seconds and one that reports every 10 minutes is not flagged
+// for waiting 11 (a fixed inactivity timeout gets one of the two wrong).
+//
+// Memory per device is bounded: the last time it was heard, an
+// exponentially weighted mean and variance of its intervals (no window of
+// samples), its state and its gateway. Scanning does not look at every
+// device: each one's "silent from" time (when its phi will pass the
+// threshold, given its rhythm) sits in a min-heap, and scan() pops only
+// those that are due.
+//
+// A plain class on injected time; not thread-safe (the devices actor owns
+// it).
+
+#include <cstdint>
+#include <optional>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "faultd/time.hpp"
+
+namespace faultd::devices {
+
+/// A subscription pattern with named wildcards: "sites/+gateway/+device/telemetry".
+/// `+name` matches one level and names it; `+` matches one level; `#` (last)
+/// matches the rest. The level named `device` is the device id (required);
+/// the one named `gateway`, if any, its gateway.
+class topic_pattern {
+public:
+  /// nullopt with `error` set for a pattern without a +device level, a `#`
+  /// that is not last, or an unknown wildcard name.
+  static std::optional<topic_pattern> parse(const std::string& text, std::string& error);
+
+  /// What to subscribe to: the names stripped ("sites/+/+/telemetry").
+  std::string subscription() const;
+
+  /// Whether `topic` matches; sets `device` and `gateway` ("" if unnamed).
+  bool match(const std::string& topic, std::string& device, std::string& gateway) const;
+
+  const std::string& text() const { return text_; }
+
+private:
+  std::string text_;
+  std::vector<std::string> levels_;  ///< "+device", "+gateway", "+", "#" or a literal
+};
+
+struct detector_params {
+  double phi_threshold = 8.0;
+  /// Intervals below this are not learned (bursts, duplicates, QoS resends).
+  duration min_interval = millis_d(0);
+  /// Silent after this long whatever its rhythm (unset: phi alone).
+  std::optional<duration> max_silence;
+  /// Intervals a device must have shown before phi judges it.
+  uint32_t min_samples = 3;
+  /// The standard deviation used is at least this share of the mean (a
+  /// device with a perfectly regular clock is not flagged a hair late).
+  double min_std_ratio = 0.1;
+};
+
+enum class device_state : uint8_t { active, silent, asleep };
+const char* to_string(device_state s);
+
+struct device_view {
+  std::string id;
+  std::string gateway;
+  device_state state = device_state::active;
+  timestamp last_seen;
+  double interval_ms = 0;  ///< learned mean interval (0: not learned yet)
+  double phi = 0;
+  uint64_t messages = 0;
+};
+
+/// A device became silent, or was heard again.
+struct silence_event {
+  std::string device;
+  std::string gateway;
+  bool silent = true;  ///< false: it is back (the fault clears)
+  timestamp last_seen;
+  double interval_ms = 0;
+  double phi = 0;
+  duration silence{0};  ///< how long it had been silent
+};
+
+class silence_detector {
+public:
+  explicit silence_detector(detector_params p);
+
+  /// A message of `device` (of `gateway`) at `now`. A silent device is
+  /// active again: the event clears its fault.
+  std::optional<silence_event> heard(const std::string& device, const std::string& gateway,
+                                     timestamp now);
+
+  /// The device announced it sleeps until `until`: not flagged before.
+  void asleep(const std::string& device, const std::string& gateway, timestamp until,
+              timestamp now);
+
+  /// Devices whose silence passed the threshold by `now`.
+  std::vector<silence_event> scan(timestamp now);
+
+  /// Every device as of `now`.
+  std::vector<device_view> list(timestamp now) const;
+
+  size_t size() const { return devices_.size(); }
+
+  /// phi of a device at `now` (0 when it has no rhythm yet).
+  double phi(const std::string& device, timestamp now) const;
+
+  /// What persists across a restart: id, gateway, last seen, mean, variance, count.
+  struct learned {
+    std::string id;
+    std::string gateway;
+    int64_t last_seen_ms = 0;
+    double mean_ms = 0;
+    double var_ms2 = 0;
+    uint32_t samples = 0;
+  };
+  std::vector<learned> export_learned() const;
+  /// Takes rhythms back after a restart (the device counts as heard at its
+  /// recorded last_seen).
+  void import_learned(const std::vector<learned>& xs);
+
+private:
+  struct device {
+    uint32_t gateway = 0;  ///< index into gateways_
+    int64_t last_ms = 0;
+    double mean = 0;       ///< ms
+    double var = 0;        ///< ms^2
+    uint32_t samples = 0;
+    uint64_t messages = 0;
+    uint64_t generation = 0;  ///< heap entries of older generations are stale
+    int64_t asleep_until_ms = 0;
+    device_state state = device_state::active;
+  };
+  struct due {
+    int64_t at_ms;
+    uint64_t generation;
+    std::string id;
+    bool operator>(const due& o) const { return at_ms > o.at_ms; }
+  };
+
+  uint32_t gateway_index(const std::string& g);
+  double std_of(const device& d) const;
+  double phi_of(const device& d, int64_t now_ms) const;
+  /// When `d` becomes silent (INT64_MAX: never, it has no rhythm).
+  int64_t silent_at(const device& d) const;
+  void schedule(const std::string& id, device& d);
+  silence_event event_of(const std::string& id, const device& d, bool silent, int64_t now_ms) const;
+
+  detector_params p_;
+  double z_;  ///< intervals of mean + z * std reach the threshold
+  std::unordered_map<std::string, device> devices_;
+  std::vector<std::string> gateways_;
+  std::unordered_map<std::string, uint32_t> gateway_ids_;
+  std::priority_queue<due, std::vector<due>, std::greater<due>> heap_;
+};
+
+} // namespace faultd::devices

@@ -1,0 +1,212 @@
+#include <doctest/doctest.h>
+
+#include <random>
+
+#include "devices/silence_detector.hpp"
+
+using namespace faultd;
+using namespace faultd::devices;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+namespace {
+
+const timestamp t0{seconds(1'800'000'000)};
+
+/// Feeds `n` messages `every` apart from `from`; returns the last time.
+timestamp feed(silence_detector& d, const std::string& id, timestamp from, duration every, int n,
+               const std::string& gw = "gw1") {
+  auto t = from;
+  for (int i = 0; i < n; ++i, t += every)
+    d.heard(id, gw, t);
+  return t - every;
+}
+
+} // namespace
+
+TEST_CASE("topic patterns name the device and the gateway levels") {
+  std::string err;
+  auto p = topic_pattern::parse("sites/+gateway/+device/telemetry", err);
+  REQUIRE(p);
+  CHECK(p->subscription() == "sites/+/+/telemetry");
+  std::string dev, gw;
+  CHECK(p->match("sites/gw7/dev42/telemetry", dev, gw));
+  CHECK(dev == "dev42");
+  CHECK(gw == "gw7");
+  CHECK_FALSE(p->match("sites/gw7/dev42/status", dev, gw));
+  CHECK_FALSE(p->match("sites/gw7/telemetry", dev, gw));
+  auto hash = topic_pattern::parse("d/+device/#", err);
+  REQUIRE(hash);
+  CHECK(hash->match("d/x/a/b", dev, gw));
+  CHECK(dev == "x");
+  CHECK(gw.empty());
+  CHECK_FALSE(topic_pattern::parse("sites/+gateway/telemetry", err));
+  CHECK(err.find("no +device level") != std::string::npos);
+  CHECK_FALSE(topic_pattern::parse("a/#/+device", err));
+  CHECK_FALSE(topic_pattern::parse("a/+dev/+device", err));
+  CHECK(err.find("unknown wildcard name") != std::string::npos);
+  CHECK_FALSE(topic_pattern::parse("a/x+/+device", err));
+}
+
+TEST_CASE("each device is judged by its own rhythm") {
+  silence_detector d{detector_params{}};
+  // A fast device (2 s) and a slow one (60 s), both regular.
+  auto fast_last = feed(d, "fast", t0, seconds(2), 20);
+  auto slow_last = feed(d, "slow", t0, seconds(60), 20);
+  CHECK(d.scan(fast_last + seconds(3)).empty());  // a bit late is fine
+  // The fast one silent for 5 intervals: flagged. The slow one is not
+  // flagged for the same 10 s.
+  auto events = d.scan(fast_last + seconds(10));
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].device == "fast");
+  CHECK(events[0].silent);
+  CHECK(events[0].gateway == "gw1");
+  CHECK(events[0].interval_ms == doctest::Approx(2000).epsilon(0.01));
+  CHECK(events[0].phi >= 8);
+  // The slow one only after several of its own intervals.
+  CHECK(d.scan(slow_last + seconds(90)).empty());
+  auto slow = d.scan(slow_last + seconds(200));
+  REQUIRE(slow.size() == 1);
+  CHECK(slow[0].device == "slow");
+  // Flagged once.
+  CHECK(d.scan(slow_last + seconds(400)).empty());
+}
+
+TEST_CASE("a silent device that speaks again clears its silence") {
+  silence_detector d{detector_params{}};
+  auto last = feed(d, "a", t0, seconds(5), 10);
+  REQUIRE(d.scan(last + seconds(60)).size() == 1);
+  auto back = d.heard("a", "gw1", last + seconds(61));
+  REQUIRE(back);
+  CHECK_FALSE(back->silent);
+  CHECK(back->silence == seconds(61));
+  auto views = d.list(last + seconds(61));
+  REQUIRE(views.size() == 1);
+  CHECK(views[0].state == device_state::active);
+}
+
+TEST_CASE("a device is not judged before it has shown a rhythm, unless max_silence says so") {
+  silence_detector d{detector_params{}};
+  d.heard("new", "gw", t0);
+  d.heard("new", "gw", t0 + seconds(1));
+  CHECK(d.scan(t0 + seconds(3600)).empty());
+  detector_params p;
+  p.max_silence = seconds(30);
+  silence_detector bounded{p};
+  bounded.heard("new", "gw", t0);
+  CHECK(bounded.scan(t0 + seconds(29)).empty());
+  CHECK(bounded.scan(t0 + seconds(30)).size() == 1);
+}
+
+TEST_CASE("intervals under min_interval are not learned") {
+  detector_params p;
+  p.min_interval = seconds(1);
+  silence_detector d{p};
+  auto last = feed(d, "a", t0, seconds(10), 10);
+  // A burst of duplicates does not shrink the learned interval.
+  for (int i = 1; i <= 5; ++i)
+    d.heard("a", "gw", last + milliseconds(10 * i));
+  auto v = d.list(last + seconds(1));
+  REQUIRE(v.size() == 1);
+  CHECK(v[0].interval_ms == doctest::Approx(10000).epsilon(0.01));
+}
+
+TEST_CASE("a device that announced a sleep is not flagged while asleep") {
+  silence_detector d{detector_params{}};
+  auto last = feed(d, "s", t0, seconds(10), 10);
+  d.asleep("s", "gw1", last + seconds(3600), last + seconds(1));
+  CHECK(d.list(last + seconds(60)).at(0).state == device_state::asleep);
+  CHECK(d.scan(last + seconds(3600)).empty());
+  // After its wake-up it has about one interval to speak.
+  CHECK(d.scan(last + seconds(3605)).empty());
+  CHECK(d.scan(last + seconds(3700)).size() == 1);
+}
+
+TEST_CASE("jittered devices that keep publishing are never flagged, stopped ones are within 3 intervals") {
+  silence_detector d{detector_params{}};
+  std::mt19937 rng{7};
+  std::uniform_real_distribution<double> jitter(0.7, 1.3);
+  const int devices = 200;
+  std::vector<timestamp> next(devices, t0);
+  std::vector<double> every_s(devices);
+  for (int i = 0; i < devices; ++i)
+    every_s[i] = 1 + i % 60;  // 1 s .. 60 s
+  std::vector<timestamp> stopped_at(devices, timestamp::max());
+  auto end = t0 + seconds(3 * 3600);
+  // Devices 0..19 stop at the 2 h mark.
+  auto stop = t0 + seconds(2 * 3600);
+  size_t false_positives = 0;
+  std::vector<double> delays;  // detection delay in the device's intervals
+  for (auto now = t0; now < end; now += milliseconds(500)) {
+    for (int i = 0; i < devices; ++i) {
+      if (i < 20 && now >= stop) {
+        if (stopped_at[i] == timestamp::max())
+          stopped_at[i] = next[i] - std::chrono::duration_cast<duration>(
+                                       std::chrono::duration<double>(every_s[i]));
+        continue;
+      }
+      while (next[i] <= now) {
+        d.heard("d" + std::to_string(i), "gw", next[i]);
+        next[i] += std::chrono::duration_cast<duration>(
+          std::chrono::duration<double>(every_s[i] * jitter(rng)));
+      }
+    }
+    for (auto& e : d.scan(now)) {
+      auto i = std::stoi(e.device.substr(1));
+      if (i >= 20) {
+        ++false_positives;
+      } else {
+        auto silent_for = std::chrono::duration<double>(now - e.last_seen).count();
+        delays.push_back(silent_for / every_s[i]);
+      }
+    }
+  }
+  CHECK(false_positives == 0);
+  CHECK(delays.size() == 20);
+  for (auto x : delays)
+    CHECK(x <= 3.0);
+  CHECK(d.size() == devices);
+}
+
+TEST_CASE("learned rhythms survive an export and import") {
+  silence_detector a{detector_params{}};
+  auto last = feed(a, "x", t0, seconds(4), 10, "gwx");
+  auto saved = a.export_learned();
+  REQUIRE(saved.size() == 1);
+  silence_detector b{detector_params{}};
+  b.import_learned(saved);
+  auto v = b.list(last);
+  REQUIRE(v.size() == 1);
+  CHECK(v[0].gateway == "gwx");
+  CHECK(v[0].interval_ms == doctest::Approx(4000).epsilon(0.01));
+  // No blind spot: it is judged at once, by the rhythm it had.
+  CHECK(b.scan(last + seconds(30)).size() == 1);
+}
+
+#include "devices/learned_file.hpp"
+#include "support/support.hpp"
+
+TEST_CASE("learned rhythms go to a file and back, bad lines skipped and counted") {
+  faultd::test::temp_dir dir;
+  auto path = dir.file("devices.tsv");
+  std::vector<silence_detector::learned> xs{{"a", "gw1", 1000, 2000.5, 40.25, 7},
+                                            {"b", "", 5, 60000, 0, 3}};
+  REQUIRE(save_learned(path, xs).ok());
+  std::vector<silence_detector::learned> back;
+  size_t bad = 0;
+  REQUIRE(load_learned(path, back, bad).ok());
+  CHECK(bad == 0);
+  REQUIRE(back.size() == 2);
+  CHECK(back[0].id == "a");
+  CHECK(back[0].mean_ms == doctest::Approx(2000.5));
+  CHECK(back[1].gateway.empty());
+  CHECK(back[1].samples == 3);
+  faultd::test::write_file(path, "a\tgw\t1\t2\t3\t4\nbroken line\nb\tgw\tx\t2\t3\t4\nc\tgw\t1\t-2\t3\t4\n");
+  back.clear();
+  REQUIRE(load_learned(path, back, bad).ok());
+  CHECK(back.size() == 1);
+  CHECK(bad == 3);
+  back.clear();
+  CHECK(load_learned(dir.file("none.tsv"), back, bad).ok());
+  CHECK(back.empty());
+}
