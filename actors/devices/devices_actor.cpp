@@ -3,6 +3,7 @@
 #include <mosquitto.h>
 
 #include <mutex>
+#include <set>
 
 #include <caf/all.hpp>
 
@@ -39,6 +40,7 @@ struct devices_state {
   uint64_t unmatched = 0;
   uint64_t reported_drops = 0;
   bool broker_fault = false;
+  std::set<std::string> gateways_down;  ///< gateway:<id> faults raised
   std::chrono::steady_clock::time_point disconnected_since = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_save = std::chrono::steady_clock::now();
   std::shared_ptr<spdlog::logger> log = log::get("devices");
@@ -118,6 +120,45 @@ void watch_broker(self_ptr self, bool connected, const std::string& error) {
   st.ctx->send_to("analyzer", event_atom::value, std::move(f));
 }
 
+/// A gateway most of whose devices are silent is one fault on
+/// gateway:<id> (high), which explains their device faults in the analyzer;
+/// it clears once fewer than that share are silent.
+void judge_gateways(self_ptr self) {
+  auto& st = self->state;
+  auto& cfg = st.ctx->cfg.devices;
+  for (auto& g : st.detector->gateways()) {
+    if (g.gateway.empty())
+      continue;
+    const bool down = g.known >= cfg.gateway_min_devices
+                      && static_cast<double>(g.silent) >= cfg.gateway_silence_ratio * g.known;
+    const bool raised = st.gateways_down.count(g.gateway) > 0;
+    if (down == raised)
+      continue;
+    fault_event f;
+    f.id = make_uuid();
+    f.time = system_clock_source().now();
+    f.type = fault_type::network_timeout;
+    f.severity = fault_severity::high;
+    f.component = "gateway:" + g.gateway;
+    f.node = st.ctx->cfg.node.id;
+    f.source = "devices";
+    f.clears = !down;
+    f.details["silent"] = std::to_string(g.silent);
+    f.details["devices"] = std::to_string(g.known);
+    f.details["message"] =
+      std::to_string(g.silent) + " of " + std::to_string(g.known) + " devices of gateway "
+      + g.gateway + (down ? " are silent (the gateway, not each device)" : " are silent now");
+    f.metrics["silent_ratio"] = static_cast<double>(g.silent) / g.known;
+    if (down)
+      st.gateways_down.insert(g.gateway);
+    else
+      st.gateways_down.erase(g.gateway);
+    st.log->info("gateway-{} gateway={} silent={} devices={}", down ? "silent" : "back", g.gateway,
+                 g.silent, g.known);
+    st.ctx->send_to("analyzer", event_atom::value, std::move(f));
+  }
+}
+
 void drain(self_ptr self) {
   auto& st = self->state;
   std::vector<std::pair<std::string, timestamp>> batch;
@@ -151,15 +192,21 @@ void drain(self_ptr self) {
       ++st.unmatched;
   }
   // Silence is judged only while the stream is there: a broker outage is
-  // the broker's fault, not every device's.
-  if (connected)
-    for (auto& e : st.detector->scan(system_clock_source().now())) {
+  // the broker's fault, not every device's. The gateway goes first, so
+  // that its devices' faults arrive explained.
+  if (connected) {
+    auto silent = st.detector->scan(system_clock_source().now());
+    judge_gateways(self);
+    for (auto& e : silent) {
       st.log->info("device-silent device={} gateway={} silent_for={} interval={} phi={:.1f}",
                    e.device, e.gateway, human_duration(e.silence),
                    human_duration(std::chrono::milliseconds(static_cast<int64_t>(e.interval_ms))),
                    e.phi);
       st.ctx->send_to("analyzer", event_atom::value, device_fault(self, e));
     }
+  } else {
+    judge_gateways(self);
+  }
   if (std::chrono::steady_clock::now() - st.last_save >= save_every) {
     st.last_save = std::chrono::steady_clock::now();
     if (auto s = devices::save_learned(learned_path(*st.ctx), st.detector->export_learned());

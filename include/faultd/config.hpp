@@ -304,6 +304,10 @@ struct devices_config {
   fault_severity severity = fault_severity::medium;
   std::string username;
   std::string password;
+  /// This share of one gateway's devices silent at once is one incident on
+  /// gateway:<id> (high) that explains their faults.
+  double gateway_silence_ratio = 0.5;
+  uint32_t gateway_min_devices = 3;  ///< a gateway with fewer devices is never judged
 };
 
 /// metrics: the Prometheus endpoint (/metrics, /healthz); off unless set.

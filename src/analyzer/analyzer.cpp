@@ -27,7 +27,22 @@ bool explains_node_faults(fault_type t) {
          || t == fault_type::hardware_failure;
 }
 
+const std::string gateway_prefix = "gateway:";
+const std::string device_prefix = "device:";
+
+bool is_gateway_component(const std::string& c) {
+  return c.compare(0, gateway_prefix.size(), gateway_prefix) == 0;
+}
+
+/// Types of an open incident on "gateway:<id>" that explain its devices'
+/// faults (the devices detector raises network_timeout).
+bool explains_device_faults(fault_type t) {
+  return t == fault_type::network_timeout || t == fault_type::service_unavailable;
+}
+
 bool explains_others(const incident& inc) {
+  if (is_gateway_component(inc.component))
+    return explains_device_faults(inc.type);
   return is_node_component(inc.component) ? explains_node_faults(inc.type)
                                           : explains_dependents(inc.type);
 }
@@ -83,7 +98,8 @@ std::string source_key(const fault_event& e) {
 
 bool source_clears(const std::string& key) {
   return key == "process" || key == "resources" || key == "limits" || key == "storage"
-         || key == "membership" || key.rfind("check:", 0) == 0;
+         || key == "membership" || key == "devices" || key == "alerting"
+         || key.rfind("check:", 0) == 0;
 }
 
 settings make_settings(const config& cfg) {
@@ -259,6 +275,14 @@ std::string analyzer::find_root(const std::string& component, const std::string&
       return x->inc.id;
     return rc == self_id ? std::string{} : rc;
   };
+  // A gateway most of whose devices went silent explains their faults.
+  if (auto g = device_gateway_.find(component); g != device_gateway_.end()) {
+    if (auto i = components_.find(gateway_prefix + g->second); i != components_.end())
+      for (size_t t = 0; t < type_count; ++t)
+        if (explains_device_faults(static_cast<fault_type>(t)))
+          if (auto id = root_of(i->second.keys[t].open); !id.empty())
+            return id;
+  }
   // A dead peer explains everything it reported, and the faults of the
   // services that run on it.
   std::string node = reporter;
@@ -323,6 +347,17 @@ void analyzer::adopt_dependents(entry& x, result& r) {
       if (entry* z = lookup(s); z != nullptr && z->inc.root_cause == root_id)
         r.changed.push_back(z->inc);
   };
+  if (is_gateway_component(x.inc.component)) {
+    const auto gateway = x.inc.component.substr(gateway_prefix.size());
+    std::vector<entry*> found;
+    for (auto& [id, y] : incidents_)
+      if (auto g = device_gateway_.find(y.inc.component);
+          g != device_gateway_.end() && g->second == gateway)
+        found.push_back(&y);
+    for (entry* y : found)
+      adopt(*y);
+    return;
+  }
   if (is_node_component(x.inc.component)) {
     const auto node = x.inc.component.substr(node_prefix.size());
     if (node == settings_.node_id)
@@ -448,6 +483,10 @@ result analyzer::on_event(const fault_event& e) {
     return r;
   }
   const auto now = clock_.now();
+  // A device's gateway, for the gateway rule (the devices detector names it).
+  if (e.component.compare(0, device_prefix.size(), device_prefix) == 0)
+    if (auto g = e.details.find("gateway"); g != e.details.end() && !g->second.empty())
+      device_gateway_[e.component] = g->second;
 
   const auto source = source_key(e);
   if (e.clears) {

@@ -19,15 +19,19 @@
 //  - E is on component "node:<id>", F's event came from node <id> (or F is
 //    about a service that runs_on <id>), and E's type is
 //    service_unavailable, network_timeout or hardware_failure (the peer is
-//    dead, unreachable or broken).
+//    dead, unreachable or broken); or
+//  - E is on component "gateway:<id>" with type network_timeout or
+//    service_unavailable, and F is about "device:<d>" whose events name
+//    gateway <id> (details["gateway"]).
 // root_cause always names the ultimate root: if E is itself a symptom of R,
 // F.root_cause is R. Symptoms close when their root closes.
 //
 // Fault sources. Each detector that can say a fault is over (a process
 // running again, a check passing, a resource back under its threshold, a
-// service back within its limits, storage writing again) is a source of its
-// own, keyed "process", "check:<check name>", "resources", "limits",
-// "storage", "membership". An incident stays open while any such source still reports
+// service back within its limits, storage writing again, a device heard
+// again, an alert sink delivering again) is a source of its own, keyed
+// "process", "check:<check name>", "resources", "limits", "storage",
+// "membership", "devices", "alerting". An incident stays open while any such source still reports
 // the fault: a process start does not close what a check raised. Only an
 // incident raised by sources with no clearing signal (faults injected by
 // hand, one-shot security findings, user detectors) closes after
@@ -215,6 +219,8 @@ private:
   settings settings_;
   const clock_source& clock_;
   std::unordered_map<std::string, std::vector<std::string>> dependencies_; ///< transitive, nearest first
+  /// "device:<id>" -> its gateway, as the devices detector reported it.
+  std::unordered_map<std::string, std::string> device_gateway_;
   std::unordered_map<std::string, std::vector<std::string>> impact_;       ///< transitive dependents, sorted
   std::unordered_map<std::string, component_state> components_;
   std::unordered_map<std::string, entry> incidents_; ///< by id; open and recently closed

@@ -770,7 +770,7 @@ private:
   void parse_devices(const value& v, devices_config& out) {
     map_reader m(v, {"broker", "topics", "phi_threshold", "min_interval", "max_silence",
                      "min_samples", "severity", "username", "password", "gateway_silence_ratio",
-                     "sleep"});
+                     "gateway_min_devices", "sleep"});
     auto broker = m.field("broker");
     if (broker.is_null())
       broker.fail("required: the MQTT broker (HOST:PORT) the devices publish to");
@@ -800,9 +800,15 @@ private:
     m.with("password", [&](const value& x) { out.password = x.as_string(); });
     if (!out.password.empty() && out.username.empty())
       m.get("password")->fail("needs username");
-    for (const char* key : {"gateway_silence_ratio", "sleep"})
-      if (auto x = m.get(key))
-        not_supported(*x, "gateway correlation and sleep announcements of devices");
+    m.with("gateway_silence_ratio", [&](const value& x) {
+      out.gateway_silence_ratio = x.as_double();
+      if (!(out.gateway_silence_ratio > 0 && out.gateway_silence_ratio <= 1))
+        x.fail("must be above 0 and at most 1, got " + x.node().Scalar());
+    });
+    m.with("gateway_min_devices",
+           [&](const value& x) { out.gateway_min_devices = as_positive_u32(x); });
+    if (auto x = m.get("sleep"))
+      not_supported(*x, "sleep announcements of devices");
   }
 
   void parse_metrics(const value& v, metrics_config& out) {

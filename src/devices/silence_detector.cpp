@@ -138,9 +138,33 @@ silence_detector::silence_detector(detector_params p) : p_(p) {
 
 uint32_t silence_detector::gateway_index(const std::string& g) {
   auto [it, added] = gateway_ids_.emplace(g, static_cast<uint32_t>(gateways_.size()));
-  if (added)
+  if (added) {
     gateways_.push_back(g);
+    known_.push_back(0);
+    silent_.push_back(0);
+  }
   return it->second;
+}
+
+void silence_detector::set(device& d, uint32_t g, device_state to) {
+  if (d.gateway != UINT32_MAX) {
+    --known_[d.gateway];
+    if (d.state == device_state::silent)
+      --silent_[d.gateway];
+  }
+  d.gateway = g;
+  d.state = to;
+  ++known_[g];
+  if (to == device_state::silent)
+    ++silent_[g];
+}
+
+std::vector<silence_detector::gateway_count> silence_detector::gateways() const {
+  std::vector<gateway_count> out;
+  for (size_t i = 0; i < gateways_.size(); ++i)
+    if (known_[i] > 0)
+      out.push_back({gateways_[i], known_[i], silent_[i]});
+  return out;
 }
 
 double silence_detector::std_of(const device& d) const {
@@ -192,7 +216,6 @@ std::optional<silence_event> silence_detector::heard(const std::string& id,
   auto now_ms = ms_of(now);
   auto [it, added] = devices_.try_emplace(id);
   auto& d = it->second;
-  d.gateway = gateway_index(gateway);
   std::optional<silence_event> back;
   if (d.state == device_state::silent)
     back = event_of(id, d, false, now_ms);
@@ -209,7 +232,9 @@ std::optional<silence_event> silence_detector::heard(const std::string& id,
   d.last_ms = std::max(d.last_ms, now_ms);
   ++d.messages;
   d.asleep_until_ms = 0;
-  d.state = device_state::active;
+  set(d, gateway_index(gateway), device_state::active);
+  if (back)
+    back->gateway = gateway;
   schedule(id, d);
   return back;
 }
@@ -217,12 +242,12 @@ std::optional<silence_event> silence_detector::heard(const std::string& id,
 void silence_detector::asleep(const std::string& id, const std::string& gateway, timestamp until,
                               timestamp now) {
   auto& d = devices_[id];
-  d.gateway = gateway_index(gateway);
   if (d.messages == 0)
     d.last_ms = ms_of(now);
   d.asleep_until_ms = ms_of(until);
-  if (d.state != device_state::silent)
-    d.state = device_state::asleep;
+  set(d, gateway_index(gateway),
+      d.state == device_state::silent && d.gateway != UINT32_MAX ? device_state::silent
+                                                                  : device_state::asleep);
   schedule(id, d);
 }
 
@@ -238,7 +263,7 @@ std::vector<silence_event> silence_detector::scan(timestamp now) {
     auto& d = it->second;
     if (d.state == device_state::silent)
       continue;
-    d.state = device_state::silent;
+    set(d, d.gateway, device_state::silent);
     out.push_back(event_of(top.id, d, true, now_ms));
   }
   return out;
@@ -282,13 +307,12 @@ std::vector<silence_detector::learned> silence_detector::export_learned() const 
 void silence_detector::import_learned(const std::vector<learned>& xs) {
   for (const auto& x : xs) {
     auto& d = devices_[x.id];
-    d.gateway = gateway_index(x.gateway);
+    set(d, gateway_index(x.gateway), device_state::active);
     d.last_ms = x.last_seen_ms;
     d.mean = x.mean_ms;
     d.var = x.var_ms2;
     d.samples = x.samples;
     d.messages = std::max<uint64_t>(d.messages, 1);
-    d.state = device_state::active;
     schedule(x.id, d);
   }
 }

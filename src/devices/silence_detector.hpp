@@ -108,6 +108,14 @@ public:
 
   size_t size() const { return devices_.size(); }
 
+  /// Devices of one gateway: how many are known, how many silent now.
+  struct gateway_count {
+    std::string gateway;
+    uint32_t known = 0;
+    uint32_t silent = 0;
+  };
+  std::vector<gateway_count> gateways() const;
+
   /// phi of a device at `now` (0 when it has no rhythm yet).
   double phi(const std::string& device, timestamp now) const;
 
@@ -127,7 +135,7 @@ public:
 
 private:
   struct device {
-    uint32_t gateway = 0;  ///< index into gateways_
+    uint32_t gateway = UINT32_MAX;  ///< index into gateways_ (none yet)
     int64_t last_ms = 0;
     double mean = 0;       ///< ms
     double var = 0;        ///< ms^2
@@ -145,6 +153,8 @@ private:
   };
 
   uint32_t gateway_index(const std::string& g);
+  /// Moves `d` to gateway `g` and/or state `to`, keeping the counts.
+  void set(device& d, uint32_t g, device_state to);
   double std_of(const device& d) const;
   double phi_of(const device& d, int64_t now_ms) const;
   /// When `d` becomes silent (INT64_MAX: never, it has no rhythm).
@@ -156,6 +166,8 @@ private:
   double z_;  ///< intervals of mean + z * std reach the threshold
   std::unordered_map<std::string, device> devices_;
   std::vector<std::string> gateways_;
+  std::vector<uint32_t> known_;   ///< by gateway index
+  std::vector<uint32_t> silent_;  ///< by gateway index
   std::unordered_map<std::string, uint32_t> gateway_ids_;
   std::priority_queue<due, std::vector<due>, std::greater<due>> heap_;
 };

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "mqtt/client.hpp"
 #include "support/mqtt_broker.hpp"
@@ -25,16 +26,22 @@ bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
-/// Devices d1 and d2 of gateway gw1 publish every 100 ms, while their flag is set.
+/// Devices publishing every 100 ms, each while its bit in `on` is set.
 class device_sim {
 public:
-  explicit device_sim(uint16_t port) : port_(port), thread_([this] { run(); }) {}
+  device_sim(uint16_t port, std::vector<std::string> topics)
+      : port_(port), topics_(std::move(topics)), on((1u << topics_.size()) - 1),
+        thread_([this] { run(); }) {}
   ~device_sim() {
     stop_ = true;
     thread_.join();
   }
-  std::atomic<bool> d1{true};
-  std::atomic<bool> d2{true};
+  void set(size_t i, bool publishing) {
+    if (publishing)
+      on |= 1u << i;
+    else
+      on &= ~(1u << i);
+  }
 
 private:
   void run() {
@@ -42,14 +49,19 @@ private:
     o.port = port_;
     mqtt::client c{o};
     while (!stop_) {
-      if (d1)
-        c.publish("sites/gw1/d1/telemetry", "{\"t\":21.5}", 1, millis_d(500));
-      if (d2)
-        c.publish("sites/gw1/d2/telemetry", "{\"t\":19.0}", 1, millis_d(500));
+      for (size_t i = 0; i < topics_.size(); ++i)
+        if (on & (1u << i))
+          c.publish(topics_[i], "{\"t\":21.5}", 1, millis_d(500));
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
   uint16_t port_;
+  std::vector<std::string> topics_;
+
+public:
+  std::atomic<uint32_t> on;
+
+private:
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
@@ -60,7 +72,7 @@ TEST_CASE("a device that falls silent is a fault until it speaks, and its rhythm
   mqtt_broker broker;
   node_process n{"services: []\ndevices:\n  broker: " + broker.address()
                  + "\n  topics: [\"sites/+gateway/+device/telemetry\"]\n"};
-  device_sim sim{broker.port()};
+  device_sim sim{broker.port(), {"sites/gw1/d1/telemetry", "sites/gw1/d2/telemetry"}};
   auto devices = [&](std::vector<std::string> extra = {}) {
     std::vector<std::string> args{"--json", "devices"};
     args.insert(args.end(), extra.begin(), extra.end());
@@ -83,7 +95,7 @@ TEST_CASE("a device that falls silent is a fault until it speaks, and its rhythm
   // d1 stops: a network_timeout on device:d1, d2 stays fine.
   INFO("faultd log: ", read_file(n.dir.file("data") + "/faultd.log"));
   INFO("devices: ", devices());
-  sim.d1 = false;
+  sim.set(0, false);
   REQUIRE(wait_until([&] { return open_for("device:d1"); }));
   auto silent = devices({"--silent"});
   CHECK(contains(silent, "\"id\":\"d1\""));
@@ -94,14 +106,14 @@ TEST_CASE("a device that falls silent is a fault until it speaks, and its rhythm
   CHECK(contains(faults, "\"component\":\"device:d1\""));
   CHECK(contains(faults, "\"gateway\":\"gw1\""));
   // d1 speaks again: the incident closes.
-  sim.d1 = true;
+  sim.set(0, true);
   CHECK(wait_until([&] { return !open_for("device:d1"); }));
   CHECK_FALSE(contains(devices({"--silent"}), "\"id\":\"d1\""));
   CHECK(contains(devices({"--gateway", "gw1"}), "\"id\":\"d2\""));
   CHECK_FALSE(contains(devices({"--gateway", "gw9"}), "\"id\""));
   // A restart: the rhythms come back from <data_dir>/devices.tsv at once.
-  sim.d1 = false;
-  sim.d2 = false;
+  sim.set(0, false);
+  sim.set(1, false);
   n.proc->signal(SIGTERM);
   REQUIRE(n.proc->wait(std::chrono::seconds(10)) == 0);
   CHECK(contains(read_file(n.dir.file("data") + "/devices.tsv"), "d1\tgw1\t"));
@@ -111,6 +123,55 @@ TEST_CASE("a device that falls silent is a fault until it speaks, and its rhythm
   CHECK(contains(after, "\"id\":\"d2\""));
   // Both silent since before the restart: judged by the rhythm they had.
   CHECK(wait_until([&] { return open_for("device:d1") && open_for("device:d2"); }));
+}
+
+TEST_CASE("most devices of one gateway silent at once are one gateway incident with one alert") {
+  mqtt_broker broker;
+  node_process n{"services: []\ndevices:\n  broker: " + broker.address()
+                 + "\n  topics: [\"sites/+gateway/+device/telemetry\"]\n"};
+  device_sim sim{broker.port(),
+                 {"sites/gw1/a1/telemetry", "sites/gw1/a2/telemetry", "sites/gw1/a3/telemetry",
+                  "sites/gw1/a4/telemetry", "sites/gw2/b1/telemetry"}};
+  REQUIRE(wait_until([&] {
+    auto out = n.ctl({"--json", "devices"}).out;
+    return contains(out, "\"id\":\"a4\"") && contains(out, "\"id\":\"b1\"");
+  }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // rhythms learned
+  for (size_t i = 0; i < 4; ++i)
+    sim.set(i, false);  // gateway gw1 goes away with its four devices
+  auto incidents = [&] { return n.ctl({"--json", "incidents", "--open"}).out; };
+  REQUIRE(wait_until([&] { return contains(incidents(), "\"component\":\"gateway:gw1\""); }));
+  REQUIRE(wait_until([&] {
+    auto out = incidents();
+    for (auto d : {"a1", "a2", "a3", "a4"})
+      if (!contains(out, std::string{"\"component\":\"device:"} + d + "\""))
+        return false;
+    return true;
+  }));
+  // The gateway's incident explains every device incident of gw1.
+  auto out = incidents();
+  auto gw_at = out.find("\"component\":\"gateway:gw1\"");
+  auto gw_id = json_value(out.substr(out.rfind("{\"id\"", gw_at)), "id");
+  REQUIRE(!gw_id.empty());
+  for (auto d : {"a1", "a2", "a3", "a4"}) {
+    auto at = out.find(std::string{"\"component\":\"device:"} + d + "\"");
+    CHECK(json_value(out.substr(out.rfind("{\"id\"", at)), "root_cause") == gw_id);
+  }
+  CHECK_FALSE(contains(out, "\"component\":\"device:b1\""));
+  CHECK_FALSE(contains(out, "\"component\":\"gateway:gw2\""));
+  // One alert: the gateway's.
+  auto alerts = n.ctl({"--json", "alerts"}).out;
+  size_t gw_alerts = 0;
+  for (auto at = alerts.find("gateway:gw1"); at != std::string::npos;
+       at = alerts.find("gateway:gw1", at + 1))
+    if (alerts.compare(at - 13, 13, "\"component\":\"") == 0)
+      ++gw_alerts;
+  CHECK(gw_alerts == 1);
+  CHECK_FALSE(contains(alerts, "\"component\":\"device:"));
+  // The gateway comes back: its incident closes.
+  for (size_t i = 0; i < 4; ++i)
+    sim.set(i, true);
+  CHECK(wait_until([&] { return !contains(incidents(), "\"component\":\"gateway:gw1\""); }));
 }
 
 TEST_CASE("faultctl devices without a devices section says so") {

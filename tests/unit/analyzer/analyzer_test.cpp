@@ -417,6 +417,38 @@ TEST_CASE("a dead node explains the faults of services that run on it, as this n
   CHECK(after.alerts.empty());
 }
 
+TEST_CASE("a silent gateway explains its devices' faults, before and after it opened, with one alert") {
+  manual_clock clock;
+  analyzer a{test_settings(), {}, clock};
+  auto device = [](const std::string& id, const std::string& gw) {
+    auto e = fault("device:" + id, timeout, fault_severity::high);
+    e.source = "devices";
+    e.details["gateway"] = gw;
+    return e;
+  };
+  size_t alerts = 0;
+  // The first silent device opens on its own (and alerts: it is high here).
+  auto early = a.on_event(device("d1", "gw1"));
+  alerts += early.alerts.size();
+  auto other = a.on_event(device("x1", "gw2"));
+  auto gw = fault("gateway:gw1", timeout, fault_severity::high);
+  gw.source = "devices";
+  auto g = a.on_event(gw);
+  // The gateway adopts the device incident that came first.
+  CHECK(a.find(early.incident_id)->root_cause == g.incident_id);
+  CHECK(a.find(other.incident_id)->root_cause.empty());
+  // The ones after it arrive explained and do not alert.
+  for (int i = 2; i <= 50; ++i) {
+    auto r = a.on_event(device("d" + std::to_string(i), "gw1"));
+    CHECK(a.find(r.incident_id)->root_cause == g.incident_id);
+    alerts += r.alerts.size();
+  }
+  CHECK(alerts == 1);  // d1's, before the gateway was known to be down
+  // Devices clear themselves: their incidents stay open while silent.
+  CHECK(faultd::analysis::source_clears("devices"));
+  CHECK(faultd::analysis::source_clears("alerting"));
+}
+
 TEST_CASE("impact scope lists transitive dependents and survives a dependency cycle") {
   manual_clock clock;
   // a -> b -> c -> a is a cycle; d -> c.

@@ -1015,8 +1015,16 @@ TEST_CASE("devices: a broker, topic patterns with a +device level, and phi setti
   CHECK_ERROR(parse_bad("devices:\n  broker: 127.0.0.1:1883\n  topics: [a/+device]\n"
                         "  phi_threshold: 0.5\n"),
               4, "must be from 1 to 30");
+  CHECK(c.devices.gateway_silence_ratio == 0.5);
+  CHECK(c.devices.gateway_min_devices == 3);
+  CHECK(parse_ok("devices:\n  broker: 127.0.0.1:1883\n  topics: [a/+device]\n"
+                 "  gateway_silence_ratio: 0.8\n  gateway_min_devices: 10\n")
+          .devices.gateway_min_devices == 10);
   CHECK_ERROR(parse_bad("devices:\n  broker: 127.0.0.1:1883\n  topics: [a/+device]\n"
-                        "  gateway_silence_ratio: 0.5\n"),
+                        "  gateway_silence_ratio: 1.5\n"),
+              4, "must be above 0 and at most 1");
+  CHECK_ERROR(parse_bad("devices:\n  broker: 127.0.0.1:1883\n  topics: [a/+device]\n"
+                        "  sleep: [d1]\n"),
               4, "not supported yet");
 }
 

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <map>
 #include <random>
 
 #include "devices/silence_detector.hpp"
@@ -209,4 +210,27 @@ TEST_CASE("learned rhythms go to a file and back, bad lines skipped and counted"
   back.clear();
   CHECK(load_learned(dir.file("none.tsv"), back, bad).ok());
   CHECK(back.empty());
+}
+
+TEST_CASE("each gateway counts its known and silent devices") {
+  silence_detector d{detector_params{}};
+  feed(d, "a", t0, seconds(1), 10, "g1");
+  feed(d, "b", t0, seconds(1), 10, "g1");
+  auto last = feed(d, "c", t0, seconds(1), 10, "g2");
+  auto counts = [&] {
+    std::map<std::string, std::pair<uint32_t, uint32_t>> out;
+    for (auto& g : d.gateways())
+      out[g.gateway] = {g.known, g.silent};
+    return out;
+  };
+  CHECK(counts()["g1"] == std::make_pair(2u, 0u));
+  d.scan(last + seconds(30));  // all three silent
+  CHECK(counts()["g1"] == std::make_pair(2u, 2u));
+  CHECK(counts()["g2"] == std::make_pair(1u, 1u));
+  d.heard("a", "g1", last + seconds(31));
+  CHECK(counts()["g1"] == std::make_pair(2u, 1u));
+  // A device that moves to another gateway is counted there.
+  d.heard("a", "g2", last + seconds(32));
+  CHECK(counts()["g1"] == std::make_pair(1u, 1u));
+  CHECK(counts()["g2"] == std::make_pair(2u, 1u));
 }
