@@ -8,14 +8,14 @@ _faultctl() {
     words=("${COMP_WORDS[@]}")
     cword=$COMP_CWORD
   }
-  local commands="status members services faults incidents incident checks alerts logs
+  local commands="status members services faults incidents incident checks alerts devices logs
     start stop restart maintenance reload circuit degradation failback inject state
     strategies chaos help"
   local types="network_timeout service_unavailable data_inconsistency resource_exhaustion
     security_violation hardware_failure software_error"
   local severities="low medium high critical"
   case "$prev" in
-    --node|--token-file|--timeout|--limit|--since|--component|--detail|--metric|--reason|-n)
+    --node|--token-file|--timeout|--limit|--since|--component|--detail|--metric|--reason|--gateway|-n)
       [ "$prev" = --token-file ] && COMPREPLY=($(compgen -f -- "$cur"))
       return ;;
     --type) COMPREPLY=($(compgen -W "$types" -- "$cur")); return ;;
@@ -39,6 +39,7 @@ _faultctl() {
     incidents) COMPREPLY=($(compgen -W "--limit --open" -- "$cur")) ;;
     faults) COMPREPLY=($(compgen -W "--since --limit" -- "$cur")) ;;
     alerts) COMPREPLY=($(compgen -W "--limit" -- "$cur")) ;;
+    devices) COMPREPLY=($(compgen -W "--silent --gateway" -- "$cur")) ;;
     logs) COMPREPLY=($(compgen -W "-n -f" -- "$cur")) ;;
     maintenance) [ -n "$sub" ] && COMPREPLY=($(compgen -W "on off" -- "$cur")) ;;
     circuit) [ -n "$sub" ] && COMPREPLY=($(compgen -W "open close reset" -- "$cur")) ;;
