@@ -13,9 +13,18 @@ strategy_selector::strategy_selector(std::map<std::string, recovery_strategy> st
     s.id = id;
 }
 
+bool explicit_only(std::string_view component) {
+  for (std::string_view prefix : {"device:", "gateway:", "devices:", "alerting:"})
+    if (component.substr(0, prefix.size()) == prefix)
+      return true;
+  return false;
+}
+
 bool strategy_selector::matches(const recovery_strategy& s, fault_type type,
                                 fault_severity severity, std::string_view component) {
   auto has = [](const auto& xs, auto x) { return std::find(xs.begin(), xs.end(), x) != xs.end(); };
+  if (s.component_pattern.empty() && explicit_only(component))
+    return false;
   return has(s.fault_types, type) && has(s.severity_levels, severity) &&
          (s.component_pattern.empty() || glob_match(s.component_pattern, component));
 }

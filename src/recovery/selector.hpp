@@ -13,6 +13,10 @@
 
 namespace faultd::recovery {
 
+/// True for a component only a strategy with a matching component pattern
+/// may recover (see below).
+bool explicit_only(std::string_view component);
+
 /// Chooses a recovery strategy for an incident.
 ///
 /// A strategy MATCHES an incident when all of these hold:
@@ -21,7 +25,11 @@ namespace faultd::recovery {
 /// - the incident's severity is in `severity_levels` (an empty list matches
 ///   no severity),
 /// - `component_pattern` is empty, or faultd::glob_match(component_pattern,
-///   component) is true.
+///   component) is true. Components that are not services or nodes
+///   (explicit_only: "device:", "gateway:", "devices:", "alerting:") match
+///   only a strategy whose pattern names them: the built-in strategies
+///   restart and fail over services, which a silent sensor or a dead alert
+///   sink is not.
 ///
 /// Among matching strategies the one chosen is, in this order of rules:
 /// 1. the one with the highest `priority`;

@@ -160,3 +160,19 @@ TEST_CASE("a strategy for node incidents matches node:<id> and nothing else") {
   CHECK(sel.select(make_incident(fault_type::network_timeout, fault_severity::high, "gw-mqtt"))
         == nullptr);
 }
+
+TEST_CASE("devices, gateways and alert sinks are recovered only by a strategy that names them") {
+  auto sel = make_selector({make_strategy("generic", 9, {fault_type::network_timeout}),
+                            make_strategy("gw", 1, {fault_type::network_timeout},
+                                          {fault_severity::high}, "gateway:*")});
+  for (auto c : {"device:d1", "devices:127.0.0.1:1883", "alerting:webhook-1"})
+    CHECK(sel.select(make_incident(fault_type::network_timeout, fault_severity::high, c))
+          == nullptr);
+  auto* g = sel.select(make_incident(fault_type::network_timeout, fault_severity::high, "gateway:g0"));
+  REQUIRE(g != nullptr);
+  CHECK(g->id == "gw");  // the generic one, although higher, does not apply
+  CHECK(sel.select(make_incident(fault_type::network_timeout, fault_severity::high, "api"))->id
+        == "generic");
+  CHECK(explicit_only("device:x"));
+  CHECK_FALSE(explicit_only("node:n2"));
+}
