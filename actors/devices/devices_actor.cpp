@@ -12,6 +12,7 @@
 #include "devices/silence_detector.hpp"
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
+#include "metrics/hub.hpp"
 
 namespace faultd {
 
@@ -173,6 +174,7 @@ void drain(self_ptr self) {
     dropped = st.in->dropped;
   }
   watch_broker(self, connected, error);
+  st.ctx->metrics->device_messages(batch.size(), dropped - st.reported_drops);
   if (dropped > st.reported_drops) {
     st.log->warn("devices-messages-dropped count={} total={} reason=\"buffer full\"",
                  dropped - st.reported_drops, dropped);
@@ -207,6 +209,12 @@ void drain(self_ptr self) {
   } else {
     judge_gateways(self);
   }
+  uint64_t known = 0, silent = 0;
+  for (auto& g : st.detector->gateways()) {
+    known += g.known;
+    silent += g.silent;
+  }
+  st.ctx->metrics->devices(known, silent);
   if (std::chrono::steady_clock::now() - st.last_save >= save_every) {
     st.last_save = std::chrono::steady_clock::now();
     if (auto s = devices::save_learned(learned_path(*st.ctx), st.detector->export_learned());

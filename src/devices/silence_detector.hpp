@@ -58,9 +58,11 @@ struct detector_params {
   std::optional<duration> max_silence;
   /// Intervals a device must have shown before phi judges it.
   uint32_t min_samples = 3;
-  /// The standard deviation used is at least this share of the mean (a
-  /// device with a perfectly regular clock is not flagged a hair late).
-  double min_std_ratio = 0.1;
+  /// The standard deviation used is at least this share of the mean: a
+  /// device with a regular clock, or one judged on its first few intervals,
+  /// is not flagged a hair late (a silence of mean + 5.6 * 0.25 * mean, with
+  /// phi 8, before it counts).
+  double min_std_ratio = 0.25;
 };
 
 enum class device_state : uint8_t { active, silent, asleep };

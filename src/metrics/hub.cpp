@@ -126,6 +126,10 @@ struct hub::impl {
   prometheus::Family<prometheus::Counter>* alerts_sent;
   prometheus::Family<prometheus::Counter>* alerts_dropped;
   prometheus::Histogram* commit_seconds;
+  prometheus::Counter* device_messages;
+  prometheus::Counter* device_dropped;
+  prometheus::Gauge* devices_known;
+  prometheus::Gauge* devices_silent;
   std::mutex incidents_mtx;
   std::set<std::pair<std::string, std::string>> incident_keys;  // GUARDED_BY(incidents_mtx)
 };
@@ -181,6 +185,26 @@ hub::hub(duration stale_after) : p_(std::make_unique<impl>()), stale_after_(stal
                           .Help("How long a storage transaction took to commit")
                           .Register(r)
                           .Add({}, short_buckets());
+  p_->device_messages = &prometheus::BuildCounter()
+                           .Name("faultd_device_messages_total")
+                           .Help("Messages the devices detector took in")
+                           .Register(r)
+                           .Add({});
+  p_->device_dropped = &prometheus::BuildCounter()
+                          .Name("faultd_device_messages_dropped_total")
+                          .Help("Device messages dropped because the detector's buffer was full")
+                          .Register(r)
+                          .Add({});
+  p_->devices_known = &prometheus::BuildGauge()
+                         .Name("faultd_devices")
+                         .Help("Devices the devices detector knows")
+                         .Register(r)
+                         .Add({});
+  p_->devices_silent = &prometheus::BuildGauge()
+                          .Name("faultd_devices_silent")
+                          .Help("Devices silent now")
+                          .Register(r)
+                          .Add({});
   p_->scrape = std::make_shared<scrape_collector>(*this);
 }
 
@@ -238,6 +262,16 @@ void hub::alert_dropped(const std::string& sink) {
 
 void hub::storage_commit(duration took) {
   p_->commit_seconds->Observe(seconds(took));
+}
+
+void hub::device_messages(uint64_t taken, uint64_t dropped) {
+  p_->device_messages->Increment(static_cast<double>(taken));
+  p_->device_dropped->Increment(static_cast<double>(dropped));
+}
+
+void hub::devices(uint64_t known, uint64_t silent) {
+  p_->devices_known->Set(static_cast<double>(known));
+  p_->devices_silent->Set(static_cast<double>(silent));
 }
 
 void hub::beat() {

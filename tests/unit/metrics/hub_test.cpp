@@ -42,6 +42,8 @@ TEST_CASE("metrics follow Prometheus naming and count what happened") {
   h.alert_dropped("webhook-1");
   h.storage_commit(milliseconds(1));
   h.incidents_open({{{"network_timeout", "high"}, 2}});
+  h.device_messages(10, 2);
+  h.devices(5, 1);
   auto text = scrape(h);
   CAPTURE(text);
   CHECK(contains(text, "faultd_check_runs_total{check=\"port\",result=\"ok\",service=\"gw\"} 1"));
@@ -57,6 +59,10 @@ TEST_CASE("metrics follow Prometheus naming and count what happened") {
   CHECK(contains(text, "faultd_storage_commit_duration_seconds_count 1"));
   CHECK(contains(text, "faultd_incidents_open{fault_type=\"network_timeout\",severity=\"high\"} 2"));
   CHECK(contains(text, "faultd_healthy 1"));
+  CHECK(contains(text, "faultd_device_messages_total 10"));
+  CHECK(contains(text, "faultd_device_messages_dropped_total 2"));
+  CHECK(contains(text, "faultd_devices 5"));
+  CHECK(contains(text, "faultd_devices_silent 1"));
   // An incident kind that closed reads 0, not its last count.
   h.incidents_open({});
   CHECK(contains(scrape(h), "faultd_incidents_open{fault_type=\"network_timeout\",severity=\"high\"} 0"));
