@@ -327,13 +327,7 @@ caf::behavior devices_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
         const std::string& gateway) -> std::vector<devices::device_view> {
       auto& s = self->state;
       drain(self);  // what arrived up to now counts
-      auto all = s.detector->list(system_clock_source().now());
-      std::vector<devices::device_view> out;
-      for (auto& v : all)
-        if ((!silent_only || v.state == devices::device_state::silent)
-            && (gateway.empty() || v.gateway == gateway))
-          out.push_back(std::move(v));
-      return out;
+      return s.detector->list(system_clock_source().now(), silent_only, gateway);
     },
   };
 }

@@ -408,7 +408,10 @@ void on_opened(self_ptr self, const incident& inc, timestamp fault_time) {
                  inc.component, to_string(inc.type), to_string(inc.severity));
     st.ctx->send_to("analyzer", recovery_atom::value, inc.id, std::string{"none"},
                     std::vector<action_execution>{});
-    if (inc.severity >= st.ctx->cfg.alerting.min_severity)
+    // A device, gateway or alert sink is recovered only when a strategy
+    // names it: without one there is nothing to say beyond its own alert.
+    if (inc.severity >= st.ctx->cfg.alerting.min_severity
+        && !recovery::explicit_only(inc.component))
       alert_no_strategy(self, inc);
     return;
   }

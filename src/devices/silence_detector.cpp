@@ -269,11 +269,16 @@ std::vector<silence_event> silence_detector::scan(timestamp now) {
   return out;
 }
 
-std::vector<device_view> silence_detector::list(timestamp now) const {
+std::vector<device_view> silence_detector::list(timestamp now, bool silent_only,
+                                                const std::string& gateway) const {
   auto now_ms = ms_of(now);
   std::vector<device_view> out;
-  out.reserve(devices_.size());
+  if (!silent_only && gateway.empty())
+    out.reserve(devices_.size());
   for (const auto& [id, d] : devices_) {
+    if ((silent_only && d.state != device_state::silent)
+        || (!gateway.empty() && gateways_[d.gateway] != gateway))
+      continue;
     device_view v;
     v.id = id;
     v.gateway = gateways_[d.gateway];

@@ -105,8 +105,10 @@ public:
   /// Devices whose silence passed the threshold by `now`.
   std::vector<silence_event> scan(timestamp now);
 
-  /// Every device as of `now`.
-  std::vector<device_view> list(timestamp now) const;
+  /// The devices as of `now`, sorted by id: every one, or only the silent
+  /// ones, or only those of `gateway` ("" = any).
+  std::vector<device_view> list(timestamp now, bool silent_only = false,
+                                const std::string& gateway = "") const;
 
   size_t size() const { return devices_.size(); }
 

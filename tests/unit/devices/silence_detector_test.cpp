@@ -234,3 +234,21 @@ TEST_CASE("each gateway counts its known and silent devices") {
   CHECK(counts()["g1"] == std::make_pair(1u, 1u));
   CHECK(counts()["g2"] == std::make_pair(2u, 1u));
 }
+
+TEST_CASE("the listing filters silent devices and one gateway") {
+  silence_detector d{detector_params{}};
+  feed(d, "a", t0, seconds(1), 10, "g1");
+  auto last = feed(d, "b", t0, seconds(1), 10, "g2");
+  d.heard("c", "g2", last + seconds(20));
+  d.scan(last + seconds(20));  // a and b silent, c just heard
+  auto ids = [](const std::vector<device_view>& v) {
+    std::vector<std::string> out;
+    for (auto& x : v)
+      out.push_back(x.id);
+    return out;
+  };
+  CHECK(ids(d.list(last + seconds(20))) == std::vector<std::string>{"a", "b", "c"});
+  CHECK(ids(d.list(last + seconds(20), true)) == std::vector<std::string>{"a", "b"});
+  CHECK(ids(d.list(last + seconds(20), false, "g2")) == std::vector<std::string>{"b", "c"});
+  CHECK(ids(d.list(last + seconds(20), true, "g2")) == std::vector<std::string>{"b"});
+}
