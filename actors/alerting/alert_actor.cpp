@@ -75,22 +75,16 @@ caf::behavior mqtt_poster(caf::event_based_actor*, std::shared_ptr<mqtt::client>
 /// The fault a sink that is down raises (and clears when it is back).
 void sink_fault(self_ptr self, const sink& s, bool clears) {
   auto& st = self->state;
-  fault_event f;
-  f.id = make_uuid();
-  f.time = system_clock_source().now();
-  f.type = fault_type::network_timeout;
-  f.severity = fault_severity::high;
-  f.component = "alerting:" + s.name;
-  f.node = st.ctx->cfg.node.id;
-  f.source = "alerting";
-  f.clears = clears;
+  auto f = st.ctx->make_fault(fault_type::network_timeout, fault_severity::high,
+                              "alerting:" + s.name, "alerting",
+                              clears ? "alert sink " + s.name + " delivers again"
+                                     : "alert sink " + s.name + " at " + s.url
+                                         + " does not take alerts: " + s.box->last_error()
+                                         + " (alerts queue, up to alerting.queue_size)",
+                              clears);
   f.details["url"] = s.url;
   f.details["queued"] = std::to_string(s.box->size());
   f.details["dropped_total"] = std::to_string(s.box->dropped());
-  f.details["message"] = clears ? "alert sink " + s.name + " delivers again"
-                                : "alert sink " + s.name + " at " + s.url
-                                    + " does not take alerts: " + s.box->last_error()
-                                    + " (alerts queue, up to alerting.queue_size)";
   st.ctx->send_to("analyzer", event_atom::value, std::move(f));
 }
 

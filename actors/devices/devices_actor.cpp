@@ -56,24 +56,17 @@ std::string learned_path(const node_context& ctx) {
 
 fault_event device_fault(self_ptr self, const devices::silence_event& e) {
   auto& st = self->state;
-  fault_event f;
-  f.id = make_uuid();
-  f.time = system_clock_source().now();
-  f.type = fault_type::network_timeout;
-  f.severity = st.ctx->cfg.devices.severity;
-  f.component = "device:" + e.device;
-  f.node = st.ctx->cfg.node.id;
-  f.source = "devices";
-  f.clears = !e.silent;
+  auto usual = human_duration(std::chrono::milliseconds(static_cast<int64_t>(e.interval_ms)));
+  auto f = st.ctx->make_fault(
+    fault_type::network_timeout, st.ctx->cfg.devices.severity, "device:" + e.device, "devices",
+    e.silent ? "device " + e.device + " silent for " + human_duration(e.silence)
+                 + " (usually every " + usual + ")"
+             : "device " + e.device + " is heard again after " + human_duration(e.silence),
+    !e.silent);
   f.details["gateway"] = e.gateway;
   f.details["last_seen"] = format_timestamp(e.last_seen);
-  f.details["usual_interval"] = human_duration(std::chrono::milliseconds(
-    static_cast<int64_t>(e.interval_ms)));
+  f.details["usual_interval"] = usual;
   f.details["phi"] = std::to_string(e.phi);
-  f.details["message"] =
-    e.silent ? "device " + e.device + " silent for " + human_duration(e.silence)
-                 + " (usually every " + f.details["usual_interval"] + ")"
-             : "device " + e.device + " is heard again after " + human_duration(e.silence);
   f.metrics["phi"] = e.phi;
   f.metrics["interval_ms"] = e.interval_ms;
   return f;
@@ -84,41 +77,24 @@ fault_event device_fault(self_ptr self, const devices::silence_event& e) {
 void watch_broker(self_ptr self, bool connected, const std::string& error) {
   auto& st = self->state;
   auto now = std::chrono::steady_clock::now();
-  if (connected) {
+  if (connected)
     st.disconnected_since = now;
-    if (st.broker_fault) {
-      st.broker_fault = false;
-      fault_event f;
-      f.id = make_uuid();
-      f.time = system_clock_source().now();
-      f.type = fault_type::network_timeout;
-      f.severity = fault_severity::high;
-      f.component = "devices:" + st.ctx->cfg.devices.broker->to_string();
-      f.node = st.ctx->cfg.node.id;
-      f.source = "devices";
-      f.clears = true;
-      f.details["message"] = "device broker reachable again";
-      st.ctx->send_to("analyzer", event_atom::value, std::move(f));
-    }
+  const bool down = !connected && now - st.disconnected_since >= std::chrono::seconds(10);
+  if (down == st.broker_fault)
     return;
-  }
-  if (st.broker_fault || now - st.disconnected_since < std::chrono::seconds(10))
-    return;
-  st.broker_fault = true;
-  fault_event f;
-  f.id = make_uuid();
-  f.time = system_clock_source().now();
-  f.type = fault_type::network_timeout;
-  f.severity = fault_severity::high;
-  f.component = "devices:" + st.ctx->cfg.devices.broker->to_string();
-  f.node = st.ctx->cfg.node.id;
-  f.source = "devices";
-  f.details["message"] = "cannot reach the device broker: "
-                         + (error.empty() ? std::string{"not connected"} : error)
-                         + " (device silence is not judged meanwhile)";
-  st.log->error("devices-broker-unreachable broker={} error=\"{}\"",
-                st.ctx->cfg.devices.broker->to_string(), error);
-  st.ctx->send_to("analyzer", event_atom::value, std::move(f));
+  st.broker_fault = down;
+  auto broker = st.ctx->cfg.devices.broker->to_string();
+  if (down)
+    st.log->error("devices-broker-unreachable broker={} error=\"{}\"", broker, error);
+  st.ctx->send_to("analyzer", event_atom::value,
+                  st.ctx->make_fault(fault_type::network_timeout, fault_severity::high,
+                                     "devices:" + broker, "devices",
+                                     down ? "cannot reach the device broker: "
+                                              + (error.empty() ? std::string{"not connected"}
+                                                               : error)
+                                              + " (device silence is not judged meanwhile)"
+                                          : "device broker reachable again",
+                                     !down));
 }
 
 /// A gateway most of whose devices are silent is one fault on
@@ -135,20 +111,13 @@ void judge_gateways(self_ptr self) {
     const bool raised = st.gateways_down.count(g.gateway) > 0;
     if (down == raised)
       continue;
-    fault_event f;
-    f.id = make_uuid();
-    f.time = system_clock_source().now();
-    f.type = fault_type::network_timeout;
-    f.severity = fault_severity::high;
-    f.component = "gateway:" + g.gateway;
-    f.node = st.ctx->cfg.node.id;
-    f.source = "devices";
-    f.clears = !down;
+    auto f = st.ctx->make_fault(
+      fault_type::network_timeout, fault_severity::high, "gateway:" + g.gateway, "devices",
+      std::to_string(g.silent) + " of " + std::to_string(g.known) + " devices of gateway "
+        + g.gateway + (down ? " are silent (the gateway, not each device)" : " are silent now"),
+      !down);
     f.details["silent"] = std::to_string(g.silent);
     f.details["devices"] = std::to_string(g.known);
-    f.details["message"] =
-      std::to_string(g.silent) + " of " + std::to_string(g.known) + " devices of gateway "
-      + g.gateway + (down ? " are silent (the gateway, not each device)" : " are silent now");
     f.metrics["silent_ratio"] = static_cast<double>(g.silent) / g.known;
     if (down)
       st.gateways_down.insert(g.gateway);

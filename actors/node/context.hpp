@@ -106,6 +106,12 @@ struct node_context {
 
   /// Feeds a check result into the service's circuit breaker.
   void check_result(const std::string& service, bool ok) const;
+
+  /// A fault event this node's detector `source` observes now: a fresh id,
+  /// the time, this node, and `message` in its details (`clears`: it is
+  /// over).
+  fault_event make_fault(fault_type type, fault_severity severity, std::string component,
+                         std::string source, std::string message, bool clears = false) const;
 };
 
 /// What the membership says now, for quorum checks (failover, failback).

@@ -51,6 +51,22 @@
 
 namespace faultd {
 
+fault_event node_context::make_fault(fault_type type, fault_severity severity,
+                                     std::string component, std::string source,
+                                     std::string message, bool clears) const {
+  fault_event f;
+  f.id = make_uuid();
+  f.time = system_clock_source().now();
+  f.type = type;
+  f.severity = severity;
+  f.component = std::move(component);
+  f.node = cfg.node.id;
+  f.source = std::move(source);
+  f.clears = clears;
+  f.details["message"] = std::move(message);
+  return f;
+}
+
 void node_context::check_result(const std::string& service, bool ok) const {
   if (circuits)
     circuits->record(service, ok);
