@@ -98,6 +98,33 @@ void arm(self_ptr self) {
   self->delayed_send(self, pump_every, tick_atom::value);
 }
 
+/// The outcome of sink `i`'s delivery in flight ("" = delivered).
+void settle(self_ptr self, size_t i, const std::string& error) {
+  auto& st = self->state;
+  auto& s = st.sinks[i];
+  auto o = error.empty() ? s.box->succeeded() : s.box->failed(system_clock_source().now(), error);
+  if (error.empty())
+    st.ctx->metrics->alert_sent(s.name);
+  else
+    st.log->warn("alert-delivery-failed sink={} error=\"{}\" queued={}", s.name, error,
+                 s.box->size());
+  if (o.went_down) {
+    st.log->error("alert-sink-down sink={} url={} error=\"{}\"", s.name, s.url, error);
+    sink_fault(self, s, false);
+  }
+  if (o.came_up) {
+    st.log->info("alert-sink-up sink={} url={}", s.name, s.url);
+    sink_fault(self, s, true);
+  }
+  if (o.given_up) {
+    st.ctx->metrics->alert_dropped(s.name);
+    st.log->error("alert-dropped sink={} what=\"{}\" attempts={} error=\"{}\" dropped_total={}",
+                  s.name, o.given_up->what, o.given_up->attempts, o.given_up->last_error,
+                  s.box->dropped());
+  }
+  pump(self);
+}
+
 /// Starts the next due delivery of every sink with none in flight.
 void pump(self_ptr self) {
   auto& st = self->state;
@@ -111,44 +138,8 @@ void pump(self_ptr self) {
     self
       ->request(s.poster, timeout + std::chrono::seconds(5), post_atom::value, d->to, d->body,
                 static_cast<int64_t>(timeout.count()))
-      .then(
-        [self, i](const std::string& error) {
-          auto& st = self->state;
-          auto& s = st.sinks[i];
-          auto now = system_clock_source().now();
-          auto o = error.empty() ? s.box->succeeded() : s.box->failed(now, error);
-          if (error.empty())
-            st.ctx->metrics->alert_sent(s.name);
-          if (!error.empty())
-            st.log->warn("alert-delivery-failed sink={} error=\"{}\" queued={}", s.name, error,
-                         s.box->size());
-          if (o.went_down) {
-            st.log->error("alert-sink-down sink={} url={} error=\"{}\"", s.name, s.url, error);
-            sink_fault(self, s, false);
-          }
-          if (o.came_up) {
-            st.log->info("alert-sink-up sink={} url={}", s.name, s.url);
-            sink_fault(self, s, true);
-          }
-          if (o.given_up)
-            st.ctx->metrics->alert_dropped(s.name);
-          if (o.given_up)
-            st.log->error("alert-dropped sink={} what=\"{}\" attempts={} error=\"{}\" "
-                          "dropped_total={}",
-                          s.name, o.given_up->what, o.given_up->attempts,
-                          o.given_up->last_error, s.box->dropped());
-          pump(self);
-        },
-        [self, i](const caf::error& err) {
-          auto& st = self->state;
-          auto& s = st.sinks[i];
-          auto o = s.box->failed(system_clock_source().now(), self->system().render(err));
-          if (o.went_down)
-            sink_fault(self, s, false);
-          if (o.given_up)
-            st.ctx->metrics->alert_dropped(s.name);
-          pump(self);
-        });
+      .then([self, i](const std::string& error) { settle(self, i, error); },
+            [self, i](const caf::error& err) { settle(self, i, self->system().render(err)); });
   }
   for (auto& s : st.sinks)
     if (s.box->next_due())
@@ -160,22 +151,34 @@ void pump(self_ptr self) {
 void enqueue(self_ptr self, sink& s, std::string body, std::string what, std::string to = "") {
   auto pushed_out = s.box->push(to.empty() ? s.url : std::move(to), std::move(body),
                                 std::move(what), system_clock_source().now());
-  if (pushed_out)
-    self->state.ctx->metrics->alert_dropped(s.name);
-  if (pushed_out)
-    self->state.log->error("alert-dropped sink={} what=\"{}\" reason=\"queue full ({})\" "
-                           "dropped_total={}",
-                           s.name, pushed_out->what, self->state.ctx->cfg.alerting.queue_size,
-                           s.box->dropped());
+  if (!pushed_out)
+    return;
+  self->state.ctx->metrics->alert_dropped(s.name);
+  self->state.log->error("alert-dropped sink={} what=\"{}\" reason=\"queue full ({})\" "
+                         "dropped_total={}",
+                         s.name, pushed_out->what, self->state.ctx->cfg.alerting.queue_size,
+                         s.box->dropped());
 }
 
-/// Sends a notice to every sink.
-void deliver(self_ptr self, const alerting::notice& n) {
-  auto what = std::string{n.resolved() ? "resolved" : "firing"} + " alert " + n.a.id
-              + " (incident " + n.a.incident_id + ")";
+/// The alerts sent for one incident, one per Alertmanager identity (the
+/// latest of each label set).
+std::vector<alert> latest_alerts(const std::vector<alert>& sent) {
+  std::map<std::string, alert> latest;
+  for (const auto& a : sent)
+    latest[alerting::alertmanager_key(a)] = a;
+  std::vector<alert> out;
+  for (auto& [key, a] : latest)
+    out.push_back(std::move(a));
+  return out;
+}
+
+/// Sends to every sink: Alertmanager gets `for_alertmanager` (one
+/// notice per label set), webhooks and MQTT the one notice `n`.
+void deliver(self_ptr self, const std::vector<alerting::notice>& for_alertmanager,
+             const alerting::notice& n, const std::string& what) {
   for (auto& s : self->state.sinks) {
     if (s.kind == sink_kind::alertmanager)
-      enqueue(self, s, alerting::alertmanager_body({n}), what);
+      enqueue(self, s, alerting::alertmanager_body(for_alertmanager), what);
     else
       enqueue(self, s, alerting::webhook_body(n), what,
               s.kind == sink_kind::mqtt ? self->state.ctx->cfg.alerting.mqtt_topic : "");
@@ -231,7 +234,9 @@ void on_alert(self_ptr self, const alert& a) {
     st.group_fired[group] = now;
   }
   st.firing[a.incident_id].push_back(a);
-  deliver(self, alerting::notice{a, std::nullopt});
+  alerting::notice n{a, std::nullopt};
+  deliver(self, {n}, n,
+          "firing alert " + a.id + " (incident " + a.incident_id + ")");
 }
 
 /// An incident closed: what was sent for it is resolved (Alertmanager
@@ -245,23 +250,11 @@ void on_closed(self_ptr self, const incident& inc) {
   auto sent = std::move(f->second);
   st.firing.erase(f);
   auto ends = inc.closed_at.value_or(system_clock_source().now());
-  std::map<std::string, alert> latest;  // by Alertmanager identity
-  for (auto& a : sent)
-    latest[alerting::alertmanager_key(a)] = a;
-  auto what = "resolved incident " + inc.id;
-  for (auto& s : st.sinks) {
-    if (s.kind == sink_kind::alertmanager) {
-      std::vector<alerting::notice> ns;
-      for (auto& [key, a] : latest)
-        ns.push_back({a, ends});
-      enqueue(self, s, alerting::alertmanager_body(ns), what);
-    } else {
-      enqueue(self, s, alerting::webhook_body({sent.back(), ends}), what,
-              s.kind == sink_kind::mqtt ? st.ctx->cfg.alerting.mqtt_topic : "");
-    }
-  }
+  std::vector<alerting::notice> resolved;
+  for (auto& a : latest_alerts(sent))
+    resolved.push_back({a, ends});
   st.log->info("alert-resolved incident={} alerts={}", inc.id, sent.size());
-  pump(self);
+  deliver(self, resolved, {sent.back(), ends}, "resolved incident " + inc.id);
 }
 
 /// Alertmanager forgets firing alerts it is not told of again.
@@ -272,13 +265,9 @@ void resend_firing(self_ptr self) {
     return;
   st.last_resend = now;
   std::vector<alerting::notice> ns;
-  for (auto& [id, sent] : st.firing) {
-    std::map<std::string, alert> latest;
-    for (auto& a : sent)
-      latest[alerting::alertmanager_key(a)] = a;
-    for (auto& [key, a] : latest)
+  for (auto& [id, sent] : st.firing)
+    for (auto& a : latest_alerts(sent))
       ns.push_back({a, std::nullopt});
-  }
   if (ns.empty())
     return;
   for (auto& s : st.sinks)
