@@ -13,6 +13,7 @@
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
 #include "metrics/hub.hpp"
+#include "mqtt/client.hpp"
 
 namespace faultd {
 
@@ -38,7 +39,6 @@ struct devices_state {
   std::vector<devices::topic_pattern> patterns;
   std::shared_ptr<inbox> in = std::make_shared<inbox>();
   mosquitto* mq = nullptr;
-  uint64_t unmatched = 0;
   uint64_t reported_drops = 0;
   bool broker_fault = false;
   std::set<std::string> gateways_down;  ///< gateway:<id> faults raised
@@ -150,33 +150,26 @@ void drain(self_ptr self) {
     st.reported_drops = dropped;
   }
   std::string device, gateway;
-  for (auto& [topic, at] : batch) {
-    bool matched = false;
+  for (auto& [topic, at] : batch)
     for (auto& p : st.patterns)
       if (p.match(topic, device, gateway)) {
-        matched = true;
         if (auto back = st.detector->heard(device, gateway, at))
           st.ctx->send_to("analyzer", event_atom::value, device_fault(self, *back));
         break;
       }
-    if (!matched)
-      ++st.unmatched;
-  }
   // Silence is judged only while the stream is there: a broker outage is
   // the broker's fault, not every device's. The gateway goes first, so
   // that its devices' faults arrive explained.
-  if (connected) {
-    auto silent = st.detector->scan(system_clock_source().now());
-    judge_gateways(self);
-    for (auto& e : silent) {
-      st.log->info("device-silent device={} gateway={} silent_for={} interval={} phi={:.1f}",
-                   e.device, e.gateway, human_duration(e.silence),
-                   human_duration(std::chrono::milliseconds(static_cast<int64_t>(e.interval_ms))),
-                   e.phi);
-      st.ctx->send_to("analyzer", event_atom::value, device_fault(self, e));
-    }
-  } else {
-    judge_gateways(self);
+  std::vector<devices::silence_event> fell_silent;
+  if (connected)
+    fell_silent = st.detector->scan(system_clock_source().now());
+  judge_gateways(self);
+  for (auto& e : fell_silent) {
+    auto f = device_fault(self, e);
+    st.log->info("device-silent device={} gateway={} silent_for={} interval={} phi={:.1f}",
+                 e.device, e.gateway, human_duration(e.silence), f.details["usual_interval"],
+                 e.phi);
+    st.ctx->send_to("analyzer", event_atom::value, std::move(f));
   }
   uint64_t known = 0, silent = 0;
   for (auto& g : st.detector->gateways()) {
@@ -195,8 +188,7 @@ void drain(self_ptr self) {
 void connect_broker(self_ptr self) {
   auto& st = self->state;
   auto& cfg = st.ctx->cfg.devices;
-  static std::once_flag once;
-  std::call_once(once, [] { mosquitto_lib_init(); });
+  mqtt::init_library();
   auto id = "faultd-" + st.ctx->cfg.node.id + "-devices";
   st.mq = mosquitto_new(id.c_str(), true, st.in.get());
   if (st.mq == nullptr) {

@@ -10,12 +10,12 @@
 
 namespace faultd::mqtt {
 
-namespace {
-
 void init_library() {
   static std::once_flag once;
   std::call_once(once, [] { mosquitto_lib_init(); });
 }
+
+namespace {
 
 std::string ms_text(duration d) {
   return human_duration(d);

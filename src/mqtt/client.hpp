@@ -19,6 +19,10 @@ struct mosquitto;
 
 namespace faultd::mqtt {
 
+/// libmosquitto's global set-up, once per process (it is not thread-safe
+/// itself); every client of ours, and the devices detector's, calls it.
+void init_library();
+
 struct client_options {
   std::string host = "127.0.0.1";
   uint16_t port = 1883;
