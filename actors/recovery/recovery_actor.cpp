@@ -298,7 +298,7 @@ void check_budget(self_ptr self) {
     return;
   }
   st.budget_asking = true;
-  const std::string prefix = "recovery/budget/";
+  const std::string prefix{recovery::budget_prefix};
   self->request(sync, std::chrono::seconds(1), slist_atom::value, prefix)
     .then(
       [self, prefix, local_only](const replica::state_result& r) {
@@ -340,14 +340,12 @@ void check_budget(self_ptr self) {
 void start_strategy(self_ptr self, const incident& inc, const recovery_strategy& strategy,
                     std::optional<timestamp> fault_time) {
   auto& st = self->state;
+  st.ladder[inc.id].emplace_back(strategy.id, st.budget ? "waiting" : "running");
+  record_ladder(self, inc.id);
   if (!st.budget) {
-    st.ladder[inc.id].emplace_back(strategy.id, "running");
-    record_ladder(self, inc.id);
     run_strategy(self, inc, strategy, fault_time);
     return;
   }
-  st.ladder[inc.id].emplace_back(strategy.id, "waiting");
-  record_ladder(self, inc.id);
   st.budget->claim(inc.id, system_clock_source().now());
   st.queued[inc.id] = queued_start{inc, strategy, fault_time};
   st.log->info("recovery-budget-claimed incident={} strategy={} waiting={} running={}", inc.id,
@@ -355,7 +353,6 @@ void start_strategy(self_ptr self, const incident& inc, const recovery_strategy&
   publish_budget(self);
   arm_budget(self, duration{0});
 }
-
 
 /// A strategy ended failed or rolled back while its incident is still
 /// open: the next matching strategy by priority runs (the escalation

@@ -24,7 +24,7 @@ bool before(const budget_claim& a, const budget_claim& b) {
 } // namespace
 
 std::string budget_key(const std::string& node) {
-  return "recovery/budget/" + node;
+  return std::string{budget_prefix} + node;
 }
 
 std::string encode_claims(const std::vector<budget_claim>& claims) {
@@ -150,29 +150,28 @@ std::vector<budget_grant> cluster_budget::grant(const std::vector<budget_claim>&
   std::map<std::string, size_t> ahead_by_node;
   std::vector<budget_grant> out;
   size_t ahead = 0;
-  for (const auto* c : waiting) {
-    if (c->node != self_) {
-      ++ahead;
-      ++ahead_by_node[c->node];
-      continue;
-    }
-    auto& m = mine_.at(c->incident);
+  // Whether this node's claim `m` starts now; one that finds the budget
+  // full records what it found.
+  auto starts = [&](mine& m) {
     if (running + ahead >= limit_) {
       auto found = runs() + ", " + std::to_string(ahead) + " waiting ahead of it"
                    + by_node(ahead_by_node);
       if (m.found_full.empty())
         m.found_full = found;
       m.last_full = std::move(found);
+      return false;
+    }
+    return now >= ready_at(m, settle);
+  };
+  for (const auto* c : waiting) {
+    // Another node's claim, one that finds the budget full, and one still
+    // in its settle and jitter all stay ahead of the claims after them.
+    if (c->node != self_ || !starts(mine_.at(c->incident))) {
       ++ahead;
-      ++ahead_by_node[self_];
+      ++ahead_by_node[c->node];
       continue;
     }
-    auto ready = from_ms(m.claim.since_ms) + settle + m.jitter;
-    if (now < ready) {
-      ++ahead;  // it takes its slot once its jitter is over
-      ++ahead_by_node[self_];
-      continue;
-    }
+    auto& m = mine_.at(c->incident);
     budget_grant g;
     g.incident = c->incident;
     g.waited = std::max(duration{0}, now - from_ms(m.claim.since_ms));
@@ -193,12 +192,16 @@ std::vector<budget_grant> cluster_budget::grant(const std::vector<budget_claim>&
   return out;
 }
 
+timestamp cluster_budget::ready_at(const mine& m, duration settle) {
+  return from_ms(m.claim.since_ms) + settle + m.jitter;
+}
+
 std::optional<timestamp> cluster_budget::next_ready(bool peers_alive) const {
   std::optional<timestamp> out;
   for (const auto& [id, m] : mine_) {
     if (m.claim.running)
       continue;
-    auto t = from_ms(m.claim.since_ms) + (peers_alive ? settle_ : duration{0}) + m.jitter;
+    auto t = ready_at(m, peers_alive ? settle_ : duration{0});
     if (!out || t < *out)
       out = t;
   }

@@ -26,6 +26,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "faultd/time.hpp"
@@ -41,7 +42,8 @@ struct budget_claim {
   bool running = false;  ///< it holds a slot (else it waits for one)
 };
 
-/// "recovery/budget/<node>": where a node's claims live in the replicated map.
+/// Where the nodes' claims live in the replicated map: budget_prefix + node.
+constexpr std::string_view budget_prefix = "recovery/budget/";
 std::string budget_key(const std::string& node);
 
 /// One line per claim: "<since_ms> running|waiting <incident>".
@@ -110,6 +112,9 @@ private:
     std::string found_full;
     std::string last_full;  ///< the last time it found the budget full
   };
+
+  /// When `m` has waited its settle and jitter.
+  static timestamp ready_at(const mine& m, duration settle);
 
   std::string self_;
   uint32_t limit_;
