@@ -15,14 +15,6 @@ void init_library() {
   std::call_once(once, [] { mosquitto_lib_init(); });
 }
 
-namespace {
-
-std::string ms_text(duration d) {
-  return human_duration(d);
-}
-
-} // namespace
-
 client::client(client_options opts) : opts_(std::move(opts)) {
   init_library();
   m_ = mosquitto_new(opts_.client_id.empty() ? nullptr : opts_.client_id.c_str(), true, this);
@@ -141,7 +133,7 @@ status client::connect(duration timeout) {
   if (!loop_until([&] { return connack_ >= 0; }, deadline, why)) {
     connecting_ = false;
     mosquitto_disconnect(m_);
-    return {errc::timeout, why.empty() ? "no CONNACK from " + where + " within " + ms_text(timeout)
+    return {errc::timeout, why.empty() ? "no CONNACK from " + where + " within " + human_duration(timeout)
                                        : "connect to " + where + ": " + why};
   }
   if (connack_ != 0)
@@ -149,42 +141,41 @@ status client::connect(duration timeout) {
   return {};
 }
 
-status client::publish(const std::string& topic, const std::string& payload, int qos,
-                       duration timeout) {
+template <class Send>
+status client::acknowledged(const char* verb, const std::string& name, const char* ack,
+                            duration timeout, Send send) {
+  const auto what = std::string{verb} + " " + name;
   auto start = std::chrono::steady_clock::now();
   if (auto st = connect(timeout); !st.ok())
     return st;
   auto deadline = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
   int mid = 0;
-  int rc = mosquitto_publish(m_, &mid, topic.c_str(), static_cast<int>(payload.size()),
-                             payload.data(), qos, false);
+  int rc = send(&mid);
   if (rc != MOSQ_ERR_SUCCESS) {
     if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST)
       connected_ = false;
-    return {errc::unavailable, std::string{"publish to "} + topic + ": " + mosquitto_strerror(rc)};
+    return {errc::unavailable, what + ": " + mosquitto_strerror(rc)};
   }
   std::string why;
-  auto done = [&] { return acked_.erase(mid) > 0; };
-  if (!loop_until(done, deadline, why))
-    return {errc::timeout, why.empty() ? "no PUBACK for " + topic + " within " + ms_text(timeout)
-                                       : "publish to " + topic + ": " + why};
+  if (!loop_until([&] { return acked_.erase(mid) > 0; }, deadline, why))
+    return {errc::timeout, why.empty() ? "no " + std::string{ack} + " for " + name + " within "
+                                           + human_duration(timeout)
+                                       : what + ": " + why};
   return {};
 }
 
+status client::publish(const std::string& topic, const std::string& payload, int qos,
+                       duration timeout) {
+  return acknowledged("publish to", topic, "PUBACK", timeout, [&](int* mid) {
+    return mosquitto_publish(m_, mid, topic.c_str(), static_cast<int>(payload.size()),
+                             payload.data(), qos, false);
+  });
+}
+
 status client::subscribe(const std::string& filter, int qos, duration timeout) {
-  auto start = std::chrono::steady_clock::now();
-  if (auto st = connect(timeout); !st.ok())
-    return st;
-  auto deadline = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
-  int mid = 0;
-  int rc = mosquitto_subscribe(m_, &mid, filter.c_str(), qos);
-  if (rc != MOSQ_ERR_SUCCESS)
-    return {errc::unavailable, "subscribe to " + filter + ": " + mosquitto_strerror(rc)};
-  std::string why;
-  if (!loop_until([&] { return acked_.erase(mid) > 0; }, deadline, why))
-    return {errc::timeout, why.empty() ? "no SUBACK for " + filter + " within " + ms_text(timeout)
-                                       : "subscribe to " + filter + ": " + why};
-  return {};
+  return acknowledged("subscribe to", filter, "SUBACK", timeout, [&](int* mid) {
+    return mosquitto_subscribe(m_, mid, filter.c_str(), qos);
+  });
 }
 
 status client::wait_for(const std::string& topic, const std::string& payload, duration timeout) {
@@ -199,7 +190,7 @@ status client::wait_for(const std::string& topic, const std::string& payload, du
   std::string why;
   if (!loop_until(arrived, deadline, why))
     return {errc::timeout, why.empty() ? "the probe message did not come back on " + topic
-                                           + " within " + ms_text(timeout)
+                                           + " within " + human_duration(timeout)
                                        : "waiting for the probe on " + topic + ": " + why};
   return {};
 }

@@ -71,6 +71,12 @@ private:
   template <class Pred>
   bool loop_until(Pred done, std::chrono::steady_clock::time_point deadline, std::string& why);
 
+  /// Connects if needed, runs `send(&mid)` (a libmosquitto call) and waits
+  /// for the broker's `ack` of message `mid`; "<verb> <name>" in errors.
+  template <class Send>
+  status acknowledged(const char* verb, const std::string& name, const char* ack,
+                      duration timeout, Send send);
+
   client_options opts_;
   mosquitto* m_ = nullptr;
   bool connected_ = false;
