@@ -157,6 +157,7 @@ std::string converse(int fd, const std::string& send, const std::string& expect,
   }
   if (expect.empty())
     return "";
+  auto came = [&] { return " (got " + quote_for_log(got) + ")"; };
   char buf[1024];
   while (got.find(expect) == std::string::npos) {
     if (got.size() >= tcp_answer_cap)
@@ -166,13 +167,13 @@ std::string converse(int fd, const std::string& send, const std::string& expect,
     int n = ::poll(&p, 1, poll_millis(deadline));
     if (n == 0)
       return "no " + quote_for_log(expect) + " in the answer " + timed_out_text(timeout)
-             + (got.empty() ? " (nothing came)" : " (got " + quote_for_log(got) + ")");
+             + (got.empty() ? " (nothing came)" : came());
     if (n < 0 && errno != EINTR)
       return "read: " + os_error(errno);
     auto r = ::recv(fd, buf, std::min(sizeof buf, tcp_answer_cap - got.size()), 0);
     if (r == 0)
       return "the peer closed the connection before " + quote_for_log(expect)
-             + (got.empty() ? std::string{} : " (got " + quote_for_log(got) + ")");
+             + (got.empty() ? std::string{} : came());
     if (r < 0 && errno != EAGAIN && errno != EINTR)
       return "read: " + os_error(errno);
     if (r > 0)

@@ -29,11 +29,12 @@ prometheus::Histogram::BucketBoundaries long_buckets() {
   return {0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600};
 }
 
-prometheus::MetricFamily gauge_family(std::string name, std::string help) {
+prometheus::MetricFamily family(std::string name, std::string help,
+                                prometheus::MetricType type = prometheus::MetricType::Gauge) {
   prometheus::MetricFamily f;
   f.name = std::move(name);
   f.help = std::move(help);
-  f.type = prometheus::MetricType::Gauge;
+  f.type = type;
   return f;
 }
 
@@ -67,22 +68,22 @@ public:
       s = src_;
     }
     std::vector<prometheus::MetricFamily> out;
-    auto healthy = gauge_family("faultd_healthy",
+    auto healthy = family("faultd_healthy",
                                 "1 while the node's actors answer (a recent heartbeat)");
     add_sample(healthy, {}, hub_.healthy() ? 1 : 0);
     out.push_back(std::move(healthy));
-    auto age = gauge_family("faultd_heartbeat_age_seconds",
+    auto age = family("faultd_heartbeat_age_seconds",
                             "Time since the node's last heartbeat (one a second)");
     add_sample(age, {}, seconds(hub_.since_beat()));
     out.push_back(std::move(age));
     if (s.services) {
-      auto up = gauge_family("faultd_service_up", "1 while the managed service runs");
-      auto state = gauge_family("faultd_service_state",
+      auto up = family("faultd_service_up", "1 while the managed service runs");
+      auto state = family("faultd_service_state",
                                 "The managed service's state (1 for the current one)");
-      prometheus::MetricFamily restarts;
-      restarts.name = "faultd_service_restarts_total";
-      restarts.help = "Restarts of the managed service by this faultd (its policy and recovery)";
-      restarts.type = prometheus::MetricType::Counter;
+      auto restarts =
+        family("faultd_service_restarts_total",
+               "Restarts of the managed service by this faultd (its policy and recovery)",
+               prometheus::MetricType::Counter);
       for (const auto& x : s.services()) {
         add_sample(up, {{"service", x.name}}, x.state == "running" ? 1 : 0);
         add_sample(state, {{"service", x.name}, {"state", x.state}}, 1);
@@ -93,7 +94,7 @@ public:
       out.push_back(std::move(restarts));
     }
     if (s.members) {
-      auto members = gauge_family("faultd_cluster_members", "Cluster members by state");
+      auto members = family("faultd_cluster_members", "Cluster members by state");
       auto counts = s.members();
       for (const char* st : {"alive", "suspect", "dead", "left"})
         add_sample(members, {{"state", st}}, static_cast<double>(counts[st]));
