@@ -83,6 +83,23 @@ uint32_t as_positive_u32(const value& v) {
   return n;
 }
 
+/// An MQTT topic to publish to: no wildcards.
+std::string as_publish_topic(const value& v) {
+  auto t = v.as_nonempty_string();
+  if (t.find_first_of("+#") != std::string::npos || t.find('\0') != std::string::npos)
+    v.fail("a topic to publish to has no wildcards (+ #), got " + quoted(t));
+  return t;
+}
+
+/// A user name and its password (MQTT): the password needs the user.
+void read_credentials(map_reader& m, const std::string& user_key, const std::string& pass_key,
+                      std::string& user, std::string& pass) {
+  m.with(user_key, [&](const value& x) { user = x.as_nonempty_string(); });
+  m.with(pass_key, [&](const value& x) { pass = x.as_string(); });
+  if (!pass.empty() && user.empty())
+    m.get(pass_key)->fail("needs " + user_key);
+}
+
 std::string as_http_url(const value& v) {
   auto s = v.as_nonempty_string();
   auto scheme = s.rfind("https://", 0) == 0 ? 8u : s.rfind("http://", 0) == 0 ? 7u : 0u;
@@ -561,15 +578,8 @@ private:
             auto p = x.as_int(1, 65535);
             c.port = static_cast<uint16_t>(p);
           });
-          m.with("probe_topic", [&](const value& x) {
-            c.probe_topic = x.as_nonempty_string();
-            if (c.probe_topic.find_first_of("+#") != std::string::npos)
-              x.fail("a probe topic has no wildcards (+ #), got " + quoted(c.probe_topic));
-          });
-          m.with("username", [&](const value& x) { c.username = x.as_nonempty_string(); });
-          m.with("password", [&](const value& x) { c.password = x.as_string(); });
-          if (!c.password.empty() && c.username.empty())
-            m.get("password")->fail("needs username");
+          m.with("probe_topic", [&](const value& x) { c.probe_topic = as_publish_topic(x); });
+          read_credentials(m, "username", "password", c.username, c.password);
           break;
         }
         case check_kind::http: {
@@ -796,10 +806,7 @@ private:
     m.with("max_silence", [&](const value& x) { out.max_silence = x.as_positive_duration(); });
     m.with("min_samples", [&](const value& x) { out.min_samples = as_positive_u32(x); });
     m.with("severity", [&](const value& x) { out.severity = as_severity(x); });
-    m.with("username", [&](const value& x) { out.username = x.as_nonempty_string(); });
-    m.with("password", [&](const value& x) { out.password = x.as_string(); });
-    if (!out.password.empty() && out.username.empty())
-      m.get("password")->fail("needs username");
+    read_credentials(m, "username", "password", out.username, out.password);
     m.with("gateway_silence_ratio", [&](const value& x) {
       out.gateway_silence_ratio = x.as_double();
       if (!(out.gateway_silence_ratio > 0 && out.gateway_silence_ratio <= 1))
@@ -837,18 +844,10 @@ private:
     m.with("queue_size", [&](const value& x) { out.queue_size = as_positive_u32(x); });
     m.with("repeat_interval", [&](const value& x) { out.repeat_interval = x.as_duration(); });
     m.with("mqtt_broker", [&](const value& x) { out.mqtt_broker = x.as_endpoint(); });
-    auto topic = [](const value& x) {
-      auto t = x.as_nonempty_string();
-      if (t.find_first_of("+#") != std::string::npos || t.find('\0') != std::string::npos)
-        x.fail("a topic to publish to has no wildcards (+ #), got " + quoted(t));
-      return t;
-    };
-    m.with("mqtt_topic", [&](const value& x) { out.mqtt_topic = topic(x); });
-    m.with("mqtt_incident_topic", [&](const value& x) { out.mqtt_incident_topic = topic(x); });
-    m.with("mqtt_username", [&](const value& x) { out.mqtt_username = x.as_nonempty_string(); });
-    m.with("mqtt_password", [&](const value& x) { out.mqtt_password = x.as_string(); });
-    if (!out.mqtt_password.empty() && out.mqtt_username.empty())
-      m.get("mqtt_password")->fail("needs mqtt_username");
+    m.with("mqtt_topic", [&](const value& x) { out.mqtt_topic = as_publish_topic(x); });
+    m.with("mqtt_incident_topic",
+           [&](const value& x) { out.mqtt_incident_topic = as_publish_topic(x); });
+    read_credentials(m, "mqtt_username", "mqtt_password", out.mqtt_username, out.mqtt_password);
   }
 
   void parse_storage(const value& v, storage_config& out) {
