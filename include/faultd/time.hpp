@@ -45,6 +45,11 @@ std::optional<timestamp> parse_timestamp(std::string_view s);
 int64_t to_unix_nanos(timestamp t);
 timestamp from_unix_nanos(int64_t ns);
 
+/// Milliseconds since the epoch (truncated), and back: for values kept or
+/// sent as whole milliseconds.
+int64_t to_unix_millis(timestamp t);
+timestamp from_unix_millis(int64_t ms);
+
 /// A source of time. Production code uses system_clock_source(); tests use a
 /// manual_clock they advance by hand.
 class clock_source {

@@ -201,6 +201,15 @@ size_t keep_body_prefix(char* data, size_t size, size_t nmemb, void* user) {
   return n; // the rest is read and dropped, so the transfer completes
 }
 
+/// Why a transfer failed: "timed out after 5s" or curl's text, with its
+/// error buffer's detail.
+std::string curl_failure(CURLcode rc, duration timeout, const char* errbuf) {
+  std::string out = rc == CURLE_OPERATION_TIMEDOUT ? timed_out_text(timeout) : curl_easy_strerror(rc);
+  if (errbuf[0] != '\0')
+    out += std::string(": ") + errbuf;
+  return out;
+}
+
 /// What every request of ours sets: no signals, a timeout, no redirects,
 /// http(s) only, the body's first bytes kept in `body`.
 bool setup_request(CURL* h, const std::string& url, duration timeout, const char* agent,
@@ -354,9 +363,7 @@ check_result run_http_check(const std::string& url, int expected_status, duratio
   r.latency_ms = millis_since(start);
   r.code = static_cast<int>(status);
   if (rc != CURLE_OK) {
-    r.message = rc == CURLE_OPERATION_TIMEDOUT ? timed_out_text(timeout) : curl_easy_strerror(rc);
-    if (errbuf[0] != '\0')
-      r.message += std::string(": ") + errbuf;
+    r.message = curl_failure(rc, timeout, errbuf);
     return r;
   }
   if (status == expected_status) {
@@ -399,9 +406,7 @@ http_response http_post(const std::string& url, const std::string& body,
   curl_easy_cleanup(h);
   curl_slist_free_all(headers);
   if (rc != CURLE_OK) {
-    r.error = rc == CURLE_OPERATION_TIMEDOUT ? timed_out_text(timeout) : curl_easy_strerror(rc);
-    if (errbuf[0] != '\0')
-      r.error += std::string(": ") + errbuf;
+    r.error = curl_failure(rc, timeout, errbuf);
   } else if (r.status < 200 || r.status > 299) {
     r.error = "HTTP " + std::to_string(r.status);
   }

@@ -117,6 +117,12 @@ int64_t to_unix_nanos(timestamp t) { return t.time_since_epoch().count(); }
 
 timestamp from_unix_nanos(int64_t ns) { return timestamp{duration{ns}}; }
 
+int64_t to_unix_millis(timestamp t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+timestamp from_unix_millis(int64_t ms) { return timestamp{std::chrono::milliseconds(ms)}; }
+
 std::string format_timestamp(timestamp t) {
   auto ns = to_unix_nanos(t);
   auto secs = static_cast<time_t>(ns / 1'000'000'000);

@@ -10,14 +10,6 @@ namespace faultd::devices {
 
 namespace {
 
-int64_t ms_of(timestamp t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-timestamp at_ms(int64_t ms) {
-  return timestamp{std::chrono::milliseconds(ms)};
-}
-
 int64_t ms_of(duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
@@ -204,7 +196,7 @@ silence_event silence_detector::event_of(const std::string& id, const device& d,
   e.device = id;
   e.gateway = gateways_[d.gateway];
   e.silent = silent;
-  e.last_seen = at_ms(d.last_ms);
+  e.last_seen = from_unix_millis(d.last_ms);
   e.interval_ms = d.mean;
   e.phi = phi_of(d, now_ms);
   e.silence = std::chrono::milliseconds(std::max<int64_t>(0, now_ms - d.last_ms));
@@ -213,7 +205,7 @@ silence_event silence_detector::event_of(const std::string& id, const device& d,
 
 std::optional<silence_event> silence_detector::heard(const std::string& id,
                                                      const std::string& gateway, timestamp now) {
-  auto now_ms = ms_of(now);
+  auto now_ms = to_unix_millis(now);
   auto [it, added] = devices_.try_emplace(id);
   auto& d = it->second;
   std::optional<silence_event> back;
@@ -243,8 +235,8 @@ void silence_detector::asleep(const std::string& id, const std::string& gateway,
                               timestamp now) {
   auto& d = devices_[id];
   if (d.messages == 0)
-    d.last_ms = ms_of(now);
-  d.asleep_until_ms = ms_of(until);
+    d.last_ms = to_unix_millis(now);
+  d.asleep_until_ms = to_unix_millis(until);
   set(d, gateway_index(gateway),
       d.state == device_state::silent && d.gateway != UINT32_MAX ? device_state::silent
                                                                   : device_state::asleep);
@@ -252,7 +244,7 @@ void silence_detector::asleep(const std::string& id, const std::string& gateway,
 }
 
 std::vector<silence_event> silence_detector::scan(timestamp now) {
-  auto now_ms = ms_of(now);
+  auto now_ms = to_unix_millis(now);
   std::vector<silence_event> out;
   while (!heap_.empty() && heap_.top().at_ms <= now_ms) {
     auto top = heap_.top();
@@ -271,7 +263,7 @@ std::vector<silence_event> silence_detector::scan(timestamp now) {
 
 std::vector<device_view> silence_detector::list(timestamp now, bool silent_only,
                                                 const std::string& gateway) const {
-  auto now_ms = ms_of(now);
+  auto now_ms = to_unix_millis(now);
   std::vector<device_view> out;
   if (!silent_only && gateway.empty())
     out.reserve(devices_.size());
@@ -285,7 +277,7 @@ std::vector<device_view> silence_detector::list(timestamp now, bool silent_only,
     v.state = d.state == device_state::asleep && now_ms >= d.asleep_until_ms
                 ? device_state::active
                 : d.state;
-    v.last_seen = at_ms(d.last_ms);
+    v.last_seen = from_unix_millis(d.last_ms);
     v.interval_ms = d.samples > 0 ? d.mean : 0;
     v.phi = phi_of(d, now_ms);
     v.messages = d.messages;
@@ -298,7 +290,7 @@ std::vector<device_view> silence_detector::list(timestamp now, bool silent_only,
 
 double silence_detector::phi(const std::string& id, timestamp now) const {
   auto it = devices_.find(id);
-  return it == devices_.end() ? 0 : phi_of(it->second, ms_of(now));
+  return it == devices_.end() ? 0 : phi_of(it->second, to_unix_millis(now));
 }
 
 std::vector<silence_detector::learned> silence_detector::export_learned() const {

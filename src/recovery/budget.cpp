@@ -9,14 +9,6 @@ namespace faultd::recovery {
 
 namespace {
 
-int64_t to_ms(timestamp t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-timestamp from_ms(int64_t ms) {
-  return timestamp{std::chrono::milliseconds(ms)};
-}
-
 bool before(const budget_claim& a, const budget_claim& b) {
   return std::tie(a.since_ms, a.node, a.incident) < std::tie(b.since_ms, b.node, b.incident);
 }
@@ -78,7 +70,7 @@ void cluster_budget::claim(const std::string& incident, timestamp now) {
   if (mine_.count(incident) > 0)
     return;
   mine m;
-  m.claim = budget_claim{self_, incident, to_ms(now), false};
+  m.claim = budget_claim{self_, incident, to_unix_millis(now), false};
   m.jitter = std::chrono::duration_cast<duration>(jitter_ * std::clamp(random_(), 0.0, 1.0));
   mine_.emplace(incident, std::move(m));
 }
@@ -86,7 +78,7 @@ void cluster_budget::claim(const std::string& incident, timestamp now) {
 void cluster_budget::hold(const std::string& incident, timestamp now) {
   auto& m = mine_[incident];
   if (m.claim.incident.empty())
-    m.claim = budget_claim{self_, incident, to_ms(now), true};
+    m.claim = budget_claim{self_, incident, to_unix_millis(now), true};
   m.claim.running = true;
 }
 
@@ -174,7 +166,7 @@ std::vector<budget_grant> cluster_budget::grant(const std::vector<budget_claim>&
     auto& m = mine_.at(c->incident);
     budget_grant g;
     g.incident = c->incident;
-    g.waited = std::max(duration{0}, now - from_ms(m.claim.since_ms));
+    g.waited = std::max(duration{0}, now - from_unix_millis(m.claim.since_ms));
     const auto limit = "the cluster restart budget (max_concurrent_cluster " + std::to_string(limit_);
     if (!m.found_full.empty())
       g.why = "waited " + human_duration(g.waited) + " for " + limit + "): it found "
@@ -193,7 +185,7 @@ std::vector<budget_grant> cluster_budget::grant(const std::vector<budget_claim>&
 }
 
 timestamp cluster_budget::ready_at(const mine& m, duration settle) {
-  return from_ms(m.claim.since_ms) + settle + m.jitter;
+  return from_unix_millis(m.claim.since_ms) + settle + m.jitter;
 }
 
 std::optional<timestamp> cluster_budget::next_ready(bool peers_alive) const {

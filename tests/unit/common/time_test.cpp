@@ -109,3 +109,10 @@ TEST_CASE("durations for people are rounded to what matters, never raw nanosecon
   CHECK(human_duration(duration{0}) == "0s");
   CHECK(human_duration(-milliseconds(250)) == "-250ms");
 }
+
+TEST_CASE("whole milliseconds since the epoch, truncated, and back") {
+  auto t = from_unix_nanos(1'795'000'000'123'456'789);
+  CHECK(to_unix_millis(t) == 1'795'000'000'123);
+  CHECK(from_unix_millis(1'795'000'000'123) == from_unix_nanos(1'795'000'000'123'000'000));
+  CHECK(to_unix_millis(from_unix_millis(-5)) == -5);
+}
