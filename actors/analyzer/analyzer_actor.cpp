@@ -26,6 +26,9 @@ struct analyzer_state {
   std::vector<incident> pending_incidents;
   std::unordered_map<std::string, size_t> pending_index; ///< incident id -> position
   bool flush_queued = false;
+  /// Incidents changed since faultd_incidents_open was last counted (it is
+  /// counted at most once a tick, not once per event of a storm).
+  bool counts_stale = true;
   std::unique_ptr<analysis::analyzer> an;
   uint64_t events = 0;
   std::shared_ptr<spdlog::logger> log = log::get("analyzer");
@@ -56,12 +59,8 @@ void announce(self_ptr self, const analysis::result& r, timestamp fault_time = {
   }
   for (auto& a : r.alerts)
     st.ctx->send_to("alerting", alert_atom::value, a);
-  if (!r.changed.empty()) {
-    std::map<std::pair<std::string, std::string>, uint64_t> open;
-    for (const auto& x : st.an->open_incidents())
-      ++open[{std::string{to_string(x.type)}, std::string{to_string(x.severity)}}];
-    st.ctx->metrics->incidents_open(open);
-  }
+  if (!r.changed.empty())
+    st.counts_stale = true;
 }
 
 caf::behavior running(self_ptr self);
@@ -214,9 +213,14 @@ caf::behavior running(self_ptr self) {
       persist(self, nullptr, self->state.an->set_ladder(id, ladder));
     },
     [=](tick_atom) {
-      auto r = self->state.an->tick();
+      auto& st = self->state;
+      auto r = st.an->tick();
       persist(self, nullptr, r);
       announce(self, r);
+      if (st.counts_stale) {
+        st.counts_stale = false;
+        st.ctx->metrics->incidents_open(st.an->open_counts());
+      }
       self->delayed_send(self, tick_interval, tick_atom::value);
     },
   };

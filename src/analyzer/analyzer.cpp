@@ -719,6 +719,14 @@ std::vector<incident> analyzer::open_incidents() const {
   return out;
 }
 
+std::map<std::pair<std::string, std::string>, uint64_t> analyzer::open_counts() const {
+  std::map<std::pair<std::string, std::string>, uint64_t> out;
+  for (const auto& [id, x] : incidents_)
+    if (x.inc.status == incident_status::open)
+      ++out[{std::string{to_string(x.inc.type)}, std::string{to_string(x.inc.severity)}}];
+  return out;
+}
+
 const incident* analyzer::find(const std::string& id) const {
   auto i = incidents_.find(id);
   return i == incidents_.end() ? nullptr : &i->second.inc;

@@ -166,6 +166,9 @@ public:
   /// Copies of all open incidents, oldest first.
   std::vector<incident> open_incidents() const;
 
+  /// Open incidents by (fault type, severity), as their names (metrics).
+  std::map<std::pair<std::string, std::string>, uint64_t> open_counts() const;
+
   /// An open or recently closed incident by id, nullptr if unknown. The
   /// pointer is valid until the next non-const call.
   const incident* find(const std::string& id) const;

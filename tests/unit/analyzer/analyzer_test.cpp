@@ -683,3 +683,18 @@ TEST_CASE("a symptom whose own check still fails stays open, on its own, when it
   a.on_event(passes);
   CHECK(a.find(symptom.incident_id)->status == incident_status::closed);
 }
+
+TEST_CASE("open incidents are counted by fault type and severity") {
+  manual_clock clock;
+  analyzer a{test_settings(), {}, clock};
+  CHECK(a.open_counts().empty());
+  a.on_event(fault("a", unavailable, fault_severity::high));
+  a.on_event(fault("b", unavailable, fault_severity::high));
+  a.on_event(fault("c", timeout, fault_severity::low));
+  auto counts = a.open_counts();
+  CHECK(counts[{"service_unavailable", "high"}] == 2);
+  CHECK(counts[{"network_timeout", "low"}] == 1);
+  a.on_event(clear("a", unavailable, "inject"));
+  a.on_event(clear("b", unavailable, "inject"));
+  CHECK(a.open_counts().count({"service_unavailable", "high"}) == 0);
+}
