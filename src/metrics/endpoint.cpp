@@ -56,10 +56,12 @@ status endpoint::open(const std::string& listen, std::shared_ptr<hub> h,
     return c;
   }();
   try {
-    // Two threads; requests are small and read-only.
+    // Requests are small and read-only. A connection that sends nothing
+    // holds a thread until request_timeout_ms: 8 threads and 1 s keep a
+    // handful of idle connections from starving the scraper for long.
     e->exposer_ = std::make_unique<prometheus::Exposer>(
-      std::vector<std::string>{"listening_ports", listen, "num_threads", "2",
-                               "request_timeout_ms", "5000"},
+      std::vector<std::string>{"listening_ports", listen, "num_threads", "8",
+                               "request_timeout_ms", "1000"},
       &callbacks);
   } catch (const std::exception& err) {
     return {errc::unavailable, "metrics.listen " + listen + ": cannot listen: " + err.what()};

@@ -1,16 +1,21 @@
 // The metrics endpoint against a real Prometheus (Debian's prometheus,
 // started by the test on loopback): it scrapes faultd every second, and its
 // query API shows faultd_service_restarts_total rise after the service is
-// killed. /healthz answers ok while the node runs.
+// killed. /healthz answers ok while the node runs, also through random
+// bytes, a huge length field and idle connections.
 
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <memory>
+#include <random>
 #include <string>
 #include <unistd.h>
+#include <vector>
 
 #include "support/http_receiver.hpp"
 #include "support/node_process.hpp"
+#include "support/raw_client.hpp"
 #include "support/support.hpp"
 
 using namespace faultd::test;
@@ -72,4 +77,23 @@ TEST_CASE("a real Prometheus scrapes faultd and sees a killed service's restart"
   CAPTURE(answer);
   // Prometheus marks its target up.
   CHECK(contains(http_get(port, "/api/v1/query?query=up%7Bjob%3D%22faultd%22%7D"), ",\"1\"]"));
+}
+
+TEST_CASE("the metrics endpoint lives through random bytes, a huge length and idle connections") {
+  auto port = free_port();
+  node_process n{"services: []\nmetrics:\n  listen: 127.0.0.1:" + std::to_string(port) + "\n"};
+  REQUIRE(http_get(port, "/healthz") == "ok\n");
+  std::mt19937 rng{11};
+  std::vector<std::unique_ptr<raw_client>> idle;
+  for (int i = 0; i < 20; ++i)
+    idle.push_back(std::make_unique<raw_client>("", port));
+  raw_client garbage{"", port};
+  garbage.send(random_bytes(rng, 5000));
+  raw_client huge{"", port};
+  huge.send("GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999\r\n\r\n");
+  // Still answering (idle connections each hold a thread for 1 s at most).
+  CHECK(wait_until([&] { return http_get(port, "/healthz", 5000) == "ok\n"; },
+                   std::chrono::seconds(30)));
+  CHECK(contains(http_get(port, "/metrics", 5000), "faultd_healthy 1"));
+  CHECK(n.ctl({"status"}).status == 0);
 }
