@@ -140,9 +140,19 @@ std::pair<double, double> usage_of(pid_t pid) {
 }
 
 /// A metric's value in /metrics text (0 if absent).
+/// A metric's value in a scrape, summed over its labels.
 double metric(const std::string& text, const std::string& name) {
-  auto at = text.find("\n" + name + " ");
-  return at == std::string::npos ? 0 : std::stod(text.substr(at + name.size() + 2));
+  double sum = 0;
+  for (auto at = text.find("\n" + name); at != std::string::npos;
+       at = text.find("\n" + name, at + 1)) {
+    auto next = text[at + 1 + name.size()];
+    if (next != ' ' && next != '{')
+      continue;  // another metric whose name starts with this one
+    auto eol = text.find('\n', at + 1);
+    auto space = text.rfind(' ', eol);
+    sum += std::stod(text.substr(space + 1, eol - space - 1));
+  }
+  return sum;
 }
 
 double percentile(std::vector<double> v, double p) {

@@ -10,6 +10,7 @@
 #include "actors/type_ids.hpp"
 #include "devices/learned_file.hpp"
 #include "devices/silence_detector.hpp"
+#include "devices/sleep.hpp"
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
 #include "metrics/hub.hpp"
@@ -22,15 +23,27 @@ namespace {
 constexpr auto drain_every = std::chrono::milliseconds(250);
 constexpr auto save_every = std::chrono::seconds(60);
 constexpr size_t max_buffered = 200000;
+constexpr size_t max_buffered_announcements = 10000;
+
+/// A message on a sleep topic.
+struct announcement {
+  std::string topic;
+  std::string payload;  ///< at most max_sleep_payload + 1 bytes (more is malformed)
+  timestamp at;
+  bool retained = false;  ///< from the broker's store: said at some earlier time
+};
 
 /// What libmosquitto's thread hands to the actor.
 struct inbox {
   std::mutex mtx;
   std::vector<std::pair<std::string, timestamp>> messages;  // GUARDED_BY(mtx)
+  std::vector<announcement> announcements;                  // GUARDED_BY(mtx)
   uint64_t dropped = 0;                                      // GUARDED_BY(mtx)
   bool connected = false;                                    // GUARDED_BY(mtx)
   std::string last_error;                                    // GUARDED_BY(mtx)
+  // Set before libmosquitto's thread starts, read-only after.
   std::vector<std::string> subscriptions;
+  std::vector<devices::topic_pattern> sleep_patterns;
 };
 
 struct devices_state {
@@ -40,6 +53,7 @@ struct devices_state {
   std::shared_ptr<inbox> in = std::make_shared<inbox>();
   mosquitto* mq = nullptr;
   uint64_t reported_drops = 0;
+  uint64_t malformed = 0;  ///< in total
   bool broker_fault = false;
   std::set<std::string> gateways_down;  ///< gateway:<id> faults raised
   std::chrono::steady_clock::time_point disconnected_since = std::chrono::steady_clock::now();
@@ -59,9 +73,11 @@ fault_event device_fault(self_ptr self, const devices::silence_event& e) {
   auto usual = human_duration(std::chrono::milliseconds(static_cast<int64_t>(e.interval_ms)));
   auto f = st.ctx->make_fault(
     fault_type::network_timeout, st.ctx->cfg.devices.severity, "device:" + e.device, "devices",
-    e.silent ? "device " + e.device + " silent for " + human_duration(e.silence)
-                 + " (usually every " + usual + ")"
-             : "device " + e.device + " is heard again after " + human_duration(e.silence),
+    e.silent        ? "device " + e.device + " silent for " + human_duration(e.silence)
+                        + " (usually every " + usual + ")"
+    : e.asleep_until ? "device " + e.device + " announced it sleeps until "
+                         + format_timestamp(*e.asleep_until)
+                     : "device " + e.device + " is heard again after " + human_duration(e.silence),
     !e.silent);
   f.details["gateway"] = e.gateway;
   f.details["last_seen"] = format_timestamp(e.last_seen);
@@ -129,34 +145,109 @@ void judge_gateways(self_ptr self) {
   }
 }
 
+/// A device or gateway id with a control character would break the learned
+/// file's lines and the logs: such messages are malformed.
+bool printable(const std::string& s) {
+  for (unsigned char c : s)
+    if (c < 0x20 || c == 0x7f)
+      return false;
+  return true;
+}
+
+/// Takes one telemetry message (true), or tells why it is malformed (false).
+bool take_message(self_ptr self, const std::string& topic, timestamp at, std::string& why) {
+  auto& st = self->state;
+  std::string device, gateway;
+  for (size_t i = 0; i < st.patterns.size(); ++i) {
+    if (!st.patterns[i].match(topic, device, gateway))
+      continue;
+    if (!printable(device) || !printable(gateway)) {
+      why = "a control character in the device or gateway id";
+      return false;
+    }
+    if (auto back = st.detector->heard(device, gateway, at, static_cast<uint16_t>(i)))
+      st.ctx->send_to("analyzer", event_atom::value, device_fault(self, *back));
+    return true;
+  }
+  return true;  // a subscription of ours delivered it, a pattern did not keep it: not a device
+}
+
+/// Takes one sleep announcement (true), or tells why it is malformed.
+bool take_announcement(self_ptr self, const announcement& a, std::string& why) {
+  auto& st = self->state;
+  std::string device, gateway;
+  for (auto& p : st.in->sleep_patterns) {
+    if (!p.match(a.topic, device, gateway))
+      continue;
+    if (!printable(device) || !printable(gateway)) {
+      why = "a control character in the device or gateway id";
+      return false;
+    }
+    // A retained announcement was said at some earlier time: a duration
+    // counts from when the device was last heard.
+    auto now_ms = to_unix_millis(a.at);
+    auto start_ms = now_ms;
+    if (auto last = st.detector->last_seen(device); last && a.retained)
+      start_ms = to_unix_millis(*last);
+    std::string error;
+    auto until = devices::parse_sleep_payload(a.payload, start_ms, error);
+    if (!until) {
+      why = "sleep announcement of " + device + ": " + error;
+      return false;
+    }
+    st.log->info("device-sleep device={} until={} retained={}", device,
+                 *until > now_ms ? format_timestamp(from_unix_millis(*until)) : "awake",
+                 a.retained);
+    if (auto back = st.detector->announced_sleep(device, gateway, from_unix_millis(*until), a.at,
+                                                 !a.retained))
+      st.ctx->send_to("analyzer", event_atom::value, device_fault(self, *back));
+    return true;
+  }
+  return true;
+}
+
 void drain(self_ptr self) {
   auto& st = self->state;
   std::vector<std::pair<std::string, timestamp>> batch;
+  std::vector<announcement> sleeps;
   bool connected = false;
   std::string error;
   uint64_t dropped = 0;
   {
     std::lock_guard<std::mutex> guard{st.in->mtx};
     batch.swap(st.in->messages);
+    sleeps.swap(st.in->announcements);
     connected = st.in->connected;
     error = st.in->last_error;
     dropped = st.in->dropped;
   }
   watch_broker(self, connected, error);
-  st.ctx->metrics->device_messages(batch.size(), dropped - st.reported_drops);
-  if (dropped > st.reported_drops) {
+  if (dropped > st.reported_drops)
     st.log->warn("devices-messages-dropped count={} total={} reason=\"buffer full\"",
                  dropped - st.reported_drops, dropped);
-    st.reported_drops = dropped;
+  // Messages and announcements in the order they arrived.
+  uint64_t malformed = 0;
+  std::string why, last_why;
+  size_t m = 0, a = 0;
+  while (m < batch.size() || a < sleeps.size()) {
+    const bool message =
+      a == sleeps.size() || (m < batch.size() && batch[m].second <= sleeps[a].at);
+    const bool ok = message ? take_message(self, batch[m].first, batch[m].second, why)
+                            : take_announcement(self, sleeps[a], why);
+    ++(message ? m : a);
+    if (!ok) {
+      ++malformed;
+      last_why = why;
+    }
   }
-  std::string device, gateway;
-  for (auto& [topic, at] : batch)
-    for (auto& p : st.patterns)
-      if (p.match(topic, device, gateway)) {
-        if (auto back = st.detector->heard(device, gateway, at))
-          st.ctx->send_to("analyzer", event_atom::value, device_fault(self, *back));
-        break;
-      }
+  st.ctx->metrics->device_messages(batch.size() + sleeps.size() - malformed,
+                                   dropped - st.reported_drops, malformed);
+  st.reported_drops = dropped;
+  if (malformed > 0) {
+    st.malformed += malformed;
+    st.log->warn("devices-messages-malformed count={} total={} last=\"{}\"", malformed,
+                 st.malformed, last_why);
+  }
   // Silence is judged only while the stream is there: a broker outage is
   // the broker's fault, not every device's. The gateway goes first, so
   // that its devices' faults arrive explained.
@@ -220,7 +311,25 @@ void connect_broker(self_ptr self) {
   mosquitto_message_callback_set(st.mq, [](mosquitto*, void* obj, const mosquitto_message* msg) {
     auto* in = static_cast<inbox*>(obj);
     auto now = system_clock_source().now();
+    std::string device, gateway;
+    bool sleep = false;
+    for (auto& p : in->sleep_patterns)
+      sleep = sleep || p.match(msg->topic, device, gateway);
+    if (!sleep && msg->retain)
+      return;  // the broker's stored copy of an old message: no sign of life now
     std::lock_guard<std::mutex> guard{in->mtx};
+    if (sleep) {
+      if (in->announcements.size() >= max_buffered_announcements) {
+        ++in->dropped;
+        return;
+      }
+      auto len = msg->payload == nullptr || msg->payloadlen < 0
+                   ? size_t{0}
+                   : std::min(static_cast<size_t>(msg->payloadlen), devices::max_sleep_payload + 1);
+      in->announcements.push_back(
+        {msg->topic, std::string(static_cast<const char*>(msg->payload), len), now, msg->retain});
+      return;
+    }
     if (in->messages.size() >= max_buffered) {
       ++in->dropped;
       return;
@@ -228,6 +337,8 @@ void connect_broker(self_ptr self) {
     in->messages.emplace_back(msg->topic, now);
   });
   for (auto& p : st.patterns)
+    st.in->subscriptions.push_back(p.subscription());
+  for (auto& p : st.in->sleep_patterns)
     st.in->subscriptions.push_back(p.subscription());
   int rc = mosquitto_connect_async(st.mq, cfg.broker->host.c_str(), cfg.broker->port, 30);
   if (rc != MOSQ_ERR_SUCCESS) {
@@ -249,12 +360,25 @@ caf::behavior devices_actor(self_ptr self, std::shared_ptr<node_context> ctx) {
   p.min_interval = cfg.min_interval;
   p.max_silence = cfg.max_silence;
   p.min_samples = cfg.min_samples;
-  st.detector = std::make_shared<devices::silence_detector>(p);
   for (auto& t : cfg.topics) {
     std::string err;
-    if (auto pat = devices::topic_pattern::parse(t, err))  // checked at load
+    if (auto pat = devices::topic_pattern::parse(t.pattern, err)) {  // checked at load
       st.patterns.push_back(*pat);
+      p.patterns.push_back({t.pattern, t.min_interval.value_or(cfg.min_interval),
+                            t.max_silence ? t.max_silence : cfg.max_silence});
+    }
   }
+  for (auto& t : cfg.sleep_topics) {
+    std::string err;
+    if (auto pat = devices::topic_pattern::parse(t, err))
+      st.in->sleep_patterns.push_back(*pat);
+  }
+  if (!cfg.sleep_schedule.empty())
+    p.scheduled_wake = [schedule = devices::sleep_schedule{cfg.sleep_schedule}](
+                         const std::string& device, int64_t now_ms) {
+      return schedule.wake(device, now_ms);
+    };
+  st.detector = std::make_shared<devices::silence_detector>(p);
   std::vector<devices::silence_detector::learned> learned;
   size_t bad = 0;
   if (auto s = devices::load_learned(learned_path(*st.ctx), learned, bad); !s.ok())

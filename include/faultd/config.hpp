@@ -292,11 +292,31 @@ struct alerting_config {
   std::string mqtt_password;
 };
 
+/// One devices.topics entry: a pattern with +device (and +gateway) levels,
+/// and bounds of its own where it sets them (else the section's).
+struct device_topic {
+  std::string pattern;
+  std::optional<duration> min_interval;
+  std::optional<duration> max_silence;
+};
+
+/// devices.sleep.schedule: a daily window, in the node's local time, in
+/// which the devices matching `devices` sleep and are not judged.
+struct device_sleep_window {
+  std::vector<std::string> devices;  ///< globs on device ids
+  int from_minute = 0;               ///< minutes after local midnight
+  int to_minute = 0;                 ///< below from_minute: over midnight
+};
+
 /// devices: silent-device detection from MQTT traffic (off unless a broker
 /// is set).
 struct devices_config {
   std::optional<endpoint> broker;
-  std::vector<std::string> topics;        ///< patterns with +device (and +gateway) levels
+  std::vector<device_topic> topics;
+  /// Sleep announcements (retained or not): patterns with a +device level;
+  /// the payload says how long, or until when, the device sleeps.
+  std::vector<std::string> sleep_topics;
+  std::vector<device_sleep_window> sleep_schedule;
   double phi_threshold = 8.0;
   duration min_interval = millis_d(0);    ///< shorter intervals are not learned
   std::optional<duration> max_silence;    ///< silent after this whatever the rhythm

@@ -38,7 +38,7 @@ std::string human_duration(duration d);
 /// RFC 3339 UTC with milliseconds: "2026-11-24T15:48:21.123Z".
 std::string format_timestamp(timestamp t);
 
-/// Reads format_timestamp's output back.
+/// Reads format_timestamp's output back (the milliseconds may be left out).
 std::optional<timestamp> parse_timestamp(std::string_view s);
 
 /// Nanoseconds since the epoch, and back (the storage representation).

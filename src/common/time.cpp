@@ -144,10 +144,19 @@ std::optional<timestamp> parse_timestamp(std::string_view s) {
   int ms = 0;
   std::string str{s};
   int consumed = 0;
-  if (std::sscanf(str.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon,
-                  &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &consumed)
-        != 7
-      || consumed != static_cast<int>(str.size()))
+  const bool with_ms =
+    std::sscanf(str.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon,
+                &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &consumed)
+      == 7;
+  if (!with_ms) {
+    ms = 0;
+    consumed = 0;
+    if (std::sscanf(str.c_str(), "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon,
+                    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed)
+        != 6)
+      return std::nullopt;
+  }
+  if (consumed != static_cast<int>(str.size()))
     return std::nullopt;
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;

@@ -788,13 +788,8 @@ private:
     auto topics = m.field("topics");
     if (topics.is_null())
       topics.fail("required: topic patterns such as sites/+gateway/+device/telemetry");
-    for (const auto& t : topics.as_list()) {
-      auto text = t.as_nonempty_string();
-      std::string err;
-      if (!devices::topic_pattern::parse(text, err))
-        t.fail(err);
-      out.topics.push_back(text);
-    }
+    for (const auto& t : topics.as_list())
+      out.topics.push_back(device_topic_of(t));
     if (out.topics.empty())
       topics.fail("must not be empty");
     m.with("phi_threshold", [&](const value& x) {
@@ -814,8 +809,79 @@ private:
     });
     m.with("gateway_min_devices",
            [&](const value& x) { out.gateway_min_devices = as_positive_u32(x); });
-    if (auto x = m.get("sleep"))
-      not_supported(*x, "sleep announcements of devices");
+    m.with("sleep", [&](const value& x) { parse_device_sleep(x, out); });
+  }
+
+  /// A topic pattern with a +device level.
+  static std::string device_pattern_of(const value& v) {
+    auto text = v.as_nonempty_string();
+    std::string err;
+    if (!devices::topic_pattern::parse(text, err))
+      v.fail(err);
+    return text;
+  }
+
+  /// "sites/+gateway/+device/telemetry", or {pattern, min_interval, max_silence}.
+  static device_topic device_topic_of(const value& v) {
+    device_topic t;
+    if (!v.node().IsMap()) {
+      t.pattern = device_pattern_of(v);
+      return t;
+    }
+    map_reader m(v, {"pattern", "min_interval", "max_silence"});
+    auto pattern = m.field("pattern");
+    if (pattern.is_null())
+      pattern.fail("required: the topic pattern, such as sites/+gateway/+device/telemetry");
+    t.pattern = device_pattern_of(pattern);
+    m.with("min_interval", [&](const value& x) { t.min_interval = x.as_duration(); });
+    m.with("max_silence", [&](const value& x) { t.max_silence = x.as_positive_duration(); });
+    return t;
+  }
+
+  /// "HH:MM" as minutes after midnight.
+  static int minute_of_day(const value& v) {
+    auto s = v.as_string();
+    auto digit = [&](size_t i) { return s[i] >= '0' && s[i] <= '9' ? s[i] - '0' : -100; };
+    int h = -1, mi = -1;
+    if (s.size() == 5 && s[2] == ':') {
+      h = digit(0) * 10 + digit(1);
+      mi = digit(3) * 10 + digit(4);
+    }
+    if (h < 0 || h > 23 || mi < 0 || mi > 59)
+      v.fail("must be a time of day HH:MM (00:00 .. 23:59), got " + quoted(s));
+    return h * 60 + mi;
+  }
+
+  static void parse_device_sleep(const value& v, devices_config& out) {
+    map_reader m(v, {"topics", "schedule"});
+    m.with("topics", [&](const value& x) {
+      for (const auto& t : x.as_list())
+        out.sleep_topics.push_back(device_pattern_of(t));
+    });
+    m.with("schedule", [&](const value& x) {
+      for (const auto& e : x.as_list()) {
+        map_reader w(e, {"devices", "from", "to"});
+        device_sleep_window win;
+        auto devs = w.field("devices");
+        if (devs.is_null())
+          devs.fail("required: the device ids (globs such as meter-*) that sleep in this window");
+        win.devices = devs.as_string_list();
+        if (win.devices.empty())
+          devs.fail("must not be empty");
+        for (auto key : {"from", "to"}) {
+          auto t = w.field(key);
+          if (t.is_null())
+            t.fail("required: a time of day HH:MM (the node's local time)");
+        }
+        win.from_minute = minute_of_day(w.field("from"));
+        win.to_minute = minute_of_day(w.field("to"));
+        if (win.from_minute == win.to_minute)
+          w.field("to").fail("must differ from `from` (a window of no time, or of the whole day?)");
+        out.sleep_schedule.push_back(std::move(win));
+      }
+    });
+    if (out.sleep_topics.empty() && out.sleep_schedule.empty())
+      m.self().fail("set topics (sleep announcements) and/or schedule (daily sleep windows)");
   }
 
   void parse_metrics(const value& v, metrics_config& out) {

@@ -17,7 +17,8 @@ status save_learned(const std::string& path, const std::vector<silence_detector:
       return {errc::io, "cannot write " + tmp + ": " + errno_text(errno)};
     for (const auto& x : xs)
       out << x.id << '\t' << x.gateway << '\t' << x.last_seen_ms << '\t' << x.mean_ms << '\t'
-          << x.var_ms2 << '\t' << x.samples << '\n';
+          << x.var_ms2 << '\t' << x.samples << '\t' << x.asleep_until_ms << '\t' << x.pattern
+          << '\n';
     out.flush();
     if (!out)
       return {errc::io, "cannot write " + tmp + ": " + errno_text(errno)};
@@ -35,12 +36,27 @@ status load_learned(const std::string& path, std::vector<silence_detector::learn
     return errno == ENOENT ? status{} : status{errc::io, "cannot read " + path + ": " + errno_text(errno)};
   std::string line;
   while (std::getline(in, line)) {
+    std::vector<std::string> f;
     std::istringstream fields(line);
+    for (std::string x; std::getline(fields, x, '\t');)
+      f.push_back(std::move(x));
+    if (!line.empty() && line.back() == '\t')
+      f.emplace_back();  // an empty last field (no pattern)
     silence_detector::learned x;
-    std::string extra;
-    if (!std::getline(fields, x.id, '\t') || !std::getline(fields, x.gateway, '\t')
-        || !(fields >> x.last_seen_ms >> x.mean_ms >> x.var_ms2 >> x.samples) || (fields >> extra)
-        || x.id.empty() || x.mean_ms < 0 || x.var_ms2 < 0) {
+    // 6 fields as written before sleep and patterns were recorded, or 8.
+    bool ok = (f.size() == 6 || f.size() == 8) && !f[0].empty();
+    if (ok) {
+      x.id = f[0];
+      x.gateway = f[1];
+      std::istringstream nums(f[2] + ' ' + f[3] + ' ' + f[4] + ' ' + f[5] + ' '
+                              + (f.size() == 8 ? f[6] : "0"));
+      std::string extra;
+      ok = (nums >> x.last_seen_ms >> x.mean_ms >> x.var_ms2 >> x.samples >> x.asleep_until_ms)
+           && !(nums >> extra) && x.mean_ms >= 0 && x.var_ms2 >= 0 && x.asleep_until_ms >= 0;
+      if (f.size() == 8)
+        x.pattern = f[7];
+    }
+    if (!ok) {
       ++bad;
       continue;
     }

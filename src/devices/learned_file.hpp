@@ -4,7 +4,9 @@
 // restarted faultd judges every device at once by the rhythm it had, with
 // no blind spot while it learns again. One line per device:
 //   id \t gateway \t last_seen_ms \t mean_ms \t variance_ms2 \t samples
-// written to a temporary file and renamed.
+//      \t asleep_until_ms \t topic pattern
+// written to a temporary file and renamed. Files of six fields (before
+// sleep and patterns were recorded) still load.
 
 #include <string>
 #include <vector>

@@ -169,12 +169,20 @@ double silence_detector::phi_of(const device& d, int64_t now_ms) const {
   return membership::phi_of(static_cast<double>(now_ms - d.last_ms), d.mean, std_of(d));
 }
 
+duration silence_detector::min_interval_of(const device& d) const {
+  return d.pattern < p_.patterns.size() ? p_.patterns[d.pattern].min_interval : p_.min_interval;
+}
+
+std::optional<duration> silence_detector::max_silence_of(const device& d) const {
+  return d.pattern < p_.patterns.size() ? p_.patterns[d.pattern].max_silence : p_.max_silence;
+}
+
 int64_t silence_detector::silent_at(const device& d) const {
   int64_t at = INT64_MAX;
   if (d.samples >= p_.min_samples && d.mean > 0)
     at = d.last_ms + static_cast<int64_t>(std::ceil(d.mean + z_ * std_of(d)));
-  if (p_.max_silence)
-    at = std::min(at, d.last_ms + ms_of(*p_.max_silence));
+  if (auto max = max_silence_of(d))
+    at = std::min(at, d.last_ms + ms_of(*max));
   if (at != INT64_MAX && d.asleep_until_ms > 0) {
     // Asleep: judged from its wake-up, with one more interval to speak.
     auto from_wake = d.asleep_until_ms + (at - d.last_ms);
@@ -204,16 +212,18 @@ silence_event silence_detector::event_of(const std::string& id, const device& d,
 }
 
 std::optional<silence_event> silence_detector::heard(const std::string& id,
-                                                     const std::string& gateway, timestamp now) {
+                                                     const std::string& gateway, timestamp now,
+                                                     uint16_t pattern) {
   auto now_ms = to_unix_millis(now);
   auto [it, added] = devices_.try_emplace(id);
   auto& d = it->second;
   std::optional<silence_event> back;
   if (d.state == device_state::silent)
     back = event_of(id, d, false, now_ms);
-  if (!added && d.messages > 0) {
+  d.pattern = pattern;
+  if (!added && d.messages > 0 && !d.skip_interval) {
     auto interval = static_cast<double>(now_ms - d.last_ms);
-    if (interval >= static_cast<double>(ms_of(p_.min_interval)) && interval > 0) {
+    if (interval >= static_cast<double>(ms_of(min_interval_of(d))) && interval > 0) {
       ++d.samples;
       auto alpha = 1.0 / std::min<double>(d.samples, ewma_window);
       auto diff = interval - d.mean;
@@ -224,6 +234,7 @@ std::optional<silence_event> silence_detector::heard(const std::string& id,
   d.last_ms = std::max(d.last_ms, now_ms);
   ++d.messages;
   d.asleep_until_ms = 0;
+  d.skip_interval = false;
   set(d, gateway_index(gateway), device_state::active);
   if (back)
     back->gateway = gateway;
@@ -231,16 +242,35 @@ std::optional<silence_event> silence_detector::heard(const std::string& id,
   return back;
 }
 
-void silence_detector::asleep(const std::string& id, const std::string& gateway, timestamp until,
-                              timestamp now) {
-  auto& d = devices_[id];
-  if (d.messages == 0)
-    d.last_ms = to_unix_millis(now);
-  d.asleep_until_ms = to_unix_millis(until);
-  set(d, gateway_index(gateway),
-      d.state == device_state::silent && d.gateway != UINT32_MAX ? device_state::silent
-                                                                  : device_state::asleep);
+std::optional<silence_event> silence_detector::announced_sleep(const std::string& id,
+                                                               const std::string& gateway,
+                                                               timestamp until, timestamp now,
+                                                               bool live) {
+  auto now_ms = to_unix_millis(now);
+  auto until_ms = to_unix_millis(until);
+  const bool sleeps = until_ms > now_ms;
+  if (!live && !sleeps)
+    return std::nullopt;  // an old announcement, read again: it says nothing now
+  auto [it, added] = devices_.try_emplace(id);
+  auto& d = it->second;
+  std::optional<silence_event> back;
+  if (d.state == device_state::silent)
+    back = event_of(id, d, false, now_ms);
+  if (live || added)
+    d.last_ms = std::max(d.last_ms, now_ms);
+  if (live)
+    ++d.messages;
+  d.asleep_until_ms = sleeps ? until_ms : 0;
+  d.skip_interval = true;  // from the announcement, or over the sleep: not its rhythm
+  auto g = gateway.empty() && d.gateway != UINT32_MAX ? d.gateway : gateway_index(gateway);
+  set(d, g, sleeps ? device_state::asleep : device_state::active);
+  if (back) {
+    back->gateway = gateways_[g];
+    if (sleeps)
+      back->asleep_until = until;
+  }
   schedule(id, d);
+  return back;
 }
 
 std::vector<silence_event> silence_detector::scan(timestamp now) {
@@ -255,6 +285,16 @@ std::vector<silence_event> silence_detector::scan(timestamp now) {
     auto& d = it->second;
     if (d.state == device_state::silent)
       continue;
+    if (p_.scheduled_wake) {
+      if (auto wake = p_.scheduled_wake(top.id, now_ms); wake > now_ms) {
+        // Asleep by the schedule: judged after its wake-up instead.
+        d.asleep_until_ms = wake;
+        d.skip_interval = true;
+        set(d, d.gateway, device_state::asleep);
+        schedule(top.id, d);
+        continue;
+      }
+    }
     set(d, d.gateway, device_state::silent);
     out.push_back(event_of(top.id, d, true, now_ms));
   }
@@ -288,6 +328,13 @@ std::vector<device_view> silence_detector::list(timestamp now, bool silent_only,
   return out;
 }
 
+std::optional<timestamp> silence_detector::last_seen(const std::string& id) const {
+  auto it = devices_.find(id);
+  if (it == devices_.end())
+    return std::nullopt;
+  return from_unix_millis(it->second.last_ms);
+}
+
 double silence_detector::phi(const std::string& id, timestamp now) const {
   auto it = devices_.find(id);
   return it == devices_.end() ? 0 : phi_of(it->second, to_unix_millis(now));
@@ -297,18 +344,27 @@ std::vector<silence_detector::learned> silence_detector::export_learned() const 
   std::vector<learned> out;
   out.reserve(devices_.size());
   for (const auto& [id, d] : devices_)
-    out.push_back({id, gateways_[d.gateway], d.last_ms, d.mean, d.var, d.samples});
+    out.push_back({id, gateways_[d.gateway], d.last_ms, d.mean, d.var, d.samples,
+                   d.asleep_until_ms,
+                   d.pattern < p_.patterns.size() ? p_.patterns[d.pattern].pattern : ""});
   return out;
 }
 
 void silence_detector::import_learned(const std::vector<learned>& xs) {
   for (const auto& x : xs) {
     auto& d = devices_[x.id];
-    set(d, gateway_index(x.gateway), device_state::active);
+    set(d, gateway_index(x.gateway),
+        x.asleep_until_ms > 0 ? device_state::asleep : device_state::active);
     d.last_ms = x.last_seen_ms;
     d.mean = x.mean_ms;
     d.var = x.var_ms2;
     d.samples = x.samples;
+    d.asleep_until_ms = x.asleep_until_ms;
+    d.skip_interval = x.asleep_until_ms > 0;
+    d.pattern = 0;
+    for (size_t i = 0; i < p_.patterns.size(); ++i)
+      if (p_.patterns[i].pattern == x.pattern)
+        d.pattern = static_cast<uint16_t>(i);
     d.messages = std::max<uint64_t>(d.messages, 1);
     schedule(x.id, d);
   }

@@ -17,6 +17,7 @@
 // it).
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <queue>
 #include <string>
@@ -50,12 +51,25 @@ private:
   std::vector<std::string> levels_;  ///< "+device", "+gateway", "+", "#" or a literal
 };
 
+/// The bounds of the devices of one topic pattern.
+struct pattern_bounds {
+  std::string pattern;  ///< its text (what the learned file records)
+  duration min_interval = millis_d(0);
+  std::optional<duration> max_silence;
+};
+
 struct detector_params {
   double phi_threshold = 8.0;
   /// Intervals below this are not learned (bursts, duplicates, QoS resends).
   duration min_interval = millis_d(0);
   /// Silent after this long whatever its rhythm (unset: phi alone).
   std::optional<duration> max_silence;
+  /// Per pattern (heard()'s `pattern` indexes it): bounds that replace the
+  /// two above for the devices heard on it.
+  std::vector<pattern_bounds> patterns;
+  /// The sleep schedule: when a device due to be judged at `now_ms` sleeps
+  /// by it, its wake-up time (unix ms), else 0. Unset: no schedule.
+  std::function<int64_t(const std::string& device, int64_t now_ms)> scheduled_wake;
   /// Intervals a device must have shown before phi judges it.
   uint32_t min_samples = 3;
   /// The standard deviation used is at least this share of the mean: a
@@ -87,20 +101,29 @@ struct silence_event {
   double interval_ms = 0;
   double phi = 0;
   duration silence{0};  ///< how long it had been silent
+  /// Set when a sleep announcement explains the silence (the fault clears).
+  std::optional<timestamp> asleep_until;
 };
 
 class silence_detector {
 public:
   explicit silence_detector(detector_params p);
 
-  /// A message of `device` (of `gateway`) at `now`. A silent device is
-  /// active again: the event clears its fault.
+  /// A message of `device` (of `gateway`, on topic pattern `pattern`) at
+  /// `now`. A silent device is active again: the event clears its fault.
   std::optional<silence_event> heard(const std::string& device, const std::string& gateway,
-                                     timestamp now);
+                                     timestamp now, uint16_t pattern = 0);
 
-  /// The device announced it sleeps until `until`: not flagged before.
-  void asleep(const std::string& device, const std::string& gateway, timestamp until,
-              timestamp now);
+  /// The device announced, at `now`, that it sleeps until `until` (at or
+  /// before `now`: it is awake). It is not judged before its wake-up, and
+  /// then has its usual silence to speak; the interval over a sleep is not
+  /// learned. `live`: said just now, a sign of life. Not live (a retained
+  /// message read later): it says nothing of when the device last spoke,
+  /// and an announcement of an awake device changes nothing. An asleep
+  /// device that was judged silent is not any more: the event clears it.
+  std::optional<silence_event> announced_sleep(const std::string& device,
+                                               const std::string& gateway, timestamp until,
+                                               timestamp now, bool live);
 
   /// Devices whose silence passed the threshold by `now`.
   std::vector<silence_event> scan(timestamp now);
@@ -120,6 +143,9 @@ public:
   };
   std::vector<gateway_count> gateways() const;
 
+  /// When `device` was last heard (nullopt: not known).
+  std::optional<timestamp> last_seen(const std::string& device) const;
+
   /// phi of a device at `now` (0 when it has no rhythm yet).
   double phi(const std::string& device, timestamp now) const;
 
@@ -131,6 +157,8 @@ public:
     double mean_ms = 0;
     double var_ms2 = 0;
     uint32_t samples = 0;
+    int64_t asleep_until_ms = 0;  ///< 0: not asleep
+    std::string pattern;          ///< the text of its topic pattern ("" = the first)
   };
   std::vector<learned> export_learned() const;
   /// Takes rhythms back after a restart (the device counts as heard at its
@@ -147,6 +175,8 @@ private:
     uint64_t messages = 0;
     uint64_t generation = 0;  ///< heap entries of older generations are stale
     int64_t asleep_until_ms = 0;
+    uint16_t pattern = 0;
+    bool skip_interval = false;  ///< the next interval spans a sleep: not learned
     device_state state = device_state::active;
   };
   struct due {
@@ -160,6 +190,8 @@ private:
   /// Moves `d` to gateway `g` and/or state `to`, keeping the counts.
   void set(device& d, uint32_t g, device_state to);
   double std_of(const device& d) const;
+  duration min_interval_of(const device& d) const;
+  std::optional<duration> max_silence_of(const device& d) const;
   double phi_of(const device& d, int64_t now_ms) const;
   /// When `d` becomes silent (INT64_MAX: never, it has no rhythm).
   int64_t silent_at(const device& d) const;

@@ -129,6 +129,7 @@ struct hub::impl {
   prometheus::Histogram* commit_seconds;
   prometheus::Counter* device_messages;
   prometheus::Counter* device_dropped;
+  prometheus::Counter* device_malformed;
   prometheus::Gauge* devices_known;
   prometheus::Gauge* devices_silent;
   std::mutex incidents_mtx;
@@ -191,11 +192,13 @@ hub::hub(duration stale_after) : p_(std::make_unique<impl>()), stale_after_(stal
                            .Help("Messages the devices detector took in")
                            .Register(r)
                            .Add({});
-  p_->device_dropped = &prometheus::BuildCounter()
-                          .Name("faultd_device_messages_dropped_total")
-                          .Help("Device messages dropped because the detector's buffer was full")
-                          .Register(r)
-                          .Add({});
+  auto& dropped = prometheus::BuildCounter()
+                    .Name("faultd_device_messages_dropped_total")
+                    .Help("Device messages dropped: the detector's buffer was full, or the "
+                          "message was malformed")
+                    .Register(r);
+  p_->device_dropped = &dropped.Add({{"reason", "buffer_full"}});
+  p_->device_malformed = &dropped.Add({{"reason", "malformed"}});
   p_->devices_known = &prometheus::BuildGauge()
                          .Name("faultd_devices")
                          .Help("Devices the devices detector knows")
@@ -265,9 +268,10 @@ void hub::storage_commit(duration took) {
   p_->commit_seconds->Observe(seconds(took));
 }
 
-void hub::device_messages(uint64_t taken, uint64_t dropped) {
+void hub::device_messages(uint64_t taken, uint64_t dropped, uint64_t malformed) {
   p_->device_messages->Increment(static_cast<double>(taken));
   p_->device_dropped->Increment(static_cast<double>(dropped));
+  p_->device_malformed->Increment(static_cast<double>(malformed));
 }
 
 void hub::devices(uint64_t known, uint64_t silent) {

@@ -66,8 +66,10 @@ public:
   void alert_sent(const std::string& sink);
   void alert_dropped(const std::string& sink);
   void storage_commit(duration took);
-  /// Device messages the devices detector took in, and dropped (buffer full).
-  void device_messages(uint64_t taken, uint64_t dropped);
+  /// Device messages the devices detector took in, dropped because its
+  /// buffer was full, and dropped as malformed (control characters in a
+  /// device or gateway id, a sleep announcement it cannot read).
+  void device_messages(uint64_t taken, uint64_t dropped, uint64_t malformed);
   /// Devices known and silent now.
   void devices(uint64_t known, uint64_t silent);
 

@@ -165,10 +165,10 @@ status client::acknowledged(const char* verb, const std::string& name, const cha
 }
 
 status client::publish(const std::string& topic, const std::string& payload, int qos,
-                       duration timeout) {
+                       duration timeout, bool retain) {
   return acknowledged("publish to", topic, "PUBACK", timeout, [&](int* mid) {
     return mosquitto_publish(m_, mid, topic.c_str(), static_cast<int>(payload.size()),
-                             payload.data(), qos, false);
+                             payload.data(), qos, retain);
   });
 }
 

@@ -47,8 +47,10 @@ public:
 
   /// Publishes `payload` to `topic` with `qos` (0 or 1) and, for QoS 1,
   /// waits for the PUBACK; connects first if needed. All within `timeout`.
+  /// `retain`: the broker keeps it for later subscribers (an empty payload
+  /// removes what it kept).
   status publish(const std::string& topic, const std::string& payload, int qos,
-                 duration timeout);
+                 duration timeout, bool retain = false);
 
   /// Subscribes to `filter` and waits for the SUBACK within `timeout`.
   status subscribe(const std::string& filter, int qos, duration timeout);

@@ -2,12 +2,15 @@
 // publisher of the test's own plays devices of a gateway; faultd learns
 // their rhythm, raises device:<id> when one falls silent, clears it when it
 // speaks again, lists them with faultctl devices, and after a restart knows
-// their rhythms at once.
+// their rhythms at once; devices that announce a sleep, or sleep by the
+// schedule, are asleep instead of silent.
 
 #include <doctest/doctest.h>
 
 #include <atomic>
 #include <csignal>
+#include <cstdio>
+#include <ctime>
 #include <string>
 #include <thread>
 #include <vector>
@@ -174,6 +177,88 @@ TEST_CASE("most devices of one gateway silent at once are one gateway incident w
   for (size_t i = 0; i < 4; ++i)
     sim.set(i, true);
   CHECK(wait_until([&] { return !contains(incidents(), "\"component\":\"gateway:gw1\""); }));
+}
+
+namespace {
+
+/// "HH:MM" of the local time `minutes` from now (the node shares our TZ).
+std::string local_hhmm(int minutes) {
+  auto t = std::time(nullptr) + minutes * 60;
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%02d:%02d", tm.tm_hour, tm.tm_min);
+  return buf;
+}
+
+/// The JSON object of device `id` in a `faultctl --json devices` answer.
+std::string device_json(const std::string& out, const std::string& id) {
+  auto at = out.find("{\"id\":\"" + id + "\"");
+  return at == std::string::npos ? "" : out.substr(at, out.find('}', at) - at + 1);
+}
+
+} // namespace
+
+TEST_CASE("devices that announce a sleep, or sleep by the schedule, are asleep and not silent") {
+  mqtt_broker broker;
+  node_process n{"services: []\ndevices:\n  broker: " + broker.address()
+                 + "\n  topics: [\"sites/+gateway/+device/telemetry\"]\n"
+                   "  sleep:\n    topics: [\"sites/+gateway/+device/sleep\"]\n"
+                   "    schedule:\n      - devices: [\"m*\"]\n        from: \""
+                 + local_hhmm(-1) + "\"\n        to: \"" + local_hhmm(30) + "\"\n"};
+  device_sim sim{broker.port(),
+                 {"sites/gw1/d1/telemetry", "sites/gw1/d2/telemetry", "sites/gw1/m1/telemetry"}};
+  auto devices = [&] { return n.ctl({"--json", "devices"}).out; };
+  auto state_of = [&](const std::string& id) {
+    return json_value(device_json(devices(), id), "state");
+  };
+  auto open_for = [&](const std::string& component) {
+    return contains(n.ctl({"--json", "incidents", "--open"}).out,
+                    "\"component\":\"" + component + "\"");
+  };
+  REQUIRE(wait_until([&] {
+    auto out = devices();
+    return !device_json(out, "d1").empty() && !device_json(out, "m1").empty();
+  }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // rhythms learned
+  INFO("faultd log: ", read_file(n.dir.file("data") + "/faultd.log"));
+  // d1 says, retained, that it sleeps for an hour, and stops; m1 stops in
+  // its scheduled window; d2 stops with no word.
+  mqtt::client_options o;
+  o.port = broker.port();
+  mqtt::client c{o};
+  sim.set(0, false);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // its last telemetry is out
+  REQUIRE(c.publish("sites/gw1/d1/sleep", "1h", 1, seconds_d(2), true).ok());
+  sim.set(2, false);
+  sim.set(1, false);
+  REQUIRE(wait_until([&] { return open_for("device:d2"); }));
+  REQUIRE(wait_until([&] { return state_of("m1") == "asleep"; }));
+  CHECK(state_of("d1") == "asleep");
+  CHECK_FALSE(open_for("device:d1"));
+  CHECK_FALSE(open_for("device:m1"));
+  // A malformed announcement is dropped and counted; faultd lives on.
+  REQUIRE(c.publish("sites/gw1/d2/sleep", "until the weekend", 1, seconds_d(2)).ok());
+  REQUIRE(wait_until([&] {
+    return contains(read_file(n.dir.file("data") + "/faultd.log"), "devices-messages-malformed");
+  }));
+  CHECK(state_of("d2") == "silent");
+  // A restart: the retained announcement (and the learned file) keep d1 asleep.
+  n.proc->signal(SIGTERM);
+  REQUIRE(n.proc->wait(std::chrono::seconds(10)) == 0);
+  n.start();
+  REQUIRE(wait_until([&] { return open_for("device:d2"); }));
+  CHECK(state_of("d1") == "asleep");
+  CHECK(state_of("m1") == "asleep");
+  CHECK_FALSE(open_for("device:d1"));
+  // d1 wakes and speaks: active; it says it is awake (the retained word
+  // goes), then falls silent for real: judged again.
+  REQUIRE(c.publish("sites/gw1/d1/sleep", "", 1, seconds_d(2), true).ok());
+  sim.set(0, true);
+  REQUIRE(wait_until([&] { return state_of("d1") == "active"; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  sim.set(0, false);
+  CHECK(wait_until([&] { return open_for("device:d1"); }));
 }
 
 TEST_CASE("faultctl devices without a devices section says so") {

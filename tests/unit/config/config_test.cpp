@@ -1023,9 +1023,59 @@ TEST_CASE("devices: a broker, topic patterns with a +device level, and phi setti
   CHECK_ERROR(parse_bad("devices:\n  broker: 127.0.0.1:1883\n  topics: [a/+device]\n"
                         "  gateway_silence_ratio: 1.5\n"),
               4, "must be above 0 and at most 1");
-  CHECK_ERROR(parse_bad("devices:\n  broker: 127.0.0.1:1883\n  topics: [a/+device]\n"
-                        "  sleep: [d1]\n"),
-              4, "not supported yet");
+}
+
+TEST_CASE("devices: topics may bound their own devices, and devices may sleep") {
+  auto c = parse_ok(R"(devices:
+  broker: 127.0.0.1:1883
+  max_silence: 10m
+  topics:
+    - "sites/+gateway/+device/telemetry"
+    - pattern: "meters/+device/reading"
+      min_interval: 1s
+      max_silence: 2h
+  sleep:
+    topics: ["sites/+gateway/+device/sleep"]
+    schedule:
+      - devices: ["meter-*", "pump-?"]
+        from: "22:30"
+        to: "05:00"
+)");
+  REQUIRE(c.devices.topics.size() == 2);
+  CHECK(c.devices.topics[0].pattern == "sites/+gateway/+device/telemetry");
+  CHECK_FALSE(c.devices.topics[0].max_silence);
+  CHECK(c.devices.topics[1].pattern == "meters/+device/reading");
+  CHECK(c.devices.topics[1].min_interval == seconds_d(1));
+  CHECK(c.devices.topics[1].max_silence == seconds_d(7200));
+  CHECK(c.devices.sleep_topics == std::vector<std::string>{"sites/+gateway/+device/sleep"});
+  REQUIRE(c.devices.sleep_schedule.size() == 1);
+  CHECK(c.devices.sleep_schedule[0].devices.size() == 2);
+  CHECK(c.devices.sleep_schedule[0].from_minute == 22 * 60 + 30);
+  CHECK(c.devices.sleep_schedule[0].to_minute == 5 * 60);
+  const std::string head = "devices:\n  broker: 127.0.0.1:1883\n";
+  CHECK_ERROR(parse_bad(head + "  topics:\n    - min_interval: 1s\n"), 4,
+              "devices.topics[0].pattern: required");
+  CHECK_ERROR(parse_bad(head + "  topics:\n    - pattern: a/+gateway\n"), 4, "no +device level");
+  CHECK_ERROR(parse_bad(head + "  topics:\n    - pattern: a/+device\n      max_silence: 0s\n"),
+              5, "max_silence");
+  CHECK_ERROR(parse_bad(head + "  topics:\n    - pattern: a/+device\n      phi: 3\n"), 5,
+              "phi");
+  const std::string with = head + "  topics: [a/+device]\n  sleep:\n";
+  CHECK_ERROR(parse_bad(with + "    topics: [a/+gateway/sleep]\n"), 5, "no +device level");
+  CHECK_ERROR(parse_bad(with + "    schedule:\n      - devices: [x]\n        from: '25:00'\n"
+                        "        to: '01:00'\n"),
+              7, "HH:MM");
+  CHECK_ERROR(parse_bad(with + "    schedule:\n      - devices: [x]\n        from: '1:00'\n"
+                        "        to: '02:00'\n"),
+              7, "HH:MM");
+  CHECK_ERROR(parse_bad(with + "    schedule:\n      - devices: [x]\n        from: '01:00'\n"
+                        "        to: '01:00'\n"),
+              8, "must differ");
+  CHECK_ERROR(parse_bad(with + "    schedule:\n      - from: '01:00'\n        to: '02:00'\n"), 6,
+              "devices: required");
+  CHECK_ERROR(parse_bad(with + "    schedule:\n      - devices: [x]\n        from: '01:00'\n"), 6,
+              "to: required");
+  CHECK_ERROR(parse_bad(with + "    {}\n"), 5, "set topics");
 }
 
 TEST_CASE("metrics.listen is off by default and takes HOST:PORT") {

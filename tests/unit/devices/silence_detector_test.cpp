@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -115,12 +116,95 @@ TEST_CASE("intervals under min_interval are not learned") {
 TEST_CASE("a device that announced a sleep is not flagged while asleep") {
   silence_detector d{detector_params{}};
   auto last = feed(d, "s", t0, seconds(10), 10);
-  d.asleep("s", "gw1", last + seconds(3600), last + seconds(1));
-  CHECK(d.list(last + seconds(60)).at(0).state == device_state::asleep);
+  CHECK_FALSE(d.announced_sleep("s", "", last + seconds(3600), last + seconds(1), true));
+  auto v = d.list(last + seconds(60)).at(0);
+  CHECK(v.state == device_state::asleep);
+  CHECK(v.gateway == "gw1");  // an announcement without a gateway level keeps it
   CHECK(d.scan(last + seconds(3600)).empty());
-  // After its wake-up it has about one interval to speak.
+  // After its wake-up it has its usual silence to speak.
   CHECK(d.scan(last + seconds(3605)).empty());
+  CHECK(d.list(last + seconds(3605)).at(0).state == device_state::active);
   CHECK(d.scan(last + seconds(3700)).size() == 1);
+  // The hour over its sleep is not learned as its rhythm.
+  d.heard("s", "gw1", last + seconds(3800));
+  CHECK(d.list(last + seconds(3800)).at(0).interval_ms == doctest::Approx(10000).epsilon(0.01));
+}
+
+TEST_CASE("an announcement clears a silence, an awake one ends the sleep, an old retained one does nothing") {
+  silence_detector d{detector_params{}};
+  auto last = feed(d, "s", t0, seconds(10), 10);
+  REQUIRE(d.scan(last + seconds(60)).size() == 1);
+  // It was silent; now it says it sleeps for an hour: the fault clears.
+  auto back = d.announced_sleep("s", "gw1", last + seconds(3660), last + seconds(60), false);
+  REQUIRE(back);
+  CHECK_FALSE(back->silent);
+  REQUIRE(back->asleep_until);
+  CHECK(*back->asleep_until == last + seconds(3660));
+  CHECK(d.gateways().at(0).silent == 0);
+  // "awake", said live: judged by its rhythm again from now.
+  CHECK_FALSE(d.announced_sleep("s", "gw1", last + seconds(100), last + seconds(100), true));
+  CHECK(d.list(last + seconds(101)).at(0).state == device_state::active);
+  CHECK(d.scan(last + seconds(110)).empty());
+  CHECK(d.scan(last + seconds(200)).size() == 1);
+  // A retained announcement of a sleep that ended, read again: nothing.
+  CHECK_FALSE(d.announced_sleep("s", "gw1", last + seconds(150), last + seconds(300), false));
+  CHECK_FALSE(d.announced_sleep("unknown", "gw1", last, last + seconds(300), false));
+  CHECK(d.size() == 1);
+  CHECK(d.list(last + seconds(300)).at(0).state == device_state::silent);
+}
+
+TEST_CASE("the sleep schedule puts a due device to sleep until its window ends") {
+  detector_params p;
+  // Asleep from when it is due until 100 s later, if its id starts with "m".
+  const auto window_end = to_unix_millis(t0) + 200'000;
+  p.scheduled_wake = [&](const std::string& id, int64_t now_ms) -> int64_t {
+    return id[0] == 'm' && now_ms < window_end ? window_end : 0;
+  };
+  silence_detector d{p};
+  auto last_m = feed(d, "meter", t0, seconds(10), 5);
+  auto last_x = feed(d, "x", t0, seconds(10), 5);
+  auto silent = d.scan(last_m + seconds(60));
+  REQUIRE(silent.size() == 1);
+  CHECK(silent[0].device == "x");
+  CHECK(d.list(last_m + seconds(60), false).at(0).state == device_state::asleep);
+  CHECK(d.scan(from_unix_millis(window_end) + seconds(5)).empty());
+  CHECK(d.scan(from_unix_millis(window_end) + seconds(60)).size() == 1);
+  (void) last_x;
+}
+
+TEST_CASE("each topic pattern may bound its devices on its own") {
+  detector_params p;
+  p.max_silence = seconds(600);
+  p.patterns = {{"a/+device", millis_d(0), std::nullopt},
+                {"b/+device", seconds(5), seconds(30)}};
+  // Pattern 0 has no max_silence of its own here (the actor fills in the
+  // section's): phi alone judges it.
+  silence_detector d{p};
+  d.heard("slow", "", t0, 1);
+  CHECK(d.scan(t0 + seconds(29)).empty());
+  CHECK(d.scan(t0 + seconds(31)).size() == 1);  // b's max_silence, before any rhythm
+  d.heard("fast", "", t0, 0);
+  CHECK(d.scan(t0 + seconds(700)).empty());
+  // b's min_interval: bursts under 5 s are not learned.
+  auto t = t0 + seconds(1000);
+  for (int i = 0; i < 10; ++i, t += seconds(20)) {
+    d.heard("burst", "", t, 1);
+    d.heard("burst", "", t + seconds(1), 1);
+  }
+  auto v = d.list(t);
+  auto burst = std::find_if(v.begin(), v.end(), [](auto& x) { return x.id == "burst"; });
+  REQUIRE(burst != v.end());
+  CHECK(burst->interval_ms == doctest::Approx(19000).epsilon(0.01));
+  // The pattern goes to the learned file by its text and comes back.
+  auto saved = d.export_learned();
+  silence_detector e{p};
+  e.import_learned(saved);
+  // Its last message was 19 s before t: b's max_silence (30 s) ends at t + 11 s.
+  auto is_burst = [](auto& x) { return x.device == "burst"; };
+  auto early = e.scan(t + seconds(5));
+  CHECK_FALSE(std::any_of(early.begin(), early.end(), is_burst));
+  auto judged = e.scan(t + seconds(12));
+  CHECK(std::any_of(judged.begin(), judged.end(), is_burst));
 }
 
 TEST_CASE("jittered devices that keep publishing are never flagged, stopped ones are within 3 intervals") {
@@ -190,8 +274,8 @@ TEST_CASE("learned rhythms survive an export and import") {
 TEST_CASE("learned rhythms go to a file and back, bad lines skipped and counted") {
   faultd::test::temp_dir dir;
   auto path = dir.file("devices.tsv");
-  std::vector<silence_detector::learned> xs{{"a", "gw1", 1000, 2000.5, 40.25, 7},
-                                            {"b", "", 5, 60000, 0, 3}};
+  std::vector<silence_detector::learned> xs{{"a", "gw1", 1000, 2000.5, 40.25, 7, 0, ""},
+                                            {"b", "", 5, 60000, 0, 3, 0, ""}};
   REQUIRE(save_learned(path, xs).ok());
   std::vector<silence_detector::learned> back;
   size_t bad = 0;
@@ -202,11 +286,22 @@ TEST_CASE("learned rhythms go to a file and back, bad lines skipped and counted"
   CHECK(back[0].mean_ms == doctest::Approx(2000.5));
   CHECK(back[1].gateway.empty());
   CHECK(back[1].samples == 3);
-  faultd::test::write_file(path, "a\tgw\t1\t2\t3\t4\nbroken line\nb\tgw\tx\t2\t3\t4\nc\tgw\t1\t-2\t3\t4\n");
+  CHECK(back[1].pattern.empty());
+  xs[0].asleep_until_ms = 99000;
+  xs[0].pattern = "sites/+gateway/+device/t";
+  REQUIRE(save_learned(path, xs).ok());
+  back.clear();
+  REQUIRE(load_learned(path, back, bad).ok());
+  REQUIRE(back.size() == 2);
+  CHECK(back[0].asleep_until_ms == 99000);
+  CHECK(back[0].pattern == "sites/+gateway/+device/t");
+  // Six fields (as written before sleeps and patterns were kept) still load.
+  faultd::test::write_file(path, "a\tgw\t1\t2\t3\t4\nbroken line\nb\tgw\tx\t2\t3\t4\nc\tgw\t1\t-2\t3\t4\n"
+                                 "d\tgw\t1\t2\t3\t4\t-5\t\ne\tgw\t1\t2\t3\t4\t5\n");
   back.clear();
   REQUIRE(load_learned(path, back, bad).ok());
   CHECK(back.size() == 1);
-  CHECK(bad == 3);
+  CHECK(bad == 5);
   back.clear();
   CHECK(load_learned(dir.file("none.tsv"), back, bad).ok());
   CHECK(back.empty());

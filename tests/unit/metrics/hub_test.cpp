@@ -42,7 +42,7 @@ TEST_CASE("metrics follow Prometheus naming and count what happened") {
   h.alert_dropped("webhook-1");
   h.storage_commit(milliseconds(1));
   h.incidents_open({{{"network_timeout", "high"}, 2}});
-  h.device_messages(10, 2);
+  h.device_messages(10, 2, 3);
   h.devices(5, 1);
   auto text = scrape(h);
   CAPTURE(text);
@@ -60,7 +60,8 @@ TEST_CASE("metrics follow Prometheus naming and count what happened") {
   CHECK(contains(text, "faultd_incidents_open{fault_type=\"network_timeout\",severity=\"high\"} 2"));
   CHECK(contains(text, "faultd_healthy 1"));
   CHECK(contains(text, "faultd_device_messages_total 10"));
-  CHECK(contains(text, "faultd_device_messages_dropped_total 2"));
+  CHECK(contains(text, "faultd_device_messages_dropped_total{reason=\"buffer_full\"} 2"));
+  CHECK(contains(text, "faultd_device_messages_dropped_total{reason=\"malformed\"} 3"));
   CHECK(contains(text, "faultd_devices 5"));
   CHECK(contains(text, "faultd_devices_silent 1"));
   // An incident kind that closed reads 0, not its last count.
