@@ -25,6 +25,8 @@
 //   gateway_incident_s                from the first g0 device listed silent
 //                                     until gateway:g0 is an open incident
 //   gateway_alerts, device_alerts     alerts for gateway:g0 / for device:*
+//   gateway_alert_s                   from the gateway:g0 incident's opening
+//                                     to its alert (their recorded times)
 //   fixed600_delay_intervals_p50/p99  the same stopped devices judged by a
 //                                     fixed 600 s inactivity timeout checked
 //                                     every 60 s (ThingsBoard's defaults):
@@ -65,6 +67,8 @@
 #include <thread>
 #include <unordered_map>
 #include <vector>
+
+#include "faultd/time.hpp"
 
 namespace {
 
@@ -398,12 +402,32 @@ int main(int argc, char** argv) {
       delays.push_back(std::chrono::duration<double>(s->second - last).count() / sim.mean_s(i));
   }
   auto alerts = output_of(ctl + " --json alerts --limit 10000");
+  // The gateway incident's opened_at (it follows its component) and its
+  // alert's time (it precedes it).
+  double gateway_alert_s = -1;
+  {
+    auto incidents = output_of(ctl + " --json incidents --limit 100000");
+    auto quoted_after = [](const std::string& text, size_t at) {
+      auto from = text.find('"', text.find(':', at) + 1) + 1;
+      return text.substr(from, text.find('"', from) - from);
+    };
+    const std::string gw = "\"component\":\"gateway:g0\"";
+    auto i = incidents.find(gw);
+    auto a = alerts.find(gw);
+    if (i != std::string::npos && a != std::string::npos) {
+      auto opened = faultd::parse_timestamp(quoted_after(incidents, incidents.find("\"opened_at\"", i)));
+      auto alerted = faultd::parse_timestamp(quoted_after(alerts, alerts.rfind("\"time\"", a)));
+      if (opened && alerted)
+        gateway_alert_s = std::chrono::duration<double>(*alerted - *opened).count();
+    }
+  }
   std::printf(
     "{\"bench\":\"devices\",\"devices\":%zu,\"window_s\":%.0f,\"published_per_s\":%.0f,"
     "\"received_per_s\":%.0f,\"dropped\":%.0f,\"faultd_cpu_pct\":%.1f,\"faultd_rss_mb\":%.1f,"
     "\"stopped\":%zu,\"detected\":%zu,\"delay_intervals_p50\":%.2f,\"delay_intervals_p99\":%.2f,"
     "\"delay_intervals_max\":%.2f,\"false_positives\":%zu,\"gateway_incident_s\":%.1f,"
-    "\"gateway_alerts\":%zu,\"device_alerts\":%zu,\"fixed600_delay_intervals_p50\":%.1f,"
+    "\"gateway_alerts\":%zu,\"gateway_alert_s\":%.3f,\"device_alerts\":%zu,"
+    "\"fixed600_delay_intervals_p50\":%.1f,"
     "\"fixed600_delay_intervals_p99\":%.1f}\n",
     o.devices, window_s, static_cast<double>(pub1 - pub0) / window_s,
     (metric(m1, "faultd_device_messages_total") - metric(m0, "faultd_device_messages_total"))
@@ -414,7 +438,8 @@ int main(int argc, char** argv) {
     gateway_open && first_g0_silent
       ? std::chrono::duration<double>(*gateway_open - *first_g0_silent).count()
       : -1.0,
-    count_of(alerts, "\"component\":\"gateway:g0\""), count_of(alerts, "\"component\":\"device:"),
+    count_of(alerts, "\"component\":\"gateway:g0\""), gateway_alert_s,
+    count_of(alerts, "\"component\":\"device:"),
     percentile(fixed, 0.5), percentile(fixed, 0.99));
   std::fflush(stdout);
   ::kill(faultd, SIGTERM);
