@@ -183,23 +183,26 @@ bool take_announcement(self_ptr self, const announcement& a, std::string& why) {
       why = "a control character in the device or gateway id";
       return false;
     }
-    // A retained announcement was said at some earlier time: a duration
-    // counts from when the device was last heard.
     auto now_ms = to_unix_millis(a.at);
-    auto start_ms = now_ms;
-    if (auto last = st.detector->last_seen(device); last && a.retained)
-      start_ms = to_unix_millis(*last);
     std::string error;
-    auto until = devices::parse_sleep_payload(a.payload, start_ms, error);
-    if (!until) {
+    auto word = devices::parse_sleep_payload(a.payload, now_ms, error);
+    if (!word) {
       why = "sleep announcement of " + device + ": " + error;
       return false;
     }
-    st.log->info("device-sleep device={} until={} retained={}", device,
-                 *until > now_ms ? format_timestamp(from_unix_millis(*until)) : "awake",
-                 a.retained);
-    if (auto back = st.detector->announced_sleep(device, gateway, from_unix_millis(*until), a.at,
-                                                 !a.retained))
+    if (word->relative && a.retained) {
+      // Read from the broker's store: when it was said is not known, so
+      // neither is when the device wakes.
+      why = "retained sleep announcement of " + device
+            + " says for how long, not until when (@<unix seconds> or an RFC 3339 time)";
+      return false;
+    }
+    st.log->debug("device-sleep device={} until={} retained={}", device,
+                  word->until_ms > now_ms ? format_timestamp(from_unix_millis(word->until_ms))
+                                          : "awake",
+                  a.retained);
+    if (auto back = st.detector->announced_sleep(device, gateway, from_unix_millis(word->until_ms),
+                                                 a.at, !a.retained))
       st.ctx->send_to("analyzer", event_atom::value, device_fault(self, *back));
     return true;
   }

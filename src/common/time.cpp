@@ -161,6 +161,9 @@ std::optional<timestamp> parse_timestamp(std::string_view s) {
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   auto secs = timegm(&tm);
+  // A timestamp is nanoseconds in an int64: about 1678 .. 2262.
+  if (secs < -9'000'000'000LL || secs > 9'000'000'000LL)
+    return std::nullopt;
   return from_unix_nanos(static_cast<int64_t>(secs) * 1'000'000'000 + int64_t{ms} * 1'000'000);
 }
 

@@ -815,6 +815,9 @@ private:
   /// A topic pattern with a +device level.
   static std::string device_pattern_of(const value& v) {
     auto text = v.as_nonempty_string();
+    for (unsigned char c : text)
+      if (c < 0x20 || c == 0x7f)
+        v.fail("must not contain control characters");
     std::string err;
     if (!devices::topic_pattern::parse(text, err))
       v.fail(err);
@@ -882,6 +885,20 @@ private:
     });
     if (out.sleep_topics.empty() && out.sleep_schedule.empty())
       m.self().fail("set topics (sleep announcements) and/or schedule (daily sleep windows)");
+    // Announcements are matched first: a sleep pattern that also takes the
+    // telemetry would make every message an (unreadable) announcement.
+    if (auto topics = m.get("topics"))
+      for (const auto& t : out.topics) {
+        std::string sample;  // a topic the telemetry pattern takes
+        std::istringstream levels(t.pattern);
+        for (std::string l; std::getline(levels, l, '/');)
+          sample += (sample.empty() ? "" : "/") + (l == "#" || l[0] == '+' ? std::string{"x"} : l);
+        std::string err, device, gateway;
+        for (const auto& s : out.sleep_topics)
+          if (devices::topic_pattern::parse(s, err)->match(sample, device, gateway))
+            topics->fail("sleep topic " + quoted(s) + " also takes the telemetry of "
+                         + quoted(t.pattern) + " (" + sample + "): they must differ");
+      }
   }
 
   void parse_metrics(const value& v, metrics_config& out) {

@@ -196,6 +196,23 @@ void silence_detector::schedule(const std::string& id, device& d) {
   auto at = silent_at(d);
   if (at != INT64_MAX)
     heap_.push(due{at, d.generation, id});
+  // Entries of older generations leave the heap only when they come due:
+  // a device told to sleep for years, again and again, would keep every
+  // one. Past a few entries a device, rebuild it from the current ones.
+  if (heap_.size() > 4 * devices_.size() + 4096)
+    compact();
+}
+
+void silence_detector::compact() {
+  std::vector<due> live;
+  live.reserve(devices_.size());
+  for (const auto& [id, d] : devices_) {
+    if (d.state == device_state::silent)
+      continue;  // judged: nothing due until it is heard again
+    if (auto at = silent_at(d); at != INT64_MAX)
+      live.push_back(due{at, d.generation, id});
+  }
+  heap_ = decltype(heap_){std::greater<due>{}, std::move(live)};
 }
 
 silence_event silence_detector::event_of(const std::string& id, const device& d, bool silent,
@@ -286,7 +303,9 @@ std::vector<silence_event> silence_detector::scan(timestamp now) {
     if (d.state == device_state::silent)
       continue;
     if (p_.scheduled_wake) {
-      if (auto wake = p_.scheduled_wake(top.id, now_ms); wake > now_ms) {
+      // Asleep when it became due (a late scan, after a broker outage, does
+      // not excuse a device that fell silent before its window).
+      if (auto wake = p_.scheduled_wake(top.id, top.at_ms); wake > now_ms) {
         // Asleep by the schedule: judged after its wake-up instead.
         d.asleep_until_ms = wake;
         d.skip_interval = true;

@@ -134,6 +134,8 @@ public:
                                 const std::string& gateway = "") const;
 
   size_t size() const { return devices_.size(); }
+  /// Entries in the scan heap: stays within a few per device.
+  size_t heap_size() const { return heap_.size(); }
 
   /// Devices of one gateway: how many are known, how many silent now.
   struct gateway_count {
@@ -196,6 +198,8 @@ private:
   /// When `d` becomes silent (INT64_MAX: never, it has no rhythm).
   int64_t silent_at(const device& d) const;
   void schedule(const std::string& id, device& d);
+  /// Rebuilds the heap from each device's current entry.
+  void compact();
   silence_event event_of(const std::string& id, const device& d, bool silent, int64_t now_ms) const;
 
   detector_params p_;

@@ -28,35 +28,49 @@ int64_t floor_mod(int64_t a, int64_t m) {
 
 } // namespace
 
-std::optional<int64_t> parse_sleep_payload(std::string_view payload, int64_t start_ms,
-                                           std::string& error) {
+std::optional<sleep_word> parse_sleep_payload(std::string_view payload, int64_t now_ms,
+                                              std::string& error) {
   if (payload.size() > max_sleep_payload) {
     error = "longer than " + std::to_string(max_sleep_payload) + " bytes";
     return std::nullopt;
   }
   auto s = trimmed(payload);
+  sleep_word w;
+  w.until_ms = now_ms;
   if (s.empty() || s == "0" || s == "awake")
-    return start_ms;
+    return w;
   if (s.front() == '@') {
     s.remove_prefix(1);
-    int64_t secs = 0;
     bool ok = !s.empty() && s.size() <= 12;
     for (char c : s)
       ok = ok && c >= '0' && c <= '9';
-    if (ok) {
-      for (char c : s)
-        secs = secs * 10 + (c - '0');
-      return secs * 1000;
+    if (!ok) {
+      error = "@ must be followed by unix seconds";
+      return std::nullopt;
     }
-    error = "@ must be followed by unix seconds";
+    int64_t secs = 0;
+    for (char c : s)
+      secs = secs * 10 + (c - '0');
+    w.until_ms = secs * 1000;  // at most 12 digits: no overflow
+  } else if (auto t = parse_timestamp(s)) {
+    w.until_ms = to_unix_millis(*t);
+  } else if (auto d = parse_duration(s)) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*d).count();
+    if (ms > max_sleep_ms) {
+      error = "a sleep of more than 366 days";
+      return std::nullopt;
+    }
+    w.until_ms = now_ms + ms;
+    w.relative = true;
+  } else {
+    error = "not a duration (8h, 3600), @<unix seconds>, an RFC 3339 time or awake";
     return std::nullopt;
   }
-  if (auto t = parse_timestamp(s))
-    return to_unix_millis(*t);
-  if (auto d = parse_duration(s))
-    return start_ms + std::chrono::duration_cast<std::chrono::milliseconds>(*d).count();
-  error = "not a duration (8h, 3600), @<unix seconds>, an RFC 3339 time or awake";
-  return std::nullopt;
+  if (w.until_ms - now_ms > max_sleep_ms) {
+    error = "a wake-up more than 366 days away";
+    return std::nullopt;
+  }
+  return w;
 }
 
 int64_t local_utc_offset_ms(int64_t unix_ms) {
@@ -85,8 +99,12 @@ int64_t sleep_schedule::wake(const std::string& device, int64_t now_ms) const {
       bool matches = false;
       for (const auto& g : w.devices)
         matches = matches || glob_match(g, device);
-      if (matches)
-        later = std::max(later, at + floor_mod(to - of_day, day_ms));
+      if (!matches)
+        continue;
+      auto end = at + floor_mod(to - of_day, day_ms);
+      // Clocks that change in between move the window's end by as much.
+      end -= offset_(end) - offset_(at);
+      later = std::max(later, end);
     }
     if (later <= at)
       break;

@@ -18,16 +18,26 @@ namespace faultd::devices {
 /// Announcement payloads longer than this are malformed.
 constexpr size_t max_sleep_payload = 64;
 
-/// The wake-up time (unix ms) a sleep announcement means, or nullopt with
-/// `error` set. The payload, trimmed, is one of:
+/// The longest sleep a device may announce.
+constexpr int64_t max_sleep_ms = 366LL * 86'400'000;
+
+/// What a sleep announcement says.
+struct sleep_word {
+  int64_t until_ms = 0;   ///< the wake-up time (unix ms); at or before now: awake
+  bool relative = false;  ///< said as a duration (counts from when it was said)
+};
+
+/// Reads a sleep announcement said at `now_ms`, or nullopt with `error`
+/// set. The payload, trimmed, is one of:
 ///   - a duration (`90s`, `8h`, a bare number of seconds): sleeps that long
-///     from `start_ms` (when it was said);
+///     from now (a retained announcement must not say this: a later reader
+///     does not know when it was said);
 ///   - `@<unix seconds>` or an RFC 3339 UTC time (`2026-12-06T22:00:00Z`):
-///     sleeps until then (what a retained announcement should say, since
-///     when it was said is not known to a later reader);
-///   - empty, `0` or `awake`: awake (returns `start_ms`).
-std::optional<int64_t> parse_sleep_payload(std::string_view payload, int64_t start_ms,
-                                           std::string& error);
+///     sleeps until then;
+///   - empty, `0` or `awake`: awake.
+/// A wake-up more than max_sleep_ms after now is an error.
+std::optional<sleep_word> parse_sleep_payload(std::string_view payload, int64_t now_ms,
+                                              std::string& error);
 
 /// The local time's offset from UTC at `unix_ms`, in ms (tm_gmtoff).
 int64_t local_utc_offset_ms(int64_t unix_ms);

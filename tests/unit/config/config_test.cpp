@@ -1056,12 +1056,16 @@ TEST_CASE("devices: topics may bound their own devices, and devices may sleep") 
   CHECK_ERROR(parse_bad(head + "  topics:\n    - min_interval: 1s\n"), 4,
               "devices.topics[0].pattern: required");
   CHECK_ERROR(parse_bad(head + "  topics:\n    - pattern: a/+gateway\n"), 4, "no +device level");
+  CHECK_ERROR(parse_bad(head + "  topics:\n    - \"a/\\t/+device\"\n"), 4, "control characters");
   CHECK_ERROR(parse_bad(head + "  topics:\n    - pattern: a/+device\n      max_silence: 0s\n"),
               5, "max_silence");
   CHECK_ERROR(parse_bad(head + "  topics:\n    - pattern: a/+device\n      phi: 3\n"), 5,
               "phi");
   const std::string with = head + "  topics: [a/+device]\n  sleep:\n";
   CHECK_ERROR(parse_bad(with + "    topics: [a/+gateway/sleep]\n"), 5, "no +device level");
+  CHECK_ERROR(parse_bad(with + "    topics: [\"a/+device\"]\n"), 5, "also takes the telemetry");
+  CHECK_ERROR(parse_bad(with + "    topics: [\"+device/#\"]\n"), 5, "also takes the telemetry");
+  CHECK(parse_ok(with + "    topics: [\"+device/sleep\"]\n").devices.sleep_topics.size() == 1);
   CHECK_ERROR(parse_bad(with + "    schedule:\n      - devices: [x]\n        from: '25:00'\n"
                         "        to: '01:00'\n"),
               7, "HH:MM");
