@@ -1,7 +1,9 @@
 // `cmake --install` of this build into a temporary prefix: the programs
 // run from there, the systemd unit names the installed faultd, faultctl's
-// bash completion and the docs are in place. And faultd added to another
-// project with add_subdirectory brings no tests or benchmarks along.
+// bash completion and the docs are in place; an application finds the
+// installed package (find_package(faultd), faultd::runtime) and links it.
+// And faultd added to another project with add_subdirectory brings no tests
+// or benchmarks along.
 
 #include <doctest/doctest.h>
 
@@ -46,4 +48,41 @@ TEST_CASE("add_subdirectory of faultd builds neither its tests nor its benchmark
   CHECK(targets.out.find("faultd_actors") != std::string::npos);
   CHECK(targets.out.find("test_") == std::string::npos);
   CHECK(targets.out.find("bench_") == std::string::npos);
+}
+
+TEST_CASE("an application built against the installed package finds faultd::runtime") {
+  temp_dir prefix;
+  auto r = run({"cmake", "--install", FAULTD_BINARY_DIR, "--prefix", prefix.path()},
+               std::chrono::seconds(120));
+  INFO(r.out, r.err);
+  REQUIRE(r.status == 0);
+  CHECK(::access((prefix.path() + "/include/faultd/config.hpp").c_str(), R_OK) == 0);
+  CHECK(::access((prefix.path() + "/lib/cmake/faultd/faultdConfig.cmake").c_str(), R_OK) == 0);
+  // Nothing of src/ or actors/ is installed: only the public headers.
+  CHECK(::access((prefix.path() + "/include/actors").c_str(), F_OK) != 0);
+  temp_dir app;
+  write_file(app.file("CMakeLists.txt"),
+             "cmake_minimum_required(VERSION 3.25)\nproject(app CXX)\nset(CMAKE_CXX_STANDARD 17)\n"
+             "find_package(faultd 0.1 REQUIRED)\nadd_executable(app main.cpp)\n"
+             "target_link_libraries(app PRIVATE faultd::runtime)\n");
+  // It parses a config with the installed library and prints what it read.
+  write_file(app.file("main.cpp"),
+             "#include <cstdio>\n#include <faultd/config.hpp>\n"
+             "int main() {\n"
+             "  auto c = faultd::parse_config(\"services:\\n  - name: queue\\n"
+             "    command: [/bin/true]\\n\", \"app.yaml\");\n"
+             "  if (!c) { std::puts(c.error->to_string().c_str()); return 1; }\n"
+             "  std::printf(\"%s %zu\\n\", c.value->services.at(0).name.c_str(), c.value->services.size());\n"
+             "}\n");
+  auto conf = run({"cmake", "-S", app.path(), "-B", app.file("build"),
+                   "-DCMAKE_PREFIX_PATH=" + prefix.path()},
+                  std::chrono::seconds(120));
+  INFO(conf.out, conf.err);
+  REQUIRE(conf.status == 0);
+  auto build = run({"cmake", "--build", app.file("build")}, std::chrono::seconds(300));
+  INFO(build.out, build.err);
+  REQUIRE(build.status == 0);
+  auto out = run({app.file("build/app")});
+  CHECK(out.status == 0);
+  CHECK(out.out == "queue 1\n");
 }
