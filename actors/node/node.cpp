@@ -508,6 +508,11 @@ status reload_node(caf::actor_system& sys, node_runtime& node, const config& nex
   if (auto what = fixed_part_changed(ctx.cfg, next); !what.empty())
     return {errc::bad_request, what + " changed: restart faultd to apply it (the running "
                                       "config stays)"};
+  for (const auto& [id, s] : next.strategies)
+    for (const auto& a : s.actions)
+      if (a.type == action_type::custom && !ctx.executors->get(a))
+        return {errc::bad_request, "strategy " + id + ": custom action type " + a.custom_type
+                                     + " has no executor (the running config stays)"};
   out = control::reload_summary{};
   out.source = next.source;
   std::vector<service_config> start;   // added and changed, in config order
@@ -736,8 +741,23 @@ status open_metrics(caf::actor_system& sys, node_runtime& n) {
 } // namespace
 
 status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out,
-                  caf::actor reloader) {
+                  caf::actor reloader, const node_extensions& ext) {
   auto log = log::get("node");
+  // Every custom action type a strategy names has its executor, before
+  // anything starts (the journal resumes unfinished executions at start).
+  for (const auto& [name, ex] : ext.actions)
+    if (!actions::valid_custom_action_name(name) || !ex)
+      return {errc::bad_request,
+              "custom action type \"" + name + "\": "
+                + (ex ? "a name of letters, digits, _ and - that no built-in type has"
+                      : "no executor")};
+  for (const auto& [id, s] : cfg.strategies)
+    for (size_t i = 0; i < s.actions.size(); ++i)
+      if (s.actions[i].type == action_type::custom
+          && ext.actions.count(s.actions[i].custom_type) == 0)
+        return {errc::config_invalid, "strategy " + id + " action " + std::to_string(i)
+                                        + ": custom action type " + s.actions[i].custom_type
+                                        + " has no executor (node_extensions::actions)"};
   node_runtime n;
   std::string corrupt;
   if (auto st = open_store(cfg, n.db, &corrupt); !st.ok())
@@ -815,6 +835,8 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out,
   deps.reachable = reachable_fn(ctx);
   deps.cluster = cluster_fn(ctx);
   actions::register_builtin_executors(*ctx->executors, deps);
+  for (const auto& [name, ex] : ext.actions)
+    (void) ctx->executors->add_custom(name, ex);  // names checked above
   for (auto& svc : cfg.services)
     declare_checks(*ctx, svc);
   n.ctx = ctx;

@@ -26,6 +26,7 @@
 //   its peer and never faces faultctl).
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -78,6 +79,18 @@ struct node_runtime {
 /// anonymous ciphers CAF falls back to without certificates).
 void prepare_actor_system(caf::actor_system_config& caf_cfg, const config& cfg);
 
+namespace actions {
+class action_executor;
+}
+
+/// What an embedding application adds to a node before it starts.
+struct node_extensions {
+  /// Executors of its own action types, by name. Parse the config with the
+  /// same names in parse_options::action_types so strategies can name them;
+  /// a strategy naming one without an executor refuses the start.
+  std::map<std::string, std::shared_ptr<actions::action_executor>> actions;
+};
+
 /// Builds the node context, starts the supervision tree, opens the control
 /// endpoint (and the peer port, if configured, then joins the cluster through
 /// its seeds: an id the cluster already has refuses the node), then starts
@@ -86,7 +99,7 @@ void prepare_actor_system(caf::actor_system_config& caf_cfg, const config& cfg);
 /// `reloader`, if given, answers (reload_atom) -> reply bytes for faultctl
 /// reload (faultd's main thread, which calls reload_node).
 status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out,
-                  caf::actor reloader = {});
+                  caf::actor reloader = {}, const node_extensions& ext = {});
 
 /// Applies a re-read config (SIGHUP, faultctl reload): the actor tree is
 /// stopped and started again on it; services whose process config is

@@ -25,7 +25,7 @@ void record_metrics(metrics::hub& hub, const recovery_execution& x) {
                     took(std::optional<timestamp>{x.started_at}, x.ended_at));
   for (const auto& a : x.actions)
     if (a.attempts > 0)
-      hub.action_done(std::string{to_string(a.action.type)}, std::string{to_string(a.status)},
+      hub.action_done(std::string{action_name(a.action)}, std::string{to_string(a.status)},
                       took(a.started_at, a.ended_at));
 }
 
@@ -107,17 +107,17 @@ void start_step(self_ptr self, const recovery::step& s) {
     st.ticket = a->ticket;
     deadline = a->deadline;
     st.log->info("action-reattached execution={} action={} type={} attempt={}",
-                 st.machine->state().id, s.index, to_string(action.type), s.attempt);
+                 st.machine->state().id, s.index, action_name(action), s.attempt);
   } else {
     auto c = context_for(self, s.timeout);
     c.attempt = s.attempt;
     deadline = c.deadline;
     if (!rollback)
       st.log->info("action-started execution={} action={} type={} target={} attempt={} timeout={}",
-                   st.machine->state().id, s.index, to_string(action.type),
+                   st.machine->state().id, s.index, action_name(action),
                    actions::resolve_target(action, c), s.attempt, human_duration(s.timeout));
     // The call keeps the node's objects alive: an executor refers to them.
-    auto call = actions::executor_call(st.ctx->executors->get(action.type), action, c, rollback,
+    auto call = actions::executor_call(st.ctx->executors->get(action), action, c, rollback,
                                        st.machine->state().actions[s.index].rollback_data);
     st.ticket = workers.start(key, deadline, self->id(), deliver_to(self),
                               [call = std::move(call), keep = st.ctx] { return call(); });
@@ -145,16 +145,16 @@ void on_outcome(self_ptr self, uint64_t ticket, const actions::worker_outcome& o
   auto& id = st.machine->state().id;
   if (s.kind == recovery::step_kind::rollback_action) {
     st.log->info("action-rolled-back execution={} action={} type={} ok={} error=\"{}\"", id,
-                 s.index, to_string(action.type), out.ok, out.error);
+                 s.index, action_name(action), out.ok, out.error);
     st.machine->on_rollback_result(s.index, out.ok, out.error);
   } else {
     if (out.ok) {
       st.machine->set_rollback_data(s.index, out.rollback_data);
       st.log->info("action-completed execution={} action={} type={} note=\"{}\"", id, s.index,
-                   to_string(action.type), out.note);
+                   action_name(action), out.note);
     } else {
       st.log->warn("action-failed execution={} action={} type={} attempt={} error=\"{}\"", id,
-                   s.index, to_string(action.type), s.attempt, out.error);
+                   s.index, action_name(action), s.attempt, out.error);
     }
     st.machine->on_action_result(s.index, out.ok, out.error);
   }
@@ -170,7 +170,7 @@ void on_overdue(self_ptr self, uint64_t ticket) {
   st.log->warn("action-abandoned execution={} action={} type={} attempt={} timeout={} "
                "reason=\"the executor did not return within its timeout; it runs on, its "
                "outcome ignored\"",
-               st.machine->state().id, s.index, to_string(action.type), s.attempt,
+               st.machine->state().id, s.index, action_name(action), s.attempt,
                human_duration(s.timeout));
   if (s.kind == recovery::step_kind::rollback_action)
     st.machine->on_rollback_timeout(s.index);

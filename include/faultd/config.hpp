@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -383,6 +384,10 @@ struct parse_options {
   /// every working_dir exists. faultd and --check-config do; tests of the
   /// text alone do not.
   bool check_environment = false;
+  /// Action types an embedding application registers by name (its
+  /// executors, executor_registry::add_custom): a strategy's `type:` may
+  /// name them. Names of built-in types are not taken from here.
+  std::set<std::string> action_types;
 };
 
 /// Parses YAML text; `file` is used in error messages only.

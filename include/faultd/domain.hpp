@@ -40,6 +40,9 @@ enum class action_type : uint8_t {
   service_degradation,
   circuit_breaker,
   state_sync,
+  /// A type an embedding application registered by name before the node
+  /// started (recovery_action::custom_type names it).
+  custom,
 };
 
 /// Status of a whole recovery execution.
@@ -70,6 +73,7 @@ std::optional<incident_status> parse_incident_status(std::string_view s);
 /// All values of each enum, in declaration order (for help texts and tests).
 const std::vector<fault_type>& all_fault_types();
 const std::vector<fault_severity>& all_fault_severities();
+/// The built-in action types (all but `custom`, which YAML never names).
 const std::vector<action_type>& all_action_types();
 
 /// One observation of a fault, as a detector (or `faultctl inject`) reports it.
@@ -90,12 +94,18 @@ struct fault_event {
 /// One step of a recovery strategy.
 struct recovery_action {
   action_type type = action_type::restart_service;
+  /// type == custom: the registered name (what YAML's `type:` said).
+  std::string custom_type;
   std::string target;
   std::map<std::string, std::string> parameters;
   duration timeout = seconds_d(60);
   uint32_t retry_count = 0;   ///< retries after the first try (0 = one try)
   duration retry_delay = seconds_d(1);
 };
+
+/// The action's type as YAML spells it: the built-in name, or the
+/// registered name of a custom type.
+std::string_view action_name(const recovery_action& a);
 
 /// A named, prioritised list of actions for some fault types and severities.
 struct recovery_strategy {

@@ -1,5 +1,7 @@
 #include "actions/executor.hpp"
 
+#include <cctype>
+
 #include "faultd/time.hpp"
 
 namespace faultd::actions {
@@ -7,26 +9,54 @@ namespace faultd::actions {
 action_executor::~action_executor() = default;
 
 void executor_registry::add(action_type type, std::shared_ptr<action_executor> ex) {
+  add_named(std::string{to_string(type)}, std::move(ex));
+}
+
+status executor_registry::add_custom(const std::string& name,
+                                     std::shared_ptr<action_executor> ex) {
+  if (!valid_custom_action_name(name))
+    return {errc::bad_request, "custom action type " + name
+                                 + ": a name of letters, digits, _ and - that no built-in type has"};
+  add_named(name, std::move(ex));
+  return {};
+}
+
+void executor_registry::add_named(const std::string& name, std::shared_ptr<action_executor> ex) {
   std::lock_guard<std::mutex> guard{mtx_};
-  auto i = executors_.find(type);
+  auto i = executors_.find(name);
   if (i != executors_.end()) {
     retired_.push_back(std::move(i->second));
     executors_.erase(i);
   }
   if (ex)
-    executors_.emplace(type, std::move(ex));
+    executors_.emplace(name, std::move(ex));
 }
 
 action_executor* executor_registry::find(action_type type) const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  auto i = executors_.find(type);
-  return i == executors_.end() ? nullptr : i->second.get();
+  return get(std::string{to_string(type)}).get();
 }
 
 std::shared_ptr<action_executor> executor_registry::get(action_type type) const {
+  return get(std::string{to_string(type)});
+}
+
+std::shared_ptr<action_executor> executor_registry::get(const recovery_action& a) const {
+  return get(std::string{action_name(a)});
+}
+
+std::shared_ptr<action_executor> executor_registry::get(const std::string& name) const {
   std::lock_guard<std::mutex> guard{mtx_};
-  auto i = executors_.find(type);
+  auto i = executors_.find(name);
   return i == executors_.end() ? nullptr : i->second;
+}
+
+bool valid_custom_action_name(const std::string& name) {
+  if (name.empty() || name.size() > 64 || name == "custom" || parse_action_type(name))
+    return false;
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'))
+      return false;
+  return true;
 }
 
 std::string resolve_target(const recovery_action& a, const action_context& ctx) {

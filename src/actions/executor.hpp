@@ -74,6 +74,11 @@ public:
   /// unregisters the type.
   void add(action_type type, std::shared_ptr<action_executor> ex);
 
+  /// Registers `ex` for the custom action type `name` (what a strategy's
+  /// `type:` says; see valid_custom_action_name). Register before the node
+  /// starts: the journal's unfinished executions resume at start.
+  status add_custom(const std::string& name, std::shared_ptr<action_executor> ex);
+
   /// The executor for `type`, or nullptr. The pointer stays valid for the
   /// registry's lifetime even if the type is later re-registered (replaced
   /// executors are kept alive until the registry is destroyed).
@@ -81,12 +86,21 @@ public:
 
   /// Like find(), but shares ownership.
   std::shared_ptr<action_executor> get(action_type type) const;
+  /// The executor for an action: its built-in type's, or its custom type's.
+  std::shared_ptr<action_executor> get(const recovery_action& a) const;
 
 private:
+  void add_named(const std::string& name, std::shared_ptr<action_executor> ex);
+  std::shared_ptr<action_executor> get(const std::string& name) const;
+
   mutable std::mutex mtx_;
-  std::map<action_type, std::shared_ptr<action_executor>> executors_;
+  std::map<std::string, std::shared_ptr<action_executor>> executors_;
   std::vector<std::shared_ptr<action_executor>> retired_;
 };
+
+/// A name a custom action type may have: 1-64 letters, digits, `_` and
+/// `-`, and not a built-in type's (nor "custom").
+bool valid_custom_action_name(const std::string& name);
 
 /// The service (or other component) an action acts on.
 ///

@@ -116,7 +116,7 @@ action_workers::work_fn executor_call(std::shared_ptr<action_executor> ex, recov
           data = std::move(rollback_data)] {
     worker_outcome out;
     if (!ex) {
-      out.error = "no executor registered for " + std::string{to_string(a.type)};
+      out.error = "no executor registered for " + std::string{action_name(a)};
       return out;
     }
     if (rollback) {

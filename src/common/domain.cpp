@@ -25,9 +25,9 @@ constexpr std::array<std::string_view, 7> fault_type_names{
   "network_timeout",     "service_unavailable", "data_inconsistency", "resource_exhaustion",
   "security_violation", "hardware_failure",    "software_error"};
 constexpr std::array<std::string_view, 4> severity_names{"low", "medium", "high", "critical"};
-constexpr std::array<std::string_view, 7> action_type_names{
-  "restart_service",     "failover",        "load_balancing", "data_restore",
-  "service_degradation", "circuit_breaker", "state_sync"};
+constexpr std::array<std::string_view, 8> action_type_names{
+  "restart_service", "failover",        "load_balancing", "data_restore",
+  "service_degradation", "circuit_breaker", "state_sync", "custom"};
 constexpr std::array<std::string_view, 5> execution_status_names{
   "pending", "running", "completed", "failed", "rolled_back"};
 constexpr std::array<std::string_view, 6> action_status_names{
@@ -58,7 +58,8 @@ std::optional<fault_severity> parse_fault_severity(std::string_view s) {
   return parse_enum<fault_severity>(s, severity_names);
 }
 std::optional<action_type> parse_action_type(std::string_view s) {
-  return parse_enum<action_type>(s, action_type_names);
+  auto t = parse_enum<action_type>(s, action_type_names);
+  return t == action_type::custom ? std::nullopt : t;  // a custom type has its own name
 }
 std::optional<execution_status> parse_execution_status(std::string_view s) {
   return parse_enum<execution_status>(s, execution_status_names);
@@ -79,8 +80,16 @@ const std::vector<fault_severity>& all_fault_severities() {
   return xs;
 }
 const std::vector<action_type>& all_action_types() {
-  static const auto xs = all_of<action_type>(action_type_names);
+  static const auto xs = [] {
+    auto all = all_of<action_type>(action_type_names);
+    all.pop_back();  // custom
+    return all;
+  }();
   return xs;
+}
+
+std::string_view action_name(const recovery_action& a) {
+  return a.type == action_type::custom ? std::string_view{a.custom_type} : to_string(a.type);
 }
 
 bool operator==(const fault_event& a, const fault_event& b) {
@@ -91,8 +100,10 @@ bool operator==(const fault_event& a, const fault_event& b) {
 }
 
 bool operator==(const recovery_action& a, const recovery_action& b) {
-  return std::tie(a.type, a.target, a.parameters, a.timeout, a.retry_count, a.retry_delay)
-         == std::tie(b.type, b.target, b.parameters, b.timeout, b.retry_count, b.retry_delay);
+  return std::tie(a.type, a.custom_type, a.target, a.parameters, a.timeout, a.retry_count,
+                  a.retry_delay)
+         == std::tie(b.type, b.custom_type, b.target, b.parameters, b.timeout, b.retry_count,
+                     b.retry_delay);
 }
 
 bool operator==(const recovery_strategy& a, const recovery_strategy& b) {

@@ -1058,6 +1058,8 @@ private:
 
   /// Parameters that cannot work are refused where they are written.
   void check_parameters(const recovery_action& a, const map_reader& m) {
+    if (a.type == action_type::custom)
+      return;  // the application's executor reads (and checks) its own
     const auto& known = known_parameters(a.type);
     for (const auto& [key, val] : m.entries()) {
       const auto& k = key.node().Scalar();
@@ -1105,13 +1107,27 @@ private:
       d->fail("unknown load_distribution " + quoted(d->as_string()) + " (supported: round_robin)");
   }
 
+  /// ", name, ..." of the application's custom action types ("" if none).
+  std::string custom_action_names() const {
+    std::string out;
+    for (const auto& n : opts_.action_types)
+      out += ", " + n;
+    return out;
+  }
+
   recovery_action parse_action(const value& v, bool& has_timeout) {
     map_reader m(v, {"type", "target", "parameters", "timeout", "retry_count", "retry_delay"});
     recovery_action a;
     auto type = m.field("type");
     if (type.is_null())
-      type.fail("required (" + action_type_names() + ")");
-    a.type = type.as_enum<action_type>(parse_action_type, "action type", action_type_names());
+      type.fail("required (" + action_type_names() + custom_action_names() + ")");
+    if (auto name = type.as_string(); opts_.action_types.count(name) > 0) {
+      a.type = action_type::custom;
+      a.custom_type = name;
+    } else {
+      a.type = type.as_enum<action_type>(parse_action_type, "action type",
+                                         action_type_names() + custom_action_names());
+    }
     m.with("target", [&](const value& x) { a.target = x.as_string(); });
     m.with("parameters", [&](const value& x) {
       a.parameters = x.as_string_map();

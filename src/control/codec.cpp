@@ -28,7 +28,7 @@ std::string finish(v1::ControlResponse& resp) {
 }
 
 void fill(v1::ActionSpec& ai, const recovery_action& a) {
-  ai.set_type(str(to_string(a.type)));
+  ai.set_type(str(action_name(a)));
   ai.set_target(a.target);
   for (auto& [k, v] : a.parameters)
     (*ai.mutable_parameters())[k] = v;
@@ -86,7 +86,7 @@ void fill(v1::IncidentInfo& out, const incident& x) {
   out.set_closed_at(time_or_empty(x.closed_at));
   for (auto& a : x.actions) {
     auto* ai = out.add_actions();
-    ai->set_type(str(to_string(a.action.type)));
+    ai->set_type(str(action_name(a.action)));
     ai->set_target(a.action.target);
     ai->set_status(str(to_string(a.status)));
     ai->set_attempts(a.attempts);

@@ -173,7 +173,7 @@ execution_machine execution_machine::resume(const recovery_execution& journaled,
 
 std::string execution_machine::describe(size_t index) const {
   const auto& a = state_.actions[index].action;
-  std::string out = "action " + std::to_string(index) + " (" + std::string{to_string(a.type)};
+  std::string out = "action " + std::to_string(index) + " (" + std::string{action_name(a)};
   if (!a.target.empty())
     out += " " + a.target;
   return out + ")";

@@ -57,7 +57,7 @@ status enum_from(int value, int count, const char* field, E& out) {
 
 constexpr int n_fault_types = 7;
 constexpr int n_severities = 4;
-constexpr int n_action_types = 7;
+constexpr int n_action_types = 8;
 constexpr int n_execution_statuses = 5;
 constexpr int n_action_statuses = 6;
 constexpr int n_incident_statuses = 2;
@@ -132,6 +132,7 @@ v1::FaultEvent to_proto(const fault_event& x) {
 v1::RecoveryAction to_proto(const recovery_action& x) {
   v1::RecoveryAction out;
   out.set_type(static_cast<v1::ActionType>(x.type));
+  out.set_custom_type(valid_utf8(x.custom_type));
   out.set_target(valid_utf8(x.target));
   auto& params = *out.mutable_parameters();
   for (auto& [k, v] : x.parameters)
@@ -272,6 +273,12 @@ status from_proto(const v1::FaultEvent& in, fault_event& out) {
 
 status from_proto(const v1::RecoveryAction& in, recovery_action& out) {
   FAULTD_TRY(enum_from(in.type(), n_action_types, "RecoveryAction.type", out.type));
+  out.custom_type = in.custom_type();
+  if ((out.type == action_type::custom) == out.custom_type.empty())
+    return {errc::malformed_payload, "RecoveryAction.custom_type: "
+                                      + std::string{out.custom_type.empty()
+                                                      ? "missing for type CUSTOM"
+                                                      : "set for a built-in type"}};
   out.target = in.target();
   out.parameters.clear();
   for (auto& [k, v] : in.parameters())

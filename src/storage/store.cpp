@@ -633,7 +633,7 @@ status store::put_execution(const recovery_execution& x) {
       binder b{s};
       b.text(x.id)
         .int64(static_cast<int64_t>(i))
-        .text(to_string(a.action.type))
+        .text(action_name(a.action))
         .text(a.action.target)
         .text(to_string(a.status))
         .int64(a.attempts)

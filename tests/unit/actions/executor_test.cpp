@@ -124,6 +124,29 @@ TEST_CASE("the built-in executors cover every action type") {
   auto r = executors.find(action_type::state_sync)->execute(action_on("gw"), ctx_for("gw"));
   CHECK(r.st.code() == errc::unavailable);
 
+  // An application's own type, by name; built-in names are not for it.
+  struct noop final : action_executor {
+    action_result execute(const recovery_action&, const action_context&) override {
+      action_result r;
+      r.note = "noop";
+      return r;
+    }
+    status rollback(const recovery_action&, const action_context&, const std::string&) override {
+      return {};
+    }
+  };
+  auto mine = std::make_shared<noop>();
+  CHECK(executors.add_custom("drain_queue", mine).ok());
+  recovery_action custom;
+  custom.type = action_type::custom;
+  custom.custom_type = "drain_queue";
+  CHECK(executors.get(custom).get() == mine.get());
+  custom.custom_type = "other";
+  CHECK(executors.get(custom).get() == nullptr);
+  for (auto bad : {"restart_service", "custom", "", "a b", "x/y", std::string(65, 'a').c_str()})
+    CHECK_MESSAGE(!executors.add_custom(bad, mine).ok(), bad);
+  CHECK(executors.get(action_on("gw")).get() == executors.find(action_type::restart_service));
+
   // Without a supervisor there is no restart executor, and no pretending.
   executor_registry partial;
   deps.supervisor = nullptr;

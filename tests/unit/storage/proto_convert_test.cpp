@@ -134,9 +134,24 @@ TEST_CASE("recovery actions and strategies round-trip for every action type") {
     CHECK(back == a);
     st.actions.push_back(a);
   }
+  // An application's own type travels by its name.
+  recovery_action custom;
+  custom.type = action_type::custom;
+  custom.custom_type = "drain_queue";
+  custom.parameters["depth"] = "100";
+  st.actions.push_back(custom);
   recovery_strategy back;
   REQUIRE(from_proto(to_proto(st), back).ok());
   CHECK(back == st);
+  CHECK(action_name(back.actions.back()) == "drain_queue");
+  // A custom type without its name, or a name on a built-in type, does not decode.
+  auto unnamed = to_proto(custom);
+  unnamed.clear_custom_type();
+  recovery_action bad;
+  CHECK(from_proto(unnamed, bad).code() == errc::malformed_payload);
+  auto named = to_proto(make_action(action_type::failover));
+  named.set_custom_type("x");
+  CHECK(from_proto(named, bad).code() == errc::malformed_payload);
 }
 
 TEST_CASE("action executions round-trip for every status with times set and unset") {
