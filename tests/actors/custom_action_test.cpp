@@ -65,6 +65,15 @@ strategies:
 )";
 }
 
+/// The config parsed knowing the application's drain_queue type.
+config load_with_drain(const std::string& data_dir) {
+  parse_options opts;
+  opts.action_types = {"drain_queue"};
+  auto loaded = parse_config(config_text(data_dir), "app.yaml", opts);
+  REQUIRE_MESSAGE(loaded, (loaded.error ? loaded.error->to_string() : ""));
+  return *loaded.value;
+}
+
 struct node_in_process {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
@@ -86,16 +95,15 @@ TEST_CASE("a config names an application's action type only when it is registere
   auto plain = parse_config(config_text(dir.path()), "app.yaml");
   REQUIRE_FALSE(plain);
   CHECK(plain.error->message.find("unknown action type \"drain_queue\"") != std::string::npos);
-  parse_options opts;
-  opts.action_types = {"drain_queue"};
-  auto loaded = parse_config(config_text(dir.path()), "app.yaml", opts);
-  REQUIRE_MESSAGE(loaded, (loaded.error ? loaded.error->to_string() : ""));
-  auto& a = loaded.value->strategies.at("drain").actions.at(0);
+  auto cfg = load_with_drain(dir.path());
+  auto& a = cfg.strategies.at("drain").actions.at(0);
   CHECK(a.type == action_type::custom);
   CHECK(a.custom_type == "drain_queue");
   CHECK(action_name(a) == "drain_queue");
   CHECK(a.parameters.at("depth") == "100");  // its own parameters: its executor reads them
   // "custom" itself is no type a config can name.
+  parse_options opts;
+  opts.action_types = {"drain_queue"};
   auto literal = parse_config(R"(
 strategies:
   s:
@@ -109,32 +117,26 @@ strategies:
 
 TEST_CASE("a node does not start when a strategy's custom action type has no executor") {
   test::temp_dir dir;
-  parse_options opts;
-  opts.action_types = {"drain_queue"};
-  auto loaded = parse_config(config_text(dir.path()), "app.yaml", opts);
-  REQUIRE(loaded);
+  auto cfg = load_with_drain(dir.path());
   node_in_process p;
-  auto st = start_node(*p.sys, *loaded.value, p.node);
+  auto st = start_node(*p.sys, cfg, p.node);
   CHECK_FALSE(st.ok());
   CHECK(st.message().find("custom action type drain_queue has no executor") != std::string::npos);
   node_extensions bad;
   bad.actions["restart_service"] = std::make_shared<drain_executor>();
-  auto st2 = start_node(*p.sys, *loaded.value, p.node, {}, bad);
+  auto st2 = start_node(*p.sys, cfg, p.node, {}, bad);
   CHECK_FALSE(st2.ok());
   CHECK(st2.message().find("no built-in type") != std::string::npos);
 }
 
 TEST_CASE("a fault's recovery runs the application's action, journaled under its name") {
   test::temp_dir dir;
-  parse_options opts;
-  opts.action_types = {"drain_queue"};
-  auto loaded = parse_config(config_text(dir.path()), "app.yaml", opts);
-  REQUIRE(loaded);
+  auto cfg = load_with_drain(dir.path());
   auto drain = std::make_shared<drain_executor>();
   node_in_process p;
   node_extensions ext;
   ext.actions["drain_queue"] = drain;
-  auto st = start_node(*p.sys, *loaded.value, p.node, {}, ext);
+  auto st = start_node(*p.sys, cfg, p.node, {}, ext);
   REQUIRE_MESSAGE(st.ok(), st.to_string());
   auto f = p.node.ctx->make_fault(fault_type::resource_exhaustion, fault_severity::high,
                                   "orders-queue", "queue-probe", "queue depth 12000");

@@ -14,12 +14,21 @@
 
 using namespace faultd::test;
 
-TEST_CASE("cmake --install puts faultd, faultctl, the unit, completion and docs under the prefix") {
-  temp_dir prefix;
+namespace {
+
+/// `cmake --install` of this build into `prefix`.
+void install_into(const temp_dir& prefix) {
   auto r = run({"cmake", "--install", FAULTD_BINARY_DIR, "--prefix", prefix.path()},
                std::chrono::seconds(120));
   INFO(r.out, r.err);
   REQUIRE(r.status == 0);
+}
+
+} // namespace
+
+TEST_CASE("cmake --install puts faultd, faultctl, the unit, completion and docs under the prefix") {
+  temp_dir prefix;
+  install_into(prefix);
   auto at = [&](const std::string& rel) { return prefix.path() + "/" + rel; };
   CHECK(::access(at("bin/faultd").c_str(), X_OK) == 0);
   CHECK(::access(at("bin/faultctl").c_str(), X_OK) == 0);
@@ -52,10 +61,7 @@ TEST_CASE("add_subdirectory of faultd builds neither its tests nor its benchmark
 
 TEST_CASE("an application built against the installed package finds faultd::runtime") {
   temp_dir prefix;
-  auto r = run({"cmake", "--install", FAULTD_BINARY_DIR, "--prefix", prefix.path()},
-               std::chrono::seconds(120));
-  INFO(r.out, r.err);
-  REQUIRE(r.status == 0);
+  install_into(prefix);
   CHECK(::access((prefix.path() + "/include/faultd/config.hpp").c_str(), R_OK) == 0);
   CHECK(::access((prefix.path() + "/lib/cmake/faultd/faultdConfig.cmake").c_str(), R_OK) == 0);
   // Nothing of src/ or actors/ is installed: only the public headers.
