@@ -143,7 +143,9 @@ TEST_CASE("the built-in executors cover every action type") {
   CHECK(executors.get(custom).get() == mine.get());
   custom.custom_type = "other";
   CHECK(executors.get(custom).get() == nullptr);
-  for (auto bad : {"restart_service", "custom", "", "a b", "x/y", std::string(65, 'a').c_str()})
+  for (const std::string& bad : {std::string{"restart_service"}, std::string{"custom"},
+                                std::string{}, std::string{"a b"}, std::string{"x/y"},
+                                std::string(65, 'a')})
     CHECK_MESSAGE(!executors.add_custom(bad, mine).ok(), bad);
   CHECK(executors.get(action_on("gw")).get() == executors.find(action_type::restart_service));
 
