@@ -82,7 +82,11 @@ TEST_CASE("faultd stops its services and exits 0 on SIGTERM") {
   REQUIRE(!pid.empty());
   n.proc->signal(SIGTERM);
   CHECK(n.proc->wait(std::chrono::seconds(20)) == 0);
-  CHECK(wait_until([&] { return ::kill(std::stoi(pid), 0) != 0; }));
+  auto gone = wait_until([&] { return ::kill(std::stoi(pid), 0) != 0; });
+  // What was left, if anything: the service's process and faultd's log.
+  INFO("service pid ", pid, ": ", read_file("/proc/" + pid + "/status"));
+  INFO("faultd log: ", read_file(n.dir.file("data") + "/faultd.log"));
+  CHECK(gone);
 }
 
 TEST_CASE("faultctl exits 2 on bad usage, 1 on failed requests") {
