@@ -145,67 +145,62 @@ void judge_gateways(self_ptr self) {
   }
 }
 
-/// A device or gateway id with a control character would break the learned
-/// file's lines and the logs: such messages are malformed.
-bool printable(const std::string& s) {
-  for (unsigned char c : s)
-    if (c < 0x20 || c == 0x7f)
-      return false;
-  return true;
+/// The first of `patterns` that takes `topic` (its index; -1: none) and
+/// the device and gateway it names. A device or gateway id with a control
+/// character would break the learned file's lines and the logs: -2, with
+/// `why` set.
+int match_device(const std::vector<devices::topic_pattern>& patterns, const std::string& topic,
+                 std::string& device, std::string& gateway, std::string& why) {
+  for (size_t i = 0; i < patterns.size(); ++i) {
+    if (!patterns[i].match(topic, device, gateway))
+      continue;
+    if (has_control_chars(device) || has_control_chars(gateway)) {
+      why = "a control character in the device or gateway id";
+      return -2;
+    }
+    return static_cast<int>(i);
+  }
+  return -1;  // a subscription of ours delivered it, no pattern keeps it: not a device
 }
 
 /// Takes one telemetry message (true), or tells why it is malformed (false).
 bool take_message(self_ptr self, const std::string& topic, timestamp at, std::string& why) {
   auto& st = self->state;
   std::string device, gateway;
-  for (size_t i = 0; i < st.patterns.size(); ++i) {
-    if (!st.patterns[i].match(topic, device, gateway))
-      continue;
-    if (!printable(device) || !printable(gateway)) {
-      why = "a control character in the device or gateway id";
-      return false;
-    }
+  auto i = match_device(st.patterns, topic, device, gateway, why);
+  if (i >= 0)
     if (auto back = st.detector->heard(device, gateway, at, static_cast<uint16_t>(i)))
       st.ctx->send_to("analyzer", event_atom::value, device_fault(self, *back));
-    return true;
-  }
-  return true;  // a subscription of ours delivered it, a pattern did not keep it: not a device
+  return i != -2;
 }
 
 /// Takes one sleep announcement (true), or tells why it is malformed.
 bool take_announcement(self_ptr self, const announcement& a, std::string& why) {
   auto& st = self->state;
   std::string device, gateway;
-  for (auto& p : st.in->sleep_patterns) {
-    if (!p.match(a.topic, device, gateway))
-      continue;
-    if (!printable(device) || !printable(gateway)) {
-      why = "a control character in the device or gateway id";
-      return false;
-    }
-    auto now_ms = to_unix_millis(a.at);
-    std::string error;
-    auto word = devices::parse_sleep_payload(a.payload, now_ms, error);
-    if (!word) {
-      why = "sleep announcement of " + device + ": " + error;
-      return false;
-    }
-    if (word->relative && a.retained) {
-      // Read from the broker's store: when it was said is not known, so
-      // neither is when the device wakes.
-      why = "retained sleep announcement of " + device
-            + " says for how long, not until when (@<unix seconds> or an RFC 3339 time)";
-      return false;
-    }
-    st.log->debug("device-sleep device={} until={} retained={}", device,
-                  word->until_ms > now_ms ? format_timestamp(from_unix_millis(word->until_ms))
-                                          : "awake",
-                  a.retained);
-    if (auto back = st.detector->announced_sleep(device, gateway, from_unix_millis(word->until_ms),
-                                                 a.at, !a.retained))
-      st.ctx->send_to("analyzer", event_atom::value, device_fault(self, *back));
-    return true;
+  if (auto i = match_device(st.in->sleep_patterns, a.topic, device, gateway, why); i < 0)
+    return i != -2;
+  auto now_ms = to_unix_millis(a.at);
+  std::string error;
+  auto word = devices::parse_sleep_payload(a.payload, now_ms, error);
+  if (!word) {
+    why = "sleep announcement of " + device + ": " + error;
+    return false;
   }
+  if (word->relative && a.retained) {
+    // Read from the broker's store: when it was said is not known, so
+    // neither is when the device wakes.
+    why = "retained sleep announcement of " + device
+          + " says for how long, not until when (@<unix seconds> or an RFC 3339 time)";
+    return false;
+  }
+  st.log->debug("device-sleep device={} until={} retained={}", device,
+                word->until_ms > now_ms ? format_timestamp(from_unix_millis(word->until_ms))
+                                        : "awake",
+                a.retained);
+  if (auto back = st.detector->announced_sleep(device, gateway, from_unix_millis(word->until_ms),
+                                               a.at, !a.retained))
+    st.ctx->send_to("analyzer", event_atom::value, device_fault(self, *back));
   return true;
 }
 

@@ -1,6 +1,7 @@
 #include "actors/node/node.hpp"
 
 #include <condition_variable>
+#include <functional>
 #include <grp.h>
 #include <thread>
 #include <mutex>
@@ -497,6 +498,19 @@ void declare_checks(node_context& ctx, const service_config& svc) {
   ctx.health->declare(svc.name, checks);
 }
 
+/// The first action of a custom type in `cfg`'s strategies that `served`
+/// says has no executor, as "strategy ID action I: custom action type X has
+/// no executor"; "" if every one has.
+std::string custom_action_without_executor(
+  const config& cfg, const std::function<bool(const recovery_action&)>& served) {
+  for (const auto& [id, s] : cfg.strategies)
+    for (size_t i = 0; i < s.actions.size(); ++i)
+      if (s.actions[i].type == action_type::custom && !served(s.actions[i]))
+        return "strategy " + id + " action " + std::to_string(i) + ": custom action type "
+               + s.actions[i].custom_type + " has no executor";
+  return "";
+}
+
 } // namespace
 
 status reload_node(caf::actor_system& sys, node_runtime& node, const config& next,
@@ -508,11 +522,10 @@ status reload_node(caf::actor_system& sys, node_runtime& node, const config& nex
   if (auto what = fixed_part_changed(ctx.cfg, next); !what.empty())
     return {errc::bad_request, what + " changed: restart faultd to apply it (the running "
                                       "config stays)"};
-  for (const auto& [id, s] : next.strategies)
-    for (const auto& a : s.actions)
-      if (a.type == action_type::custom && !ctx.executors->get(a))
-        return {errc::bad_request, "strategy " + id + ": custom action type " + a.custom_type
-                                     + " has no executor (the running config stays)"};
+  if (auto missing = custom_action_without_executor(
+        next, [&](const recovery_action& a) { return ctx.executors->get(a) != nullptr; });
+      !missing.empty())
+    return {errc::bad_request, missing + " (the running config stays)"};
   out = control::reload_summary{};
   out.source = next.source;
   std::vector<service_config> start;   // added and changed, in config order
@@ -745,19 +758,16 @@ status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out,
   auto log = log::get("node");
   // Every custom action type a strategy names has its executor, before
   // anything starts (the journal resumes unfinished executions at start).
-  for (const auto& [name, ex] : ext.actions)
-    if (!actions::valid_custom_action_name(name) || !ex)
-      return {errc::bad_request,
-              "custom action type \"" + name + "\": "
-                + (ex ? "a name of letters, digits, _ and - that no built-in type has"
-                      : "no executor")};
-  for (const auto& [id, s] : cfg.strategies)
-    for (size_t i = 0; i < s.actions.size(); ++i)
-      if (s.actions[i].type == action_type::custom
-          && ext.actions.count(s.actions[i].custom_type) == 0)
-        return {errc::config_invalid, "strategy " + id + " action " + std::to_string(i)
-                                        + ": custom action type " + s.actions[i].custom_type
-                                        + " has no executor (node_extensions::actions)"};
+  for (const auto& [name, ex] : ext.actions) {
+    if (auto st = actions::check_custom_action_name(name); !st.ok())
+      return st;
+    if (!ex)
+      return {errc::bad_request, "custom action type \"" + name + "\": no executor"};
+  }
+  if (auto missing = custom_action_without_executor(
+        cfg, [&](const recovery_action& a) { return ext.actions.count(a.custom_type) > 0; });
+      !missing.empty())
+    return {errc::config_invalid, missing + " (node_extensions::actions)"};
   node_runtime n;
   std::string corrupt;
   if (auto st = open_store(cfg, n.db, &corrupt); !st.ok())

@@ -29,6 +29,9 @@ std::string make_dirs(const std::string& path);
 /// is returned unchanged.
 std::string resolve_command(const std::string& argv0, const std::string& path_var);
 
+/// Whether `s` holds an ASCII control character (below 0x20, or DEL).
+bool has_control_chars(std::string_view s);
+
 /// Glob match with `*` and `?` (fnmatch semantics without special cases).
 bool glob_match(std::string_view pattern, std::string_view text);
 

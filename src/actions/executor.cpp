@@ -14,9 +14,8 @@ void executor_registry::add(action_type type, std::shared_ptr<action_executor> e
 
 status executor_registry::add_custom(const std::string& name,
                                      std::shared_ptr<action_executor> ex) {
-  if (!valid_custom_action_name(name))
-    return {errc::bad_request, "custom action type " + name
-                                 + ": a name of letters, digits, _ and - that no built-in type has"};
+  if (auto st = check_custom_action_name(name); !st.ok())
+    return st;
   add_named(name, std::move(ex));
   return {};
 }
@@ -50,13 +49,15 @@ std::shared_ptr<action_executor> executor_registry::get(const std::string& name)
   return i == executors_.end() ? nullptr : i->second;
 }
 
-bool valid_custom_action_name(const std::string& name) {
-  if (name.empty() || name.size() > 64 || name == "custom" || parse_action_type(name))
-    return false;
+status check_custom_action_name(const std::string& name) {
+  bool ok = !name.empty() && name.size() <= 64 && name != "custom" && !parse_action_type(name);
   for (char c : name)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'))
-      return false;
-  return true;
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
+  if (!ok)
+    return {errc::bad_request, "custom action type \"" + name
+                                 + "\": a name of letters, digits, _ and - that no built-in "
+                                   "type has"};
+  return {};
 }
 
 std::string resolve_target(const recovery_action& a, const action_context& ctx) {

@@ -75,7 +75,7 @@ public:
   void add(action_type type, std::shared_ptr<action_executor> ex);
 
   /// Registers `ex` for the custom action type `name` (what a strategy's
-  /// `type:` says; see valid_custom_action_name). Register before the node
+  /// `type:` says; see check_custom_action_name). Register before the node
   /// starts: the journal's unfinished executions resume at start.
   status add_custom(const std::string& name, std::shared_ptr<action_executor> ex);
 
@@ -98,9 +98,9 @@ private:
   std::vector<std::shared_ptr<action_executor>> retired_;
 };
 
-/// A name a custom action type may have: 1-64 letters, digits, `_` and
-/// `-`, and not a built-in type's (nor "custom").
-bool valid_custom_action_name(const std::string& name);
+/// Whether `name` may name a custom action type: 1-64 letters, digits, `_`
+/// and `-`, and not a built-in type's (nor "custom"); else why not.
+status check_custom_action_name(const std::string& name);
 
 /// The service (or other component) an action acts on.
 ///

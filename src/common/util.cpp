@@ -100,6 +100,13 @@ std::string make_dirs(const std::string& path) {
   return {};
 }
 
+bool has_control_chars(std::string_view s) {
+  for (unsigned char c : s)
+    if (c < 0x20 || c == 0x7f)
+      return true;
+  return false;
+}
+
 bool glob_match(std::string_view p, std::string_view t) {
   size_t pi = 0, ti = 0, star = std::string_view::npos, mark = 0;
   while (ti < t.size()) {

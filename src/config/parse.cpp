@@ -815,9 +815,8 @@ private:
   /// A topic pattern with a +device level.
   static std::string device_pattern_of(const value& v) {
     auto text = v.as_nonempty_string();
-    for (unsigned char c : text)
-      if (c < 0x20 || c == 0x7f)
-        v.fail("must not contain control characters");
+    if (has_control_chars(text))
+      v.fail("must not contain control characters");
     std::string err;
     if (!devices::topic_pattern::parse(text, err))
       v.fail(err);

@@ -347,13 +347,6 @@ std::vector<device_view> silence_detector::list(timestamp now, bool silent_only,
   return out;
 }
 
-std::optional<timestamp> silence_detector::last_seen(const std::string& id) const {
-  auto it = devices_.find(id);
-  if (it == devices_.end())
-    return std::nullopt;
-  return from_unix_millis(it->second.last_ms);
-}
-
 double silence_detector::phi(const std::string& id, timestamp now) const {
   auto it = devices_.find(id);
   return it == devices_.end() ? 0 : phi_of(it->second, to_unix_millis(now));

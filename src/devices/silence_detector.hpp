@@ -145,9 +145,6 @@ public:
   };
   std::vector<gateway_count> gateways() const;
 
-  /// When `device` was last heard (nullopt: not known).
-  std::optional<timestamp> last_seen(const std::string& device) const;
-
   /// phi of a device at `now` (0 when it has no rhythm yet).
   double phi(const std::string& device, timestamp now) const;
 
