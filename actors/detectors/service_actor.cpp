@@ -139,6 +139,8 @@ std::vector<service_status> collect_service_status(const node_context& ctx) {
       s.last_exit = i->second.last_exit;
       s.adopted = i->second.adopted;
     }
+    else // configured here, not handed to the process supervisor yet
+      s.state = "pending";
     if (!svc.node.empty()) {
       s.runs_on = state::owner_of(svc, *ctx.registry);
       if (auto p = state::placement_of(*ctx.registry, svc.name))
@@ -152,7 +154,7 @@ std::vector<service_status> collect_service_status(const node_context& ctx) {
     bool running = s.state == "running";
     if (s.state == "unmanaged")
       s.health = s.checks.empty() ? "unknown" : checks;
-    else if (s.state == "stopped" || s.state == "standby")
+    else if (s.state == "stopped" || s.state == "standby" || s.state == "pending")
       s.health = s.state;
     else if (s.state == "exited" && s.last_exit == "exit 0")
       s.health = "completed";

@@ -24,7 +24,7 @@ struct check_status {
 /// State of one configured service on this node.
 struct service_status {
   std::string name;
-  std::string state = "stopped";     ///< starting | running | backoff | stopping | stopped | exited | failed | unmanaged | standby
+  std::string state = "stopped";     ///< starting | running | backoff | stopping | stopped | exited | failed | unmanaged | standby | pending
   int pid = 0;                       ///< 0 when not running
   uint32_t restarts = 0;
   std::string health = "unknown";    ///< worst of its checks; "healthy" with no checks while running

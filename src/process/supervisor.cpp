@@ -226,9 +226,12 @@ struct supervisor::impl {
     if (shutting_down)
       return reply(r, refusal);
     auto& s = insert(std::move(cfg));
-    publish(s);
-    if (s.cfg().command.empty())
+    // A managed one is published once started, adopted or held: never as
+    // "stopped" in between, which no one asked for.
+    if (s.cfg().command.empty()) {
+      publish(s);
       return reply(r, {});
+    }
     watch_log(s);
     std::string error;
     switch (try_adopt(s, error)) {

@@ -196,7 +196,7 @@ TEST_CASE("a service starts after what it depends on is ready: its checks pass o
   temp_dir files;
   auto ready = files.file("ready");
   auto log = files.file("log");
-  // The broker becomes ready (its check passes) 600 ms after it starts; the
+  // The broker becomes ready (its check passes) when the test says so; the
   // mapper records whether the broker was ready when it started.
   node_process n{"services:\n"
                  "  - name: mapper\n"
@@ -206,16 +206,22 @@ TEST_CASE("a service starts after what it depends on is ready: its checks pass o
                    + "; fi; exec sleep 1000\"]\n"
                      "  - name: broker\n"
                      "    ready_after: 30s\n"
-                     "    command: [\"/bin/sh\", \"-c\", \"sleep 0.6; touch "
-                   + ready
-                   + "; exec sleep 1000\"]\n"
+                     "    command: [\"sleep\", \"1000\"]\n"
                      "    checks:\n"
                      "      - {type: exec, command: [\"/usr/bin/test\", \"-e\", \""
                    + ready + "\"], interval: 100ms}\n"};
+  REQUIRE(n.service_pid("broker") != "0");
+  // Until then the mapper waits, and says so.
+  auto mapper = n.service_json("mapper");
+  CHECK(json_value(mapper, "state") == "pending");
+  CHECK(json_value(mapper, "health") == "pending");
+  CHECK(json_value(mapper, "pid") == "0");
+  write_file(ready, "");
   REQUIRE(wait_until([&] { return !read_file(log).empty(); }, std::chrono::seconds(10)));
   CHECK(read_file(log) == "ok\n");
   CHECK(read_file(n.dir.file("faultd.out")).find("service-waiting name=mapper depends_on=broker")
         != std::string::npos);
+  CHECK(json_value(n.service_json("mapper"), "state") == "running");
   // No incident for the mapper at start.
   CHECK(n.ctl({"--json", "incidents"}).out.find("\"component\":\"mapper\"") == std::string::npos);
 }

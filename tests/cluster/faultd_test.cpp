@@ -24,6 +24,7 @@ const char* sleeper_service = R"(services:
 
 TEST_CASE("faultctl status reports the node, its members and its services as JSON") {
   node_process n{sleeper_service};
+  REQUIRE(!n.service_pid("sleeper").empty()); // started, not pending any more
   auto r = n.ctl({"--json", "status"});
   REQUIRE(r.status == 0);
   CHECK(json_value(r.out, "id") == "test-node");
@@ -80,6 +81,7 @@ TEST_CASE("faultd stops its services and exits 0 on SIGTERM") {
   node_process n{sleeper_service};
   auto pid = n.service_pid("sleeper");
   REQUIRE(!pid.empty());
+  REQUIRE(pid != "0"); // kill(0, 0) would ask about our own process group
   n.proc->signal(SIGTERM);
   CHECK(n.proc->wait(std::chrono::seconds(20)) == 0);
   auto gone = wait_until([&] { return ::kill(std::stoi(pid), 0) != 0; });

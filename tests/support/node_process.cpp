@@ -72,7 +72,15 @@ std::string node_process::service_json(const std::string& name) {
 }
 
 std::string node_process::service_pid(const std::string& name) {
-  return json_value(service_json(name), "pid");
+  // A service faultd is still starting has no pid yet ("0"): wait for it.
+  std::string pid;
+  wait_until([&] {
+    auto json = service_json(name);
+    pid = json_value(json, "pid");
+    auto state = json_value(json, "state");
+    return state != "pending" && state != "starting";
+  });
+  return pid;
 }
 
 std::string node_process::incident_json(const std::string& id) {

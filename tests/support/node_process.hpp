@@ -47,7 +47,8 @@ public:
   /// everything after it), or "".
   std::string service_json(const std::string& name);
 
-  /// A service's pid as faultctl shows it ("" if unknown).
+  /// A service's pid as faultctl shows it ("" if unknown), once it is no
+  /// longer `pending` or `starting` (waits up to 10 s for that).
   std::string service_pid(const std::string& name);
 
   /// `faultctl --json incident ID`'s output.
