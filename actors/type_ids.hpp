@@ -21,6 +21,7 @@
 
 #include "devices/silence_detector.hpp"
 #include "faultd/domain.hpp"
+#include "faultd/interfaces.hpp"
 #include "process/supervisor.hpp"
 #include "replica/report.hpp"
 
@@ -40,19 +41,14 @@ using peer_atom = caf::atom_constant<caf::atom("peer")>;
 using state_atom = caf::atom_constant<caf::atom("state")>;
 
 // -- local ---------------------------------------------------------------------
-/// (event_atom, fault_event): a detector reports a fault (or its clearing).
-using event_atom = caf::atom_constant<caf::atom("event")>;
-/// (inject_atom, fault_event) -> (std::string event_id, std::string incident_id)
-/// after the event is stored.
-using inject_atom = caf::atom_constant<caf::atom("inject")>;
+// event_atom, inject_atom, incident_atom, circuit_atom and degrade_atom are
+// in faultd/interfaces.hpp (the typed interfaces an application uses).
 /// (tick_atom): a periodic timer fired.
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 /// (proc_atom, process event): the process supervisor thread reports.
 using proc_atom = caf::atom_constant<caf::atom("proc")>;
 /// (persist_atom, ...) -> bool: write to sqlite; reply once committed.
 using persist_atom = caf::atom_constant<caf::atom("persist")>;
-/// (incident_atom, std::string id) -> incident
-using incident_atom = caf::atom_constant<caf::atom("incident")>;
 /// (faults_atom, int64_t since_ns, uint32_t limit) -> std::vector<fault_event>
 using faults_atom = caf::atom_constant<caf::atom("faults")>;
 /// (incidents_atom, uint32_t limit, bool open_only) -> std::vector<incident>
@@ -157,10 +153,8 @@ using ssync_atom = caf::atom_constant<caf::atom("ssync")>;
 
 } // namespace faultd
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::fault_event)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<faultd::devices::device_view>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::process::event)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::incident)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::alert)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::recovery_execution)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(faultd::recovery_action)

@@ -71,6 +71,8 @@ void flush(self_ptr self) {
   st.flush_queued = false;
   if (st.pending_events.empty() && st.pending_incidents.empty())
     return;
+  for (const auto& x : st.pending_incidents)
+    st.ctx->listeners->notify(x);
   if (!st.ctx->send_to("storage", persist_atom::value, std::move(st.pending_events),
                        std::move(st.pending_incidents)))
     st.log->error("storage-unavailable dropped_events={} dropped_incidents={}",

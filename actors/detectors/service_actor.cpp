@@ -8,6 +8,7 @@
 
 #include "actions/circuit_board.hpp"
 #include "actions/failover.hpp"
+#include "actions/service_degradation.hpp"
 #include "actors/type_ids.hpp"
 #include "faultd/log.hpp"
 #include "faultd/util.hpp"
@@ -126,10 +127,7 @@ std::vector<service_status> collect_service_status(const node_context& ctx) {
     s.name = svc.name;
     s.command = svc.command;
     s.depends_on = svc.depends_on;
-    auto level = ctx.registry->get("degradation/" + svc.name);
-    s.degradation = level ? *level
-                          : (svc.degradation_levels.empty() ? std::string{"full"}
-                                                            : svc.degradation_levels.front());
+    s.degradation = actions::current_degradation(ctx.cfg, *ctx.registry, svc.name);
     if (auto i = circuits.find(svc.name); i != circuits.end())
       s.circuit = i->second;
     if (auto i = snaps.find(svc.name); i != snaps.end()) {

@@ -10,16 +10,22 @@
 // name in the directory when they send (send_to), so a message goes to the
 // incarnation that is alive now.
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/make_message.hpp>
 #include <caf/send.hpp>
 
 #include "actors/supervision/directory.hpp"
+#include "faultd/check.hpp"
 #include "faultd/config.hpp"
+#include "faultd/interfaces.hpp"
 
 namespace faultd {
 
@@ -48,6 +54,31 @@ class executor_registry;
 class action_workers;
 } // namespace actions
 
+/// The actors an embedding application subscribed to incident changes
+/// (embedded_node::subscribe). Thread-safe.
+class incident_listeners {
+public:
+  void add(const incident_listener_actor& a) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (std::find(list_.begin(), list_.end(), a) == list_.end())
+      list_.push_back(a);
+  }
+  void remove(const incident_listener_actor& a) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    list_.erase(std::remove(list_.begin(), list_.end(), a), list_.end());
+  }
+  /// Sends `x` to every listener.
+  void notify(const incident& x) const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (const auto& a : list_)
+      caf::anon_send(a, incident_atom::value, x);
+  }
+
+private:
+  mutable std::mutex mtx_;
+  std::vector<incident_listener_actor> list_;
+};
+
 struct node_context {
   config cfg;
   /// When the node started (uptime survives actor restarts and reloads).
@@ -70,6 +101,11 @@ struct node_context {
   std::shared_ptr<metrics::hub> metrics;
   /// The control endpoint (for its counters in `status`); set once it runs.
   std::weak_ptr<control::server> endpoint;
+  /// An embedding application's check types, by name (set before the tree
+  /// starts, never changed after).
+  std::map<std::string, checks::check_function> custom_checks;
+  /// Who hears about incident changes (always set).
+  std::shared_ptr<incident_listeners> listeners = std::make_shared<incident_listeners>();
 
   /// The current incarnation of a named actor (invalid if none).
   caf::actor lookup(const std::string& name) const { return dir->get(name); }

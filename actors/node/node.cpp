@@ -492,22 +492,29 @@ void declare_checks(node_context& ctx, const service_config& svc) {
   for (auto& chk : svc.checks) {
     check_status cs;
     cs.name = chk.name;
-    cs.kind = std::string{to_string(chk.kind)};
+    cs.kind = check_type_name(chk);
     checks.push_back(cs);
   }
   ctx.health->declare(svc.name, checks);
 }
 
-/// The first action of a custom type in `cfg`'s strategies that `served`
-/// says has no executor, as "strategy ID action I: custom action type X has
-/// no executor"; "" if every one has.
-std::string custom_action_without_executor(
-  const config& cfg, const std::function<bool(const recovery_action&)>& served) {
+/// The first custom type in `cfg` that the node cannot serve: an action
+/// of a strategy whose executor `action_served` lacks, or a service's check
+/// whose function `check_served` lacks, as "strategy ID action I: custom
+/// action type X has no executor (node_extensions::actions)"; "" if none.
+std::string unserved_extension(const config& cfg,
+                               const std::function<bool(const recovery_action&)>& action_served,
+                               const std::function<bool(const std::string&)>& check_served) {
   for (const auto& [id, s] : cfg.strategies)
     for (size_t i = 0; i < s.actions.size(); ++i)
-      if (s.actions[i].type == action_type::custom && !served(s.actions[i]))
+      if (s.actions[i].type == action_type::custom && !action_served(s.actions[i]))
         return "strategy " + id + " action " + std::to_string(i) + ": custom action type "
-               + s.actions[i].custom_type + " has no executor";
+               + s.actions[i].custom_type + " has no executor (node_extensions::actions)";
+  for (const auto& svc : cfg.services)
+    for (const auto& c : svc.checks)
+      if (c.kind == check_kind::custom && !check_served(c.custom_type))
+        return "service " + svc.name + " check " + c.name + ": custom check type "
+               + c.custom_type + " has no function (node_extensions::checks)";
   return "";
 }
 
@@ -522,8 +529,9 @@ status reload_node(caf::actor_system& sys, node_runtime& node, const config& nex
   if (auto what = fixed_part_changed(ctx.cfg, next); !what.empty())
     return {errc::bad_request, what + " changed: restart faultd to apply it (the running "
                                       "config stays)"};
-  if (auto missing = custom_action_without_executor(
-        next, [&](const recovery_action& a) { return ctx.executors->get(a) != nullptr; });
+  if (auto missing = unserved_extension(
+        next, [&](const recovery_action& a) { return ctx.executors->get(a) != nullptr; },
+        [&](const std::string& type) { return ctx.custom_checks.count(type) > 0; });
       !missing.empty())
     return {errc::bad_request, missing + " (the running config stays)"};
   out = control::reload_summary{};
@@ -756,24 +764,33 @@ status open_metrics(caf::actor_system& sys, node_runtime& n) {
 status start_node(caf::actor_system& sys, const config& cfg, node_runtime& out,
                   caf::actor reloader, const node_extensions& ext) {
   auto log = log::get("node");
-  // Every custom action type a strategy names has its executor, before
-  // anything starts (the journal resumes unfinished executions at start).
+  // Every custom action type a strategy names has its executor, and every
+  // custom check type its function, before anything starts (the journal
+  // resumes unfinished executions at start).
   for (const auto& [name, ex] : ext.actions) {
     if (auto st = actions::check_custom_action_name(name); !st.ok())
       return st;
     if (!ex)
       return {errc::bad_request, "custom action type \"" + name + "\": no executor"};
   }
-  if (auto missing = custom_action_without_executor(
-        cfg, [&](const recovery_action& a) { return ext.actions.count(a.custom_type) > 0; });
+  for (const auto& [name, fn] : ext.checks) {
+    if (auto st = checks::check_custom_check_name(name); !st.ok())
+      return st;
+    if (!fn)
+      return {errc::bad_request, "custom check type \"" + name + "\": no function"};
+  }
+  if (auto missing = unserved_extension(
+        cfg, [&](const recovery_action& a) { return ext.actions.count(a.custom_type) > 0; },
+        [&](const std::string& type) { return ext.checks.count(type) > 0; });
       !missing.empty())
-    return {errc::config_invalid, missing + " (node_extensions::actions)"};
+    return {errc::config_invalid, missing};
   node_runtime n;
   std::string corrupt;
   if (auto st = open_store(cfg, n.db, &corrupt); !st.ok())
     return st;
   auto ctx = std::make_shared<node_context>();
   ctx->cfg = cfg;
+  ctx->custom_checks = ext.checks;
   ctx->dir = std::make_shared<actor_directory>();
   ctx->metrics = std::make_shared<metrics::hub>();
   ctx->health = std::make_shared<state::health_board>();

@@ -2,7 +2,8 @@
 
 // One faultd node: the actors of the pipeline (docs/ARCHITECTURE.md) under a
 // supervision tree, spawned in an existing caf::actor_system (faultd's main, or an
-// embedding application).
+// embedding application through faultd/embed.hpp, prepare_actor_system and
+// node_extensions included).
 //
 //   sup:node (one_for_one)
 //   ├── sup:storage    (one_for_one)  storage
@@ -35,6 +36,7 @@
 
 #include "actors/node/context.hpp"
 #include "faultd/config.hpp"
+#include "faultd/embed.hpp"
 #include "faultd/error.hpp"
 #include "metrics/endpoint.hpp"
 
@@ -71,24 +73,6 @@ struct node_runtime {
   /// threads (executors that ignore their deadline). Their owner exits the
   /// process without waiting for them (std::_Exit after flushing logs).
   size_t workers_left = 0;
-};
-
-/// Loads what `cfg` needs into a CAF config before its actor system is
-/// made: the middleman, and libcaf_openssl with the node's certificate, key
-/// and CA when cluster.tls is set (mutual authentication; never the
-/// anonymous ciphers CAF falls back to without certificates).
-void prepare_actor_system(caf::actor_system_config& caf_cfg, const config& cfg);
-
-namespace actions {
-class action_executor;
-}
-
-/// What an embedding application adds to a node before it starts.
-struct node_extensions {
-  /// Executors of its own action types, by name. Parse the config with the
-  /// same names in parse_options::action_types so strategies can name them;
-  /// a strategy naming one without an executor refuses the start.
-  std::map<std::string, std::shared_ptr<actions::action_executor>> actions;
 };
 
 /// Builds the node context, starts the supervision tree, opens the control

@@ -121,8 +121,11 @@ struct restart_config {
   duration stop_grace = seconds_d(5);     ///< SIGTERM -> SIGKILL
 };
 
-enum class check_kind : uint8_t { tcp, http, exec, mqtt };
+/// `custom`: a check type an embedding application registers by name
+/// (parse_options::check_types); its name is in check_config::custom_type.
+enum class check_kind : uint8_t { tcp, http, exec, mqtt, custom };
 std::string_view to_string(check_kind k);
+/// The built-in kinds only ("custom" is never a name in a config).
 std::optional<check_kind> parse_check_kind(std::string_view s);
 
 /// One health check of a service.
@@ -142,6 +145,9 @@ struct check_config {
   std::string url;                ///< http
   int expected_status = 200;      ///< http
   std::vector<std::string> command; ///< exec argv
+  std::string custom_type;        ///< custom: the registered type's name
+  /// custom: the check's `parameters:` (scalars, as written), for its type.
+  std::map<std::string, std::string> parameters;
   duration interval = seconds_d(10);
   duration timeout = seconds_d(2);
   uint32_t failure_threshold = 3; ///< consecutive failures to turn unhealthy
@@ -149,6 +155,10 @@ struct check_config {
   fault_type fault = fault_type::service_unavailable;
   fault_severity severity = fault_severity::high;
 };
+
+/// The check's type as a config names it: "tcp", ..., or a custom type's
+/// own name.
+std::string check_type_name(const check_config& c);
 
 /// Parses a byte size: a bare number of bytes, or a number with B, KB, MB,
 /// GB (powers of 1000) or KiB, MiB, GiB (powers of 1024). nullopt if bad or
@@ -388,6 +398,10 @@ struct parse_options {
   /// executors, executor_registry::add_custom): a strategy's `type:` may
   /// name them. Names of built-in types are not taken from here.
   std::set<std::string> action_types;
+  /// Check types an embedding application registers by name (its check
+  /// functions, extensions::checks in faultd/embed.hpp): a check's `type:`
+  /// may name them. Names of built-in types are not taken from here.
+  std::set<std::string> check_types;
 };
 
 /// Parses YAML text; `file` is used in error messages only.

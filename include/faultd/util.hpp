@@ -32,6 +32,10 @@ std::string resolve_command(const std::string& argv0, const std::string& path_va
 /// Whether `s` holds an ASCII control character (below 0x20, or DEL).
 bool has_control_chars(std::string_view s);
 
+/// Whether `s` may name an application's own action or check type: 1-64
+/// ASCII letters, digits, `_` and `-`.
+bool is_extension_name(std::string_view s);
+
 /// Glob match with `*` and `?` (fnmatch semantics without special cases).
 bool glob_match(std::string_view pattern, std::string_view text);
 

@@ -1,8 +1,7 @@
 #include "actions/executor.hpp"
 
-#include <cctype>
-
 #include "faultd/time.hpp"
+#include "faultd/util.hpp"
 
 namespace faultd::actions {
 
@@ -50,10 +49,7 @@ std::shared_ptr<action_executor> executor_registry::get(const std::string& name)
 }
 
 status check_custom_action_name(const std::string& name) {
-  bool ok = !name.empty() && name.size() <= 64 && name != "custom" && !parse_action_type(name);
-  for (char c : name)
-    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
-  if (!ok)
+  if (!is_extension_name(name) || name == "custom" || parse_action_type(name))
     return {errc::bad_request, "custom action type \"" + name
                                  + "\": a name of letters, digits, _ and - that no built-in "
                                    "type has"};

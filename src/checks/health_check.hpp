@@ -12,16 +12,12 @@
 #include <string_view>
 #include <vector>
 
+#include "faultd/check.hpp"
 #include "faultd/config.hpp"
+#include "faultd/error.hpp"
 #include "faultd/time.hpp"
 
 namespace faultd::checks {
-
-/// How a check went. Ordered: `a < b` means `b` is worse.
-enum class check_outcome : uint8_t { ok, warning, critical };
-
-/// "ok", "warning", "critical".
-std::string_view to_string(check_outcome o);
 
 /// The outcome of http_post: `error` empty for a 2xx answer.
 struct http_response {
@@ -35,25 +31,6 @@ struct http_response {
 http_response http_post(const std::string& url, const std::string& body,
                         const std::string& content_type, duration timeout);
 
-
-/// The result of one run of a check.
-struct check_result {
-  check_outcome outcome = check_outcome::critical;
-  /// One line for humans: "connected", "HTTP 503, expected 200",
-  /// "connection refused", "timed out after 2s", the plugin's first line.
-  std::string message;
-  /// Wall time the check took, measured on the steady clock.
-  double latency_ms = 0;
-  /// tcp: the errno of a failed connect (0 when connected); http: the
-  /// response status (0 when no response came); exec: the exit code (-1 when
-  /// killed by a signal or on timeout, 127 when the command cannot run).
-  int code = 0;
-  /// exec: the first exec_output_cap bytes of stdout+stderr; http: the first
-  /// http_body_cap bytes of the response body; tcp: empty.
-  std::string output;
-
-  bool ok() const { return outcome == check_outcome::ok; }
-};
 
 /// Bytes of a check command's output that are kept.
 constexpr std::size_t exec_output_cap = 4096;
@@ -101,7 +78,16 @@ check_result run_exec_check(const std::vector<std::string>& argv, duration timeo
 /// Returns how many groups were killed.
 size_t kill_running_commands();
 
-/// Runs the check `cfg` describes (dispatches on cfg.kind).
+/// Runs the check `cfg` describes (dispatches on cfg.kind). A custom
+/// check's function comes from the application (run_custom_check).
 check_result run_check(const check_config& cfg);
+
+/// Runs an application's check function for `cfg`, measuring its latency:
+/// an exception it throws, or a run longer than cfg.timeout, is critical.
+check_result run_custom_check(const check_function& fn, const check_config& cfg);
+
+/// Whether `name` may name an application's check type: 1-64 letters,
+/// digits, `_` and `-`, and not a built-in type's (nor "custom"); else why not.
+status check_custom_check_name(const std::string& name);
 
 } // namespace faultd::checks

@@ -76,10 +76,10 @@ std::optional<fault_event> make_check_event(const std::string& service, const ch
   ev.type = check.fault;
   ev.component = service;
   ev.node = node;
-  ev.source = "check:" + std::string(to_string(check.kind));
-  auto check_name = check.name.empty() ? std::string(to_string(check.kind)) : check.name;
+  ev.source = "check:" + check_type_name(check);
+  auto check_name = check.name.empty() ? check_type_name(check) : check.name;
   ev.details["check"] = check_name;
-  ev.details["kind"] = std::string(to_string(check.kind));
+  ev.details["kind"] = check_type_name(check);
   ev.details["message"] = last.message;
   ev.details["outcome"] = std::string(to_string(last.outcome));
   ev.details["code"] = std::to_string(last.code);

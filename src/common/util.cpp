@@ -1,5 +1,6 @@
 #include "faultd/util.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -105,6 +106,15 @@ bool has_control_chars(std::string_view s) {
     if (c < 0x20 || c == 0x7f)
       return true;
   return false;
+}
+
+bool is_extension_name(std::string_view s) {
+  if (s.empty() || s.size() > 64)
+    return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-')
+      return false;
+  return true;
 }
 
 bool glob_match(std::string_view p, std::string_view t) {

@@ -110,8 +110,14 @@ std::string_view to_string(check_kind k) {
       return "exec";
     case check_kind::mqtt:
       return "mqtt";
+    case check_kind::custom:
+      return "custom";
   }
   return "?";
+}
+
+std::string check_type_name(const check_config& c) {
+  return c.kind == check_kind::custom ? c.custom_type : std::string{to_string(c.kind)};
 }
 
 std::optional<check_kind> parse_check_kind(std::string_view s) {

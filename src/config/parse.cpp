@@ -507,14 +507,25 @@ private:
     for (const auto& item : v.as_list()) {
       map_reader m(item, {"type", "name", "host", "port", "url", "expected_status", "command",
                           "send", "expect", "probe_topic", "username", "password", "tls",
-                          "interval", "timeout", "failure_threshold", "success_threshold",
-                          "fault", "severity"});
+                          "parameters", "interval", "timeout", "failure_threshold",
+                          "success_threshold", "fault", "severity"});
       check_config c;
       auto type = m.field("type");
+      std::string custom_names;  // ", name, ..." of the application's check types
+      for (const auto& n : opts_.check_types)
+        custom_names += ", " + n;
       if (type.is_null())
-        type.fail("required (" + check_kind_names + ")");
-      c.kind = type.as_enum<check_kind>(parse_check_kind, "check type", check_kind_names);
-      auto kind_name = std::string(to_string(c.kind));
+        type.fail("required (" + check_kind_names + custom_names + ")");
+      if (auto builtin = parse_check_kind(type.as_string())) {
+        c.kind = *builtin;
+      } else if (opts_.check_types.count(type.as_string()) > 0) {
+        c.kind = check_kind::custom;
+        c.custom_type = type.as_string();
+      } else {
+        c.kind = type.as_enum<check_kind>(parse_check_kind, "check type",
+                                          check_kind_names + custom_names);
+      }
+      auto kind_name = check_type_name(c);
 
       // Keys that belong to another kind of check are a mistake, not noise.
       const std::map<std::string, std::vector<check_kind>> kinds_of_key = {
@@ -538,6 +549,11 @@ private:
               names += (names.empty() ? "" : " and ") + std::string(to_string(k));
             x.fail("not valid for a " + kind_name + " check (only for " + names + " checks)");
           });
+      if (c.kind != check_kind::custom)
+        m.with("parameters", [&](const value& x) {
+          x.fail("not valid for a " + kind_name
+                 + " check (only for an application's own check types)");
+        });
 
       auto name = m.field("name");
       c.name = name.is_null() ? kind_name : as_name(name);
@@ -605,6 +621,9 @@ private:
             list.front().fail("the program must not be empty");
           break;
         }
+        case check_kind::custom:
+          m.with("parameters", [&](const value& x) { c.parameters = x.as_string_map(); });
+          break;
       }
       m.with("interval", [&](const value& x) { c.interval = x.as_positive_duration(); });
       if (!m.has("interval"))

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <fstream>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -374,4 +375,49 @@ TEST_CASE("exec check of a command killed by a signal is critical") {
   CHECK(r.outcome == check_outcome::critical);
   CHECK(r.code == -1);
   CHECK(r.message.find("killed by signal 9") != std::string::npos);
+}
+
+TEST_CASE("an application's check function: its result, a throw, or a run past its timeout") {
+  check_config c;
+  c.kind = check_kind::custom;
+  c.custom_type = "queue_depth";
+  c.timeout = std::chrono::milliseconds(50);
+  auto ok = run_custom_check(
+    [](const check_config& cfg) {
+      check_result r;
+      r.outcome = check_outcome::ok;
+      r.message = "depth 3 of " + cfg.custom_type;
+      return r;
+    },
+    c);
+  CHECK(ok.ok());
+  CHECK(ok.message == "depth 3 of queue_depth");
+  CHECK(ok.latency_ms >= 0);
+  auto threw = run_custom_check(
+    [](const check_config&) -> check_result { throw std::runtime_error("queue unreachable"); }, c);
+  CHECK(threw.outcome == check_outcome::critical);
+  CHECK(threw.message == "queue_depth check threw: queue unreachable");
+  auto slow = run_custom_check(
+    [](const check_config&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(120));
+      check_result r;
+      r.outcome = check_outcome::ok;
+      r.message = "fine";
+      return r;
+    },
+    c);
+  CHECK(slow.outcome == check_outcome::critical);
+  CHECK(slow.message.find("over its timeout of 50ms (fine)") != std::string::npos);
+  CHECK(slow.latency_ms >= 120);
+  // The plain dispatcher has no function for it.
+  CHECK(run_check(c).message == "no check function for type queue_depth");
+}
+
+TEST_CASE("an application's check type names: letters, digits, _ and -, no built-in name") {
+  CHECK(check_custom_check_name("queue_depth").ok());
+  CHECK(check_custom_check_name("q-2").ok());
+  const std::vector<std::string> bad = {"",        "tcp",     "mqtt", "custom",
+                                        "has space", "dot.ted", std::string(65, 'x')};
+  for (const auto& name : bad)
+    CHECK_MESSAGE(!check_custom_check_name(name).ok(), name);
 }
