@@ -69,7 +69,9 @@ using devices_atom = caf::atom_constant<caf::atom("devices")>;
 /// (closed_atom, incident): analyzer -> recovery and alerting: an incident closed.
 using closed_atom = caf::atom_constant<caf::atom("closed")>;
 /// (recovery_atom, std::string incident_id, std::string strategy,
-///  std::vector<action_execution>): recovery -> analyzer: record progress.
+///  std::vector<action_execution>): recovery -> analyzer: no execution runs
+/// (no strategy, maintenance); (recovery_atom, recovery_execution): an
+/// execution's progress, with its status and error.
 using recovery_atom = caf::atom_constant<caf::atom("recovery")>;
 /// (execution_atom, recovery_execution) -> bool: journal an execution step.
 using execution_atom = caf::atom_constant<caf::atom("execution")>;

@@ -208,6 +208,9 @@ caf::behavior running(self_ptr self) {
         const std::vector<action_execution>& actions) {
       persist(self, nullptr, self->state.an->set_recovery(id, strategy, actions));
     },
+    [=](recovery_atom, const recovery_execution& x) {
+      persist(self, nullptr, self->state.an->set_recovery(x));
+    },
     [=](waited_atom, const std::string& id, const std::string& why) {
       persist(self, nullptr, self->state.an->set_budget_wait(id, why));
     },

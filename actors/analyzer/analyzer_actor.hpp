@@ -11,7 +11,8 @@
 //   (inject_atom, fault_event) -> (std::string event_id, std::string incident_id)
 //        replied only after the event and its incident are stored
 //   (recovery_atom, std::string incident_id, std::string strategy,
-//    std::vector<action_execution>) -> void            recovery progress
+//    std::vector<action_execution>) -> void            no execution (no strategy)
+//   (recovery_atom, recovery_execution) -> void        an execution's progress
 //   (caf::get_atom) -> uint64_t                       events taken so far
 //   (tick_atom) -> void                               internal: every second
 // Sends: (persist_atom, events, incidents) to "storage", (alert_atom, alert)

@@ -60,7 +60,7 @@ template <class F>
 void journal_then(self_ptr self, F k) {
   auto& st = self->state;
   auto& x = st.machine->state();
-  st.ctx->send_to("analyzer", recovery_atom::value, x.incident_id, x.strategy_id, x.actions);
+  st.ctx->send_to("analyzer", recovery_atom::value, x);
   auto storage = st.ctx->lookup("storage");
   if (!storage) {
     st.log->error("journal-unavailable execution={} reason=\"storage is not running\"", x.id);

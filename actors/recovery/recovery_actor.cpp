@@ -461,8 +461,7 @@ void abandon(self_ptr self, const recovery_execution& x, const std::string& reas
                         x.incident_id, reason);
   self->state.ctx->send_to("storage", execution_atom::value, closed);
   self->state.ctx->dir->erase(supervisor_name(x.incident_id));
-  self->state.ctx->send_to("analyzer", recovery_atom::value, x.incident_id, x.strategy_id,
-                           closed.actions);
+  self->state.ctx->send_to("analyzer", recovery_atom::value, closed);
   release_budget(self, x.incident_id);
 }
 

@@ -193,6 +193,16 @@ result analyzer::set_recovery(const std::string& id, const std::string& strategy
   return r;
 }
 
+result analyzer::set_recovery(const recovery_execution& x) {
+  auto r = set_recovery(x.incident_id, x.strategy_id, x.actions);
+  if (entry* e = r.changed.empty() ? nullptr : lookup(x.incident_id)) {
+    e->inc.recovery_status = x.status;
+    e->inc.recovery_error = x.error;
+    r.changed.back() = e->inc;
+  }
+  return r;
+}
+
 bool analyzer::acknowledge(const std::string& id, result& r) {
   entry* x = lookup(id);
   if (x == nullptr || x->inc.status != incident_status::open)

@@ -136,6 +136,9 @@ public:
   /// nothing if the incident is no longer retained.
   result set_recovery(const std::string& id, const std::string& strategy,
                       const std::vector<action_execution>& actions);
+  /// The same for an execution's progress, with its status and error (what
+  /// storage joins from the journal), so incident listeners see them too.
+  result set_recovery(const recovery_execution& x);
 
   /// Records the escalation ladder of an incident (strategies run so far,
   /// "<id>=<outcome>"); returns the changed incident to persist.

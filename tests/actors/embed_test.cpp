@@ -227,6 +227,8 @@ TEST_CASE("an embedded node: its own probe's fault reaches its own action, heard
   REQUIRE(!xs.back().actions.empty());
   CHECK(xs.back().actions[0].action.custom_type == "drain_queue");
   CHECK(xs.back().actions[0].status == action_status::completed);
+  REQUIRE(xs.back().recovery_status.has_value());
+  CHECK(*xs.back().recovery_status == execution_status::completed);
   CHECK(w->drains == 1);
   CHECK(w->depth == 0);
 

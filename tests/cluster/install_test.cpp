@@ -3,10 +3,12 @@
 // bash completion and the docs are in place; an application finds the
 // installed package (find_package(faultd), faultd::runtime) and links it.
 // And faultd added to another project with add_subdirectory brings no tests
-// or benchmarks along.
+// or benchmarks along. examples/embed builds against the installed package
+// and runs: its own detector's fault reaches its own action.
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <unistd.h>
 
@@ -22,6 +24,18 @@ void install_into(const temp_dir& prefix) {
                std::chrono::seconds(120));
   INFO(r.out, r.err);
   REQUIRE(r.status == 0);
+}
+
+/// Configures and builds the CMake project in `source` into `build`
+/// against the package installed under `prefix`.
+void build_against(const temp_dir& prefix, const std::string& source, const std::string& build) {
+  auto conf = run({"cmake", "-S", source, "-B", build, "-DCMAKE_PREFIX_PATH=" + prefix.path()},
+                  std::chrono::seconds(120));
+  INFO(conf.out, conf.err);
+  REQUIRE(conf.status == 0);
+  auto made = run({"cmake", "--build", build}, std::chrono::seconds(300));
+  INFO(made.out, made.err);
+  REQUIRE(made.status == 0);
 }
 
 } // namespace
@@ -80,15 +94,34 @@ TEST_CASE("an application built against the installed package finds faultd::runt
              "  if (!c) { std::puts(c.error->to_string().c_str()); return 1; }\n"
              "  std::printf(\"%s %zu\\n\", c.value->services.at(0).name.c_str(), c.value->services.size());\n"
              "}\n");
-  auto conf = run({"cmake", "-S", app.path(), "-B", app.file("build"),
-                   "-DCMAKE_PREFIX_PATH=" + prefix.path()},
-                  std::chrono::seconds(120));
-  INFO(conf.out, conf.err);
-  REQUIRE(conf.status == 0);
-  auto build = run({"cmake", "--build", app.file("build")}, std::chrono::seconds(300));
-  INFO(build.out, build.err);
-  REQUIRE(build.status == 0);
+  build_against(prefix, app.path(), app.file("build"));
   auto out = run({app.file("build/app")});
   CHECK(out.status == 0);
   CHECK(out.out == "queue 1\n");
+}
+
+TEST_CASE("examples/embed, built against the installed package: its probe's fault reaches its action") {
+  temp_dir prefix;
+  install_into(prefix);
+  temp_dir work;
+  build_against(prefix, source_dir() + "/examples/embed", work.file("build"));
+  // The queue backs up when its consumer stalls; the application's
+  // queue_depth check raises it, faultd runs the application's drain_queue,
+  // the check passes again and the incident closes.
+  auto out = run({work.file("build/queue_guard"), work.file("data")}, std::chrono::seconds(90));
+  INFO(out.out, out.err);
+  CHECK(out.status == 0);
+  CHECK(out.out.find("consumer stalled") != std::string::npos);
+  CHECK(out.out.find("incident opened id=") != std::string::npos);
+  CHECK(out.out.find("type=resource_exhaustion severity=high") != std::string::npos);
+  CHECK(out.out.find("recovery strategy=drain_orders action=drain_queue status=completed")
+        != std::string::npos);
+  CHECK(out.out.find("reason=\"cleared by check:queue_depth\"") != std::string::npos);
+  auto spilled = read_file(work.file("data/spilled-orders.txt"));
+  CHECK(!spilled.empty());
+  CHECK(out.out.find("recovered spilled=" + std::to_string(std::count(spilled.begin(),
+                                                                       spilled.end(), '\n')))
+        != std::string::npos);
+  // Bad usage is exit 2.
+  CHECK(run({work.file("build/queue_guard"), "--help"}).status == 2);
 }

@@ -617,6 +617,20 @@ TEST_CASE("the recovery strategy and actions recorded on an incident are kept wh
   CHECK(again.changed[0].strategy == "service_unavailable");
   CHECK(again.changed[0].actions.size() == 1);
   CHECK(an.set_recovery("unknown-id", "x", {}).changed.empty());
+  // An execution's progress carries its status and error too.
+  recovery_execution x;
+  x.incident_id = r.incident_id;
+  x.strategy_id = "service_unavailable";
+  x.actions = {a};
+  x.status = execution_status::failed;
+  x.error = "restart_service: spawn failed";
+  auto done = an.set_recovery(x);
+  REQUIRE(done.changed.size() == 1);
+  REQUIRE(done.changed[0].recovery_status.has_value());
+  CHECK(*done.changed[0].recovery_status == execution_status::failed);
+  CHECK(done.changed[0].recovery_error == "restart_service: spawn failed");
+  x.incident_id = "unknown-id";
+  CHECK(an.set_recovery(x).changed.empty());
 }
 
 TEST_CASE("an incident stays open while any source with a clearing signal still reports it") {
