@@ -65,14 +65,19 @@ void announce(self_ptr self, const analysis::result& r, timestamp fault_time = {
 
 caf::behavior running(self_ptr self);
 
+/// Tells the application's incident listeners (embedded_node::subscribe).
+void tell_listeners(self_ptr self, const std::vector<incident>& changed) {
+  for (const auto& x : changed)
+    self->state.ctx->listeners->notify(x);
+}
+
 /// Sends the pending batch to storage.
 void flush(self_ptr self) {
   auto& st = self->state;
   st.flush_queued = false;
   if (st.pending_events.empty() && st.pending_incidents.empty())
     return;
-  for (const auto& x : st.pending_incidents)
-    st.ctx->listeners->notify(x);
+  tell_listeners(self, st.pending_incidents);
   if (!st.ctx->send_to("storage", persist_atom::value, std::move(st.pending_events),
                        std::move(st.pending_incidents)))
     st.log->error("storage-unavailable dropped_events={} dropped_incidents={}",
@@ -171,10 +176,12 @@ caf::behavior running(self_ptr self) {
         .then(
           [=](bool) mutable {
             rp.deliver(event_id, incident_id);
+            tell_listeners(self, r.changed);
             announce(self, r, e.time);
           },
           [=](const caf::error& err) mutable {
             rp.deliver(err);
+            tell_listeners(self, r.changed);
             announce(self, r, e.time);
           });
       return rp;

@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 
 #include "actors/type_ids.hpp"
+#include "checks/health_check.hpp"
 #include "checks/health_tracker.hpp"
 #include "faultd/log.hpp"
 #include "metrics/hub.hpp"
@@ -19,6 +20,8 @@ struct check_state {
   std::string service;
   check_config check;
   std::unique_ptr<checks::health_tracker> tracker;
+  /// The application's function, for a custom type.
+  std::unique_ptr<checks::guarded_check> custom;
   uint64_t generation = 0;
   /// This check raised a fault that no clear has answered yet. It survives
   /// a new tracker (the service restarted) and a pause, so the fault is
@@ -61,13 +64,11 @@ void send_clear(self_ptr self, const std::string& why) {
 }
 
 /// One run of the check: faultd's own kinds, or the application's function
-/// for a custom type (start_node refuses a config naming one it lacks).
+/// for a custom type, guarded by the check's timeout (start_node refuses a
+/// config naming a type it lacks).
 checks::check_result measure(const check_state& st) {
-  if (st.check.kind == check_kind::custom) {
-    auto fn = st.ctx->custom_checks.find(st.check.custom_type);
-    if (fn != st.ctx->custom_checks.end())
-      return checks::run_custom_check(fn->second, st.check);
-  }
+  if (st.custom)
+    return st.custom->run(st.check);
   return checks::run_check(st.check);
 }
 
@@ -125,6 +126,10 @@ caf::behavior check_actor(self_ptr self, std::shared_ptr<node_context> ctx, std:
   st.service = std::move(service);
   st.check = std::move(check);
   st.tracker = std::make_unique<checks::health_tracker>(st.check);
+  if (st.check.kind == check_kind::custom)
+    if (auto fn = st.ctx->custom_checks.find(st.check.custom_type);
+        fn != st.ctx->custom_checks.end())
+      st.custom = std::make_unique<checks::guarded_check>(fn->second);
   st.generation = st.ctx->health->generation(st.service);
   auto me = caf::actor_cast<caf::actor>(self);
   st.ctx->health->on_reset(st.service, [me] { caf::anon_send(me, recheck_atom::value); });

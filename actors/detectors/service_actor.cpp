@@ -138,7 +138,7 @@ std::vector<service_status> collect_service_status(const node_context& ctx) {
       s.adopted = i->second.adopted;
     }
     else // configured here, not handed to the process supervisor yet
-      s.state = "pending";
+      s.state = svc.command.empty() ? "unmanaged" : "pending";
     if (!svc.node.empty()) {
       s.runs_on = state::owner_of(svc, *ctx.registry);
       if (auto p = state::placement_of(*ctx.registry, svc.name))

@@ -29,10 +29,19 @@ bool complete(const node_context& ctx, fault_event& e, std::string& why) {
     why = "a fault event needs a component";
     return false;
   }
-  if (has_control_chars(e.component)) {
-    why = "the component holds control characters";
+  if (static_cast<size_t>(e.type) >= all_fault_types().size()) {
+    why = "unknown fault type " + std::to_string(static_cast<int>(e.type));
     return false;
   }
+  if (e.severity > fault_severity::critical) {
+    why = "unknown severity " + std::to_string(static_cast<int>(e.severity));
+    return false;
+  }
+  for (const auto* field : {&e.component, &e.node, &e.source, &e.id})
+    if (has_control_chars(*field)) {
+      why = "the component, node, source or id holds control characters";
+      return false;
+    }
   if (e.id.empty())
     e.id = make_uuid();
   if (e.time.time_since_epoch().count() == 0)
@@ -45,11 +54,11 @@ bool complete(const node_context& ctx, fault_event& e, std::string& why) {
 }
 
 fault_intake_actor::behavior_type fault_intake(fault_intake_actor::pointer self,
-                                               std::weak_ptr<node_context> weak) {
+                                               node_link link) {
   auto log = log::get("embed");
   return {
     [=](event_atom, fault_event e) {
-      auto ctx = weak.lock();
+      auto ctx = link.get();
       if (!ctx)
         return;
       std::string why;
@@ -60,7 +69,7 @@ fault_intake_actor::behavior_type fault_intake(fault_intake_actor::pointer self,
       ctx->send_to("analyzer", event_atom::value, std::move(e));
     },
     [=](inject_atom, fault_event e) -> caf::result<std::string, std::string> {
-      auto ctx = weak.lock();
+      auto ctx = link.get();
       if (!ctx)
         return stopped_error();
       std::string why;
@@ -81,36 +90,32 @@ fault_intake_actor::behavior_type fault_intake(fault_intake_actor::pointer self,
 }
 
 recovery_state_actor::behavior_type recovery_state(recovery_state_actor::pointer,
-                                                   std::weak_ptr<node_context> weak,
-                                                   std::map<std::string, std::string> levels) {
+                                                   node_link link) {
   return {
     [=](circuit_atom, const std::string& target) -> caf::result<std::string> {
-      auto ctx = weak.lock();
+      auto ctx = link.get();
       if (!ctx)
         return stopped_error();
       return ctx->circuits->state(target);
     },
     [=](degrade_atom, const std::string& service) -> caf::result<std::string> {
-      auto ctx = weak.lock();
+      auto ctx = link.get();
       if (!ctx)
         return stopped_error();
-      if (auto level = ctx->registry->get(actions::degradation_key(service)))
-        return *level;
-      auto i = levels.find(service);
-      return i != levels.end() ? i->second : std::string{"full"};
+      // (An embedded node is never reloaded: its config does not change.)
+      return actions::current_degradation(ctx->cfg, *ctx->registry, service);
     },
   };
 }
 
 } // namespace
 
-fault_intake_actor spawn_fault_intake(caf::actor_system& sys, std::weak_ptr<node_context> ctx) {
-  return sys.spawn(fault_intake, std::move(ctx));
+fault_intake_actor spawn_fault_intake(caf::actor_system& sys, node_link link) {
+  return sys.spawn(fault_intake, std::move(link));
 }
 
-recovery_state_actor spawn_recovery_state(caf::actor_system& sys, std::weak_ptr<node_context> ctx,
-                                          std::map<std::string, std::string> default_levels) {
-  return sys.spawn(recovery_state, std::move(ctx), std::move(default_levels));
+recovery_state_actor spawn_recovery_state(caf::actor_system& sys, node_link link) {
+  return sys.spawn(recovery_state, std::move(link));
 }
 
 } // namespace faultd

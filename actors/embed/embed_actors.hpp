@@ -11,10 +11,10 @@
 // They stand outside the supervision tree, so the handles the application
 // holds stay valid while the node's actors crash and restart: they look the
 // node's actors up by name at each message. They hold the node context
-// weakly: after the node stops they drop events and answer requests with an
-// error.
+// weakly (node_link): after the node stops they drop events and answer
+// requests with an error.
 
-#include <map>
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -25,11 +25,17 @@
 
 namespace faultd {
 
-fault_intake_actor spawn_fault_intake(caf::actor_system& sys, std::weak_ptr<node_context> ctx);
+/// What the actors beside the tree reach the node through: its context
+/// while it runs (`running` turns false before the node stops).
+struct node_link {
+  std::weak_ptr<node_context> ctx;
+  std::shared_ptr<std::atomic<bool>> running = std::make_shared<std::atomic<bool>>(true);
+  /// The context, or null once the node stops.
+  std::shared_ptr<node_context> get() const { return *running ? ctx.lock() : nullptr; }
+};
 
-/// `default_levels`: each service's level when no recovery changed it (from
-/// the config the node started with).
-recovery_state_actor spawn_recovery_state(caf::actor_system& sys, std::weak_ptr<node_context> ctx,
-                                          std::map<std::string, std::string> default_levels);
+fault_intake_actor spawn_fault_intake(caf::actor_system& sys, node_link link);
+
+recovery_state_actor spawn_recovery_state(caf::actor_system& sys, node_link link);
 
 } // namespace faultd

@@ -63,9 +63,15 @@ public:
     if (std::find(list_.begin(), list_.end(), a) == list_.end())
       list_.push_back(a);
   }
-  void remove(const incident_listener_actor& a) {
+  void remove(const caf::actor_addr& a) {
     std::lock_guard<std::mutex> guard{mtx_};
-    list_.erase(std::remove(list_.begin(), list_.end(), a), list_.end());
+    list_.erase(std::remove_if(list_.begin(), list_.end(),
+                               [&](const incident_listener_actor& x) { return x.address() == a; }),
+                list_.end());
+  }
+  size_t size() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return list_.size();
   }
   /// Sends `x` to every listener.
   void notify(const incident& x) const {

@@ -261,7 +261,13 @@ int main(int argc, char** argv) {
   auto closed = std::make_shared<std::promise<faultd::incident>>();
   auto done = closed->get_future();
   auto heard = sys.spawn(listener, closed);
-  node->subscribe(heard);
+  if (auto st = node->subscribe(heard); !st.ok()) {
+    std::fprintf(stderr, "cannot listen to incidents: %s\n", st.to_string().c_str());
+    node->stop();
+    caf::anon_send_exit(heard, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(queue, caf::exit_reason::user_shutdown);
+    return 1;
+  }
   std::printf("queue_guard running; faultctl --node unix:%s/control.sock status\n",
               data_dir.c_str());
   std::fflush(stdout);

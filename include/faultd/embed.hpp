@@ -12,7 +12,7 @@
 //   std::unique_ptr<faultd::embedded_node> node;
 //   if (auto st = faultd::embedded_node::start(sys, *cfg.value, ext, node); !st.ok()) ...
 //   caf::anon_send(node->intake(), faultd::event_atom::value, fault);
-//   node->subscribe(sys.spawn(my_listener));
+//   node->subscribe(sys.spawn(my_listener));        // a typed incident_listener_actor
 //
 // Modules: the actor system must have loaded caf::io::middleman (always),
 // and libcaf_openssl when the config sets cluster.tls. prepare_actor_system
@@ -20,7 +20,10 @@
 // its config itself loads them the same way before making the system.
 //
 // One node per process: a node owns process-wide things (the services it
-// starts, the commands its checks run). Its threads are the actor system's
+// starts, the commands its checks run). It makes the process a child
+// subreaper (prctl PR_SET_CHILD_SUBREAPER) so that a managed service's
+// orphaned descendants stay its own; descendants of the application's own
+// children that are orphaned become the application's to reap as well. Its threads are the actor system's
 // plus one process supervisor thread; detectors and recovery actions block
 // only on their own detached threads, never on the application's scheduler.
 // The node's logs go to spdlog loggers named after its parts ("node",
@@ -74,10 +77,14 @@ void prepare_actor_system(caf::actor_system_config& caf_cfg, const config& cfg);
 class embedded_node {
 public:
   /// Starts the node: the tree, the control endpoint (faultctl works against
-  /// it), the peer port and cluster join if configured, then the managed
-  /// services. A config naming an action or check type that `ext` does not
-  /// serve, a bad name in `ext`, an unusable data dir or an endpoint in use
-  /// refuse the start: then nothing keeps running and the status says why.
+  /// it, except `reload`: an embedded node runs the config it started with),
+  /// the peer port and cluster join if configured, then the managed
+  /// services; returns once the analyzer takes faults. A config naming an
+  /// action or check type that `ext` does not serve, a bad name in `ext`, an
+  /// unusable data dir, an endpoint in use, or a node already running in
+  /// this process refuse the start: then nothing keeps running and the
+  /// status says why. Blocks (joining a cluster takes up to a few seconds):
+  /// call it from a thread of the application, never from inside an actor.
   static status start(caf::actor_system& sys, const config& cfg, const node_extensions& ext,
                       std::unique_ptr<embedded_node>& out);
 
@@ -88,7 +95,10 @@ public:
 
   /// Stops the node: endpoints first, then the tree, then its managed
   /// services (their stop signal, SIGKILL after their grace). Idempotent.
-  /// Call it from a thread of the application, not from inside an actor.
+  /// Afterwards intake() and recovery_state() answer requests with an
+  /// error ("the faultd node has stopped") until the embedded_node is
+  /// destroyed. Like start(), it blocks: call it from a thread of the
+  /// application, never from inside an actor.
   void stop();
 
   /// Where the application's detectors send faults (see fault_intake_actor).
@@ -98,8 +108,9 @@ public:
   recovery_state_actor recovery_state() const;
 
   /// `listener` hears every incident change from now on (see
-  /// incident_listener_actor), until unsubscribe or the node stops.
-  void subscribe(const incident_listener_actor& listener);
+  /// incident_listener_actor), until it terminates, unsubscribe, or the node
+  /// stops. It must run in this process (incidents are never serialized).
+  status subscribe(const incident_listener_actor& listener);
   void unsubscribe(const incident_listener_actor& listener);
 
   /// The config the node runs.

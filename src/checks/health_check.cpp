@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstring>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -651,12 +653,58 @@ check_result run_custom_check(const check_function& fn, const check_config& cfg)
   }
   auto took = std::chrono::steady_clock::now() - started;
   r.latency_ms = std::chrono::duration<double, std::milli>(took).count();
+  r.message = first_line(r.message).substr(0, 512);
+  if (r.output.size() > exec_output_cap)
+    r.output.resize(exec_output_cap);
   if (took > cfg.timeout) {
     r.outcome = check_outcome::critical;
     r.message = "took " + format_duration(std::chrono::duration_cast<duration>(took))
                 + ", over its timeout of " + format_duration(cfg.timeout)
                 + (r.message.empty() ? "" : " (" + r.message + ")");
   }
+  return r;
+}
+
+struct guarded_check::call {
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  check_result result;
+  std::chrono::steady_clock::time_point started;
+};
+
+guarded_check::guarded_check(check_function fn) : fn_(std::move(fn)) {}
+
+guarded_check::~guarded_check() = default;  // a call still running keeps its own state
+
+check_result guarded_check::run(const check_config& cfg) {
+  if (last_) {
+    std::lock_guard<std::mutex> g{last_->m};
+    if (!last_->done) {
+      check_result r;
+      r.message = "the run started "
+                  + format_duration(std::chrono::duration_cast<duration>(
+                      std::chrono::steady_clock::now() - last_->started))
+                  + " ago has not returned";
+      return r;
+    }
+  }
+  auto c = std::make_shared<call>();
+  c->started = std::chrono::steady_clock::now();
+  last_ = c;
+  std::thread{[c, fn = fn_, cfg] {
+    auto r = run_custom_check(fn, cfg);
+    std::lock_guard<std::mutex> g{c->m};
+    c->result = std::move(r);
+    c->done = true;
+    c->cv.notify_all();
+  }}.detach();
+  std::unique_lock<std::mutex> g{c->m};
+  if (c->cv.wait_for(g, cfg.timeout, [&] { return c->done; }))
+    return c->result;
+  check_result r;
+  r.message = "did not return within " + format_duration(cfg.timeout);
+  r.latency_ms = std::chrono::duration<double, std::milli>(cfg.timeout).count();
   return r;
 }
 

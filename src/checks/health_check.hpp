@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -84,7 +85,30 @@ check_result run_check(const check_config& cfg);
 
 /// Runs an application's check function for `cfg`, measuring its latency:
 /// an exception it throws, or a run longer than cfg.timeout, is critical.
+/// Its message is cut to its first line (at most 512 bytes), its output to
+/// exec_output_cap bytes.
 check_result run_custom_check(const check_function& fn, const check_config& cfg);
+
+/// An application's check function run so that it cannot wedge its check:
+/// each run() calls it on a thread of its own and waits at most the check's
+/// timeout. A call that has not returned by then is critical ("did not
+/// return within 2s"), and so is every run() while it still has not (no
+/// second call is started beside it); its thread is left to finish on its
+/// own, never joined, so a stuck function also cannot hold up a stop.
+class guarded_check {
+public:
+  explicit guarded_check(check_function fn);
+  ~guarded_check();
+  guarded_check(const guarded_check&) = delete;
+  guarded_check& operator=(const guarded_check&) = delete;
+
+  check_result run(const check_config& cfg);
+
+private:
+  struct call;
+  check_function fn_;
+  std::shared_ptr<call> last_;  ///< the latest call (done or still running)
+};
 
 /// Whether `name` may name an application's check type: 1-64 letters,
 /// digits, `_` and `-`, and not a built-in type's (nor "custom"); else why not.

@@ -55,7 +55,7 @@ void fill(v1::ServiceInfo& out, const service_status& s) {
     ci->set_kind(c.kind);
     ci->set_health(c.health);
     ci->set_consecutive_failures(c.consecutive_failures);
-    ci->set_last_error(c.last_error);
+    ci->set_last_error(storage::valid_utf8(c.last_error));
   }
   out.set_last_exit(s.last_exit);
   out.set_adopted(s.adopted);
@@ -766,7 +766,7 @@ std::string encode_checks(const std::vector<service_status>& services) {
       row->set_kind(c.kind);
       row->set_health(c.health);
       row->set_consecutive_failures(c.consecutive_failures);
-      row->set_last_error(c.last_error);
+      row->set_last_error(storage::valid_utf8(c.last_error));
     }
   return finish(resp);
 }

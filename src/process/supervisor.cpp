@@ -226,12 +226,13 @@ struct supervisor::impl {
     if (shutting_down)
       return reply(r, refusal);
     auto& s = insert(std::move(cfg));
-    // A managed one is published once started, adopted or held: never as
-    // "stopped" in between, which no one asked for.
-    if (s.cfg().command.empty()) {
-      publish(s);
+    // Published at once, so it is known (fencing asks) before its process
+    // runs; a managed one as "starting" until it is started, adopted or held,
+    // never as "stopped", which no one asked for.
+    publish(s, s.cfg().command.empty() ? std::nullopt
+                                       : std::optional<service_state>{service_state::starting});
+    if (s.cfg().command.empty())
       return reply(r, {});
-    }
     watch_log(s);
     std::string error;
     switch (try_adopt(s, error)) {
@@ -845,10 +846,12 @@ struct supervisor::impl {
     }
   }
 
-  void publish(const service& s) {
+  void publish(const service& s, std::optional<service_state> shown = std::nullopt) {
     if (s.retiring)
       return;
     auto snap = s.machine.snapshot();
+    if (shown)
+      snap.state = *shown;
     std::lock_guard<std::mutex> guard{snap_mtx};
     snaps[s.cfg().name] = std::move(snap);
   }

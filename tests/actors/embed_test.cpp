@@ -208,7 +208,13 @@ TEST_CASE("an embedded node: its own probe's fault reaches its own action, heard
   auto st = embedded_node::start(*a.sys, *loaded.value, ext, node);
   REQUIRE_MESSAGE(st.ok(), st.to_string());
   auto h = std::make_shared<heard>();
-  node->subscribe(a.sys->spawn(listener, h));
+  CHECK(node->subscribe(a.sys->spawn(listener, h)).ok());
+  CHECK_FALSE(node->subscribe(incident_listener_actor{}).ok());
+  // A second node in this process is refused.
+  std::unique_ptr<embedded_node> second;
+  auto twice = embedded_node::start(*a.sys, *loaded.value, ext, second);
+  CHECK_FALSE(twice.ok());
+  CHECK(twice.message().find("already runs in this process") != std::string::npos);
   REQUIRE(test::wait_until([&] { return w->probes >= 2; }));
   CHECK(h->of("orders").empty());  // a shallow queue is no fault
   // The queue backs up: the probe fails twice, recovery drains it, the
@@ -269,6 +275,29 @@ TEST_CASE("an embedded node: its own probe's fault reaches its own action, heard
   // A fire-and-forget report folds into the same incident.
   caf::anon_send(node->intake(), event_atom::value, f);
   REQUIRE(test::wait_until([&] { return h->of("billing").back().event_count == 2; }));
+  // An injected clear closes it, and the listener hears that too.
+  auto clear = f;
+  clear.clears = true;
+  clear.severity = fault_severity::low;
+  self->request(node->intake(), std::chrono::seconds(10), inject_atom::value, clear)
+    .receive([](const std::string&, const std::string&) {}, [](const caf::error&) {});
+  REQUIRE(test::wait_until(
+    [&] { return h->of("billing").back().status == incident_status::closed; }));
+  // Values no fault can have are refused before they reach storage.
+  auto bad = f;
+  bad.severity = static_cast<fault_severity>(9);
+  std::string bad_refusal;
+  self->request(node->intake(), std::chrono::seconds(10), inject_atom::value, bad)
+    .receive([](const std::string&, const std::string&) {},
+             [&](const caf::error& e) { bad_refusal = a.sys->render(e); });
+  CHECK(bad_refusal.find("unknown severity 9") != std::string::npos);
+  bad = f;
+  bad.component = "billing\n2026 forged log line";
+  bad_refusal.clear();
+  self->request(node->intake(), std::chrono::seconds(10), inject_atom::value, bad)
+    .receive([](const std::string&, const std::string&) {},
+             [&](const caf::error& e) { bad_refusal = a.sys->render(e); });
+  CHECK(bad_refusal.find("control characters") != std::string::npos);
   // One without a component is refused, not guessed.
   fault_event nameless;
   std::string refusal;
@@ -282,6 +311,11 @@ TEST_CASE("an embedded node: its own probe's fault reaches its own action, heard
   std::string after;
   self->request(node->recovery_state(), std::chrono::seconds(5), circuit_atom::value,
                 std::string{"orders"})
-    .receive([&](const std::string& s) { after = s; }, [&](const caf::error&) { after = "error"; });
-  CHECK(after == "error");
+    .receive([&](const std::string& s) { after = s; },
+             [&](const caf::error& e) { after = a.sys->render(e); });
+  CHECK(after.find("the faultd node has stopped") != std::string::npos);
+  // Once stopped, another node may start in this process.
+  node.reset();
+  auto again = embedded_node::start(*a.sys, *loaded.value, ext, second);
+  CHECK_MESSAGE(again.ok(), again.to_string());
 }

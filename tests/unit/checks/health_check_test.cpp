@@ -421,3 +421,37 @@ TEST_CASE("an application's check type names: letters, digits, _ and -, no built
   for (const auto& name : bad)
     CHECK_MESSAGE(!check_custom_check_name(name).ok(), name);
 }
+
+TEST_CASE("a guarded check function that hangs is critical after its timeout and is not called twice") {
+  check_config c;
+  c.kind = check_kind::custom;
+  c.custom_type = "queue_depth";
+  c.timeout = std::chrono::milliseconds(50);
+  auto gate = std::make_shared<std::atomic<bool>>(false);
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  guarded_check g{[gate, calls](const check_config&) {
+    ++*calls;
+    while (!*gate)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    check_result r;
+    r.outcome = check_outcome::ok;
+    r.message = "line one\nline two";
+    return r;
+  }};
+  auto hung = g.run(c);
+  CHECK(hung.outcome == check_outcome::critical);
+  CHECK(hung.message == "did not return within 50ms");
+  auto still = g.run(c);
+  CHECK(still.outcome == check_outcome::critical);
+  CHECK(still.message.find("has not returned") != std::string::npos);
+  CHECK(*calls == 1);
+  *gate = true;
+  // Once the stuck call returned, the next run calls it again.
+  check_result back;
+  REQUIRE(faultd::test::wait_until([&] {
+    back = g.run(c);
+    return back.ok();
+  }));
+  CHECK(back.message == "line one");  // its first line only
+  CHECK(*calls >= 2);
+}
