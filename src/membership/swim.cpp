@@ -1,0 +1,476 @@
+#include "membership/swim.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace faultd::membership {
+
+namespace {
+
+bool gone(member_state s) { return s == member_state::dead || s == member_state::left; }
+
+} // namespace
+
+swim_node::swim_node(std::string id, std::string address, swim_params params,
+                     const clock_source& clock, uint64_t seed, uint64_t incarnation)
+  : id_(std::move(id)),
+    address_(std::move(address)),
+    params_(params),
+    clock_(&clock),
+    rng_(seed),
+    incarnation_(incarnation) {
+  auto t = now();
+  // Random phases, so a cluster started at once does not probe in lockstep.
+  auto phase = [&](duration d) {
+    auto n = std::max<int64_t>(1, d.count());
+    return duration{static_cast<int64_t>(rng_() % static_cast<uint64_t>(n))};
+  };
+  next_probe_ = t + phase(params_.probe_interval);
+  next_gossip_ = t + phase(params_.gossip_interval);
+  next_push_pull_ = t + phase(params_.push_pull_interval);
+}
+
+size_t swim_node::retransmit_limit() const {
+  auto n = static_cast<double>(cluster_size());
+  return params_.retransmit_mult * static_cast<size_t>(std::ceil(std::log10(n + 1)));
+}
+
+duration swim_node::suspicion_timeout() const {
+  auto scale = std::max(1.0, std::log10(static_cast<double>(cluster_size())));
+  return std::chrono::duration_cast<duration>(params_.probe_interval
+                                              * (static_cast<double>(params_.suspicion_mult) * scale));
+}
+
+member_record swim_node::self_record() const {
+  return {id_, address_, leaving_ ? member_state::left : member_state::alive, incarnation_};
+}
+
+std::vector<member_record> swim_node::full_list() const {
+  std::vector<member_record> out;
+  out.reserve(members_.size() + 1);
+  out.push_back(self_record());
+  for (const auto& [id, m] : members_)
+    out.push_back(m.rec);
+  return out;
+}
+
+void swim_node::enqueue(const member_record& r) {
+  queue_[r.id] = queued_record{r, 0};  // a newer record of a member replaces the older
+}
+
+void swim_node::track_live(const std::string& id, bool live) {
+  auto it = live_pos_.find(id);
+  if (live && it == live_pos_.end()) {
+    live_pos_[id] = live_.size();
+    live_.push_back(id);
+  } else if (!live && it != live_pos_.end()) {
+    auto pos = it->second;
+    live_pos_.erase(it);
+    if (pos + 1 != live_.size()) {
+      live_[pos] = std::move(live_.back());
+      live_pos_[live_[pos]] = pos;
+    }
+    live_.pop_back();
+  }
+}
+
+void swim_node::set_state(member& m, member_state to, uint64_t incarnation,
+                          const std::string& reason, bool is_new, bool spread) {
+  member_change c;
+  c.id = m.rec.id;
+  c.address = m.rec.address;
+  c.from = m.rec.state;
+  c.to = to;
+  c.incarnation = incarnation;
+  c.is_new = is_new;
+  c.reason = reason;
+  if (m.rec.state == member_state::suspect && !is_new)
+    --suspects_;
+  if (to == member_state::suspect)
+    ++suspects_;
+  m.rec.state = to;
+  m.rec.incarnation = incarnation;
+  if (to == member_state::suspect)
+    m.suspect_since = now();
+  else
+    m.suspect_since.reset();
+  track_live(m.rec.id, !gone(to));
+  changes_.push_back(std::move(c));
+  if (spread)
+    enqueue(m.rec);
+}
+
+void swim_node::refute(uint64_t seen) {
+  incarnation_ = std::max(incarnation_, seen) + 1;
+  enqueue(self_record());
+}
+
+bool swim_node::apply(const member_record& r, const std::string& from, bool spread_new) {
+  if (r.id.empty())
+    return false;
+  if (r.id == id_) {
+    if ((r.state == member_state::suspect || gone(r.state)) && r.incarnation >= incarnation_
+        && !leaving_) {
+      refute(r.incarnation);
+      return true;
+    }
+    return false;
+  }
+  auto it = members_.find(r.id);
+  if (it == members_.end()) {
+    if (gone(r.state))
+      return false;  // never knew it: nothing to forget
+    member m;
+    m.rec = r;
+    auto [pos, added] = members_.emplace(r.id, std::move(m));
+    (void) added;
+    pos->second.rec.state = member_state::alive;
+    set_state(pos->second, r.state, r.incarnation, "learned from " + from, true, spread_new);
+    return true;
+  }
+  auto& m = it->second;
+  switch (r.state) {
+    case member_state::alive:
+      if (r.incarnation <= m.rec.incarnation)
+        return false;
+      if (!r.address.empty())
+        m.rec.address = r.address;
+      set_state(m, member_state::alive, r.incarnation,
+                "incarnation " + std::to_string(r.incarnation) + " alive, from " + from);
+      return true;
+    case member_state::suspect:
+      if ((m.rec.state == member_state::alive && r.incarnation >= m.rec.incarnation)
+          || (m.rec.state == member_state::suspect && r.incarnation > m.rec.incarnation)) {
+        set_state(m, member_state::suspect, r.incarnation, "suspected, from " + from);
+        return true;
+      }
+      return false;
+    case member_state::dead:
+    case member_state::left:
+      if ((!gone(m.rec.state) && r.incarnation >= m.rec.incarnation)
+          || (m.rec.state == member_state::dead && r.state == member_state::left
+              && r.incarnation >= m.rec.incarnation)) {
+        set_state(m, r.state, r.incarnation,
+                  std::string{r.state == member_state::left ? "left" : "dead"} + ", from " + from);
+        return true;
+      }
+      return false;
+  }
+  return false;
+}
+
+peer_message swim_node::make(peer_kind kind) {
+  peer_message m;
+  m.kind = kind;
+  m.from = id_;
+  m.address = address_;
+  m.incarnation = incarnation_;
+  return m;
+}
+
+swim_out swim_node::to_member(const std::string& id, peer_message m) {
+  piggyback(m);
+  swim_out o;
+  o.to = id;
+  if (auto it = members_.find(id); it != members_.end())
+    o.address = it->second.rec.address;
+  o.msg = std::move(m);
+  return o;
+}
+
+void swim_node::piggyback(peer_message& m) {
+  if (queue_.empty())
+    return;
+  std::vector<std::map<std::string, queued_record>::iterator> picks;
+  picks.reserve(queue_.size());
+  for (auto it = queue_.begin(); it != queue_.end(); ++it)
+    picks.push_back(it);
+  auto take = std::min(params_.max_piggyback, picks.size());
+  std::partial_sort(picks.begin(), picks.begin() + static_cast<std::ptrdiff_t>(take), picks.end(),
+                    [](const auto& a, const auto& b) { return a->second.sent < b->second.sent; });
+  auto limit = retransmit_limit();
+  for (size_t i = 0; i < take; ++i) {
+    auto it = picks[i];
+    m.members.push_back(it->second.rec);
+    if (++it->second.sent >= limit)
+      queue_.erase(it);
+  }
+}
+
+std::vector<std::string> swim_node::random_live(size_t k, const std::string& except) {
+  // k is small (fanout, indirect probes): sample positions without
+  // replacement rather than shuffle the whole list.
+  std::vector<std::string> out;
+  auto avail = live_.size() - (live_pos_.count(except) > 0 ? 1 : 0);
+  k = std::min(k, avail);
+  if (k == 0)
+    return out;
+  if (k * 4 >= live_.size()) {  // most of them: a partial shuffle
+    std::vector<std::string> ids;
+    for (const auto& id : live_)
+      if (id != except)
+        ids.push_back(id);
+    for (size_t i = 0; i < k; ++i) {
+      std::uniform_int_distribution<size_t> pick{i, ids.size() - 1};
+      std::swap(ids[i], ids[pick(rng_)]);
+    }
+    ids.resize(k);
+    return ids;
+  }
+  std::uniform_int_distribution<size_t> pick{0, live_.size() - 1};
+  while (out.size() < k) {
+    const auto& id = live_[pick(rng_)];
+    if (id != except && std::find(out.begin(), out.end(), id) == out.end())
+      out.push_back(id);
+  }
+  return out;
+}
+
+std::vector<swim_out> swim_node::join(const std::string& seed_address) {
+  joining_ = seed_address;
+  next_join_ = now() + params_.probe_interval;
+  std::vector<swim_out> out;
+  auto m = make(peer_kind::join);
+  m.members = full_list();
+  swim_out o;
+  o.address = seed_address;
+  o.msg = std::move(m);
+  out.push_back(std::move(o));
+  return out;
+}
+
+void swim_node::check_probe(std::vector<swim_out>&) {
+  if (!probe_ || probe_->acked)
+    return;
+  auto it = members_.find(probe_->target);
+  if (it != members_.end() && it->second.rec.state == member_state::alive)
+    set_state(it->second, member_state::suspect, it->second.rec.incarnation,
+              "no ack to a probe, direct or through " + std::to_string(params_.indirect_probes)
+                + " others");
+  probe_.reset();
+}
+
+void swim_node::start_probe(std::vector<swim_out>& out) {
+  check_probe(out);
+  for (size_t tries = 0; tries < 2; ++tries) {
+    while (next_in_order_ < order_.size()) {
+      const auto& id = order_[next_in_order_++];
+      auto it = members_.find(id);
+      if (it == members_.end() || gone(it->second.rec.state))
+        continue;
+      probe p;
+      p.target = id;
+      p.seq = ++seq_;
+      p.started = now();
+      auto m = make(peer_kind::ping);
+      m.target = id;
+      m.seq = p.seq;
+      probe_ = p;
+      out.push_back(to_member(id, std::move(m)));
+      return;
+    }
+    // A new pass, in a new random order.
+    order_ = live_;
+    next_in_order_ = 0;
+    std::shuffle(order_.begin(), order_.end(), rng_);
+  }
+}
+
+void swim_node::expire_suspects() {
+  if (suspects_ == 0)
+    return;
+  auto t = now();
+  auto timeout = suspicion_timeout();
+  for (auto& [id, m] : members_)
+    if (m.rec.state == member_state::suspect && m.suspect_since && t - *m.suspect_since >= timeout)
+      set_state(m, member_state::dead, m.rec.incarnation, "suspicion timed out");
+}
+
+void swim_node::gossip_round(std::vector<swim_out>& out) {
+  if (queue_.empty())
+    return;
+  for (const auto& id : random_live(params_.gossip_fanout, ""))
+    if (!queue_.empty())
+      out.push_back(to_member(id, make(peer_kind::heartbeat)));
+}
+
+void swim_node::push_pull(std::vector<swim_out>& out) {
+  auto ids = random_live(1, "");
+  if (ids.empty())
+    return;
+  auto m = make(peer_kind::join);
+  m.members = full_list();
+  swim_out o;
+  o.to = ids.front();
+  o.address = members_.at(o.to).rec.address;
+  o.msg = std::move(m);
+  out.push_back(std::move(o));
+}
+
+std::vector<swim_out> swim_node::tick() {
+  std::vector<swim_out> out;
+  auto t = now();
+  if (leaving_)
+    return out;
+  if (!joining_.empty() && t >= next_join_) {
+    auto again = join(joining_);
+    out.insert(out.end(), again.begin(), again.end());
+  }
+  if (t >= next_probe_) {
+    start_probe(out);
+    next_probe_ += params_.probe_interval;
+    if (next_probe_ <= t)  // fell behind (a stalled caller): no burst of probes
+      next_probe_ = t + params_.probe_interval;
+  }
+  if (probe_ && !probe_->acked && !probe_->indirect_sent
+      && t >= probe_->started + params_.probe_timeout) {
+    probe_->indirect_sent = true;
+    for (const auto& via : random_live(params_.indirect_probes, probe_->target)) {
+      auto m = make(peer_kind::ping_req);
+      m.target = probe_->target;
+      m.probe_id = probe_->seq;
+      out.push_back(to_member(via, std::move(m)));
+    }
+  }
+  for (auto it = relays_.begin(); it != relays_.end();)
+    it = t >= it->second.until ? relays_.erase(it) : std::next(it);
+  expire_suspects();
+  if (t >= next_gossip_) {
+    gossip_round(out);
+    next_gossip_ += params_.gossip_interval;
+    if (next_gossip_ <= t)
+      next_gossip_ = t + params_.gossip_interval;
+  }
+  if (t >= next_push_pull_) {
+    push_pull(out);
+    next_push_pull_ += params_.push_pull_interval;
+    if (next_push_pull_ <= t)
+      next_push_pull_ = t + params_.push_pull_interval;
+  }
+  return out;
+}
+
+std::chrono::steady_clock::time_point swim_node::next_due() const {
+  auto due = std::min({next_probe_, next_gossip_, next_push_pull_});
+  if (!joining_.empty())
+    due = std::min(due, next_join_);
+  if (probe_ && !probe_->acked && !probe_->indirect_sent)
+    due = std::min(due, probe_->started + params_.probe_timeout);
+  if (suspects_ == 0)
+    return due;
+  auto timeout = suspicion_timeout();
+  for (const auto& [id, m] : members_)
+    if (m.rec.state == member_state::suspect && m.suspect_since)
+      due = std::min(due, *m.suspect_since + timeout);
+  return due;
+}
+
+std::vector<swim_out> swim_node::receive(const peer_message& m) {
+  std::vector<swim_out> out;
+  if (m.from.empty() || m.from == id_)
+    return out;
+  // Whatever it says, the sender was alive when it said it.
+  apply({m.from, m.address,
+         m.kind == peer_kind::leave ? member_state::left : member_state::alive, m.incarnation},
+        m.from);
+  // A full list (push-pull) is everything its sender knows; what it
+  // teaches about members new here is not news to spread.
+  bool full = m.kind == peer_kind::join || m.kind == peer_kind::welcome;
+  for (const auto& r : m.members)
+    if (r.id != m.from || r.state != member_state::alive)
+      apply(r, m.from, !full);
+  if (leaving_)
+    return out;
+  switch (m.kind) {
+    case peer_kind::ping: {
+      if (!m.target.empty() && m.target != id_)
+        break;  // meant for another node at this address
+      auto ack = make(peer_kind::ack);
+      ack.target = id_;
+      ack.probe_id = m.seq;
+      ack.origin = m.origin;
+      auto o = to_member(m.from, std::move(ack));
+      o.address = m.address;
+      out.push_back(std::move(o));
+      break;
+    }
+    case peer_kind::ping_req: {
+      auto it = members_.find(m.target);
+      if (it == members_.end() || m.target == id_)
+        break;
+      auto seq = ++seq_;
+      relays_[seq] = relay{m.from, m.probe_id, now() + params_.probe_timeout};
+      auto ping = make(peer_kind::ping);
+      ping.target = m.target;
+      ping.seq = seq;
+      ping.origin = m.from;
+      out.push_back(to_member(m.target, std::move(ping)));
+      break;
+    }
+    case peer_kind::ack: {
+      if (m.origin.empty() || m.origin == id_) {
+        if (probe_ && probe_->seq == m.probe_id && probe_->target == m.target)
+          probe_->acked = true;
+        break;
+      }
+      auto it = relays_.find(m.probe_id);
+      if (it == relays_.end() || it->second.origin != m.origin)
+        break;
+      auto fwd = make(peer_kind::ack);
+      fwd.target = m.target;
+      fwd.probe_id = it->second.origin_seq;
+      fwd.origin = it->second.origin;
+      auto to = it->second.origin;
+      relays_.erase(it);
+      out.push_back(to_member(to, std::move(fwd)));
+      break;
+    }
+    case peer_kind::join: {
+      auto reply = make(peer_kind::welcome);
+      reply.members = full_list();
+      swim_out o;
+      o.to = m.from;
+      o.address = m.address;
+      o.msg = std::move(reply);
+      out.push_back(std::move(o));
+      break;
+    }
+    case peer_kind::welcome:
+      joining_.clear();  // joined: its records are applied
+      break;
+    default:
+      break;  // heartbeat (gossip), leave: their records are applied
+  }
+  return out;
+}
+
+std::vector<swim_out> swim_node::leave() {
+  std::vector<swim_out> out;
+  leaving_ = true;
+  enqueue(self_record());
+  for (const auto& id : random_live(params_.gossip_fanout, ""))
+    out.push_back(to_member(id, make(peer_kind::leave)));
+  return out;
+}
+
+std::vector<member_change> swim_node::take_changes() {
+  std::vector<member_change> out;
+  out.swap(changes_);
+  return out;
+}
+
+std::optional<member_record> swim_node::find(const std::string& id) const {
+  if (auto it = members_.find(id); it != members_.end())
+    return it->second.rec;
+  return std::nullopt;
+}
+
+std::vector<member_record> swim_node::members() const {
+  std::vector<member_record> out;
+  for (const auto& [id, m] : members_)
+    out.push_back(m.rec);
+  return out;
+}
+
+
+} // namespace faultd::membership

@@ -1,0 +1,185 @@
+#pragma once
+
+// SWIM membership (Das, Gupta, Motivala 2002) as memberlist and Serf run it,
+// for clusters too large for the full mesh of member_table (members.hpp),
+// where every node heartbeats every other: here the load per node is
+// constant in N.
+//
+//  - Probes: one member per probe_interval, round robin over a shuffled
+//    list (reshuffled each pass, so each member is probed once per pass).
+//    PING, expecting an ACK within probe_timeout; without one, PING_REQ to
+//    `indirect_probes` random members, which PING the target on the
+//    origin's behalf and forward its ACK. No ACK by the end of the interval:
+//    the target is suspect.
+//  - Suspicion: a suspect that does not refute within suspicion_timeout
+//    (suspicion_mult × max(1, log10 N) × probe_interval) is dead. A member
+//    refutes a suspicion (or a death) of itself by raising its incarnation.
+//  - Dissemination: every state change is queued and piggybacked on every
+//    outgoing message (up to max_piggyback records, least sent first), each
+//    record retransmit_mult × ceil(log10(N + 1)) times; every gossip_interval
+//    the queue is also sent to `gossip_fanout` random members.
+//  - Push-pull: every push_pull_interval the whole member list is exchanged
+//    with one random member (repairs whatever dissemination missed); a
+//    joining node does one with its seed.
+//
+// Record precedence (per member, as in SWIM): alive(i) beats suspect(j) and
+// alive(j) when i > j; suspect(i) beats alive(j) when i >= j and suspect(j)
+// when i > j; dead(i) and left(i) beat alive or suspect when i >= j. A dead
+// member comes back only with a higher incarnation (it rejoined).
+//
+// A plain class: messages are peer_message (wire.hpp) addressed by member
+// id; the caller sends them and feeds in what arrives. Virtual or real
+// time through the clock; randomness from the seed. Not thread-safe.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "faultd/time.hpp"
+#include "membership/members.hpp"
+#include "membership/wire.hpp"
+
+namespace faultd::membership {
+
+struct swim_params {
+  duration probe_interval = millis_d(1000); ///< memberlist's LAN defaults
+  duration probe_timeout = millis_d(500);
+  size_t indirect_probes = 3;
+  duration gossip_interval = millis_d(200);
+  size_t gossip_fanout = 3;
+  size_t retransmit_mult = 4;
+  size_t suspicion_mult = 4;
+  duration push_pull_interval = seconds_d(30);
+  size_t max_piggyback = 16;
+};
+
+/// A message to send to member `to` (its address in `address`).
+struct swim_out {
+  std::string to;
+  std::string address;
+  peer_message msg;
+};
+
+class swim_node {
+public:
+  /// REQUIRES: `clock` outlives the node.
+  swim_node(std::string id, std::string address, swim_params params, const clock_source& clock,
+            uint64_t seed, uint64_t incarnation = 0);
+
+  const std::string& id() const { return id_; }
+  uint64_t incarnation() const { return incarnation_; }
+
+  /// Joins through a member at `address` (id unknown until it answers): a
+  /// push-pull with it, sent again every probe_interval until a member
+  /// answers one (a lost JOIN or WELCOME does not leave the node alone).
+  std::vector<swim_out> join(const std::string& seed_address);
+
+  /// Runs whatever is due now: probes, their timeouts, suspicion timeouts,
+  /// gossip and push-pull rounds.
+  std::vector<swim_out> tick();
+
+  /// When tick() next has something to do.
+  std::chrono::steady_clock::time_point next_due() const;
+
+  /// A message arrived; returns the answers and forwards it causes.
+  std::vector<swim_out> receive(const peer_message& m);
+
+  /// This node is leaving: a LEAVE to `gossip_fanout` members, and the
+  /// change queued for whatever it still sends.
+  std::vector<swim_out> leave();
+
+  /// State changes since the last call (for logs, faults and measurements).
+  std::vector<member_change> take_changes();
+
+  std::optional<member_record> find(const std::string& id) const;
+  /// Members other than this node, by id.
+  std::vector<member_record> members() const;
+  /// Members other than this node that are alive or suspect.
+  size_t live_peers() const { return live_.size(); }
+  /// Records waiting in the dissemination queue.
+  size_t queued() const { return queue_.size(); }
+
+private:
+  struct member {
+    member_record rec;
+    std::optional<std::chrono::steady_clock::time_point> suspect_since;
+  };
+  struct probe {
+    std::string target;
+    uint64_t seq = 0;
+    std::chrono::steady_clock::time_point started;
+    bool indirect_sent = false;
+    bool acked = false;
+  };
+  /// An indirect probe this node runs for another.
+  struct relay {
+    std::string origin;
+    uint64_t origin_seq = 0;
+    std::chrono::steady_clock::time_point until;
+  };
+  struct queued_record {
+    member_record rec;
+    size_t sent = 0;
+  };
+
+  using time_point = std::chrono::steady_clock::time_point;
+
+  time_point now() const { return clock_->steady_now(); }
+  size_t cluster_size() const { return members_.size() + 1; }
+  size_t retransmit_limit() const;
+  duration suspicion_timeout() const;
+
+  /// Applies one record; true when it changed what this node knows.
+  /// `spread_new`: a member first heard of here is disseminated (not when it
+  /// came in a full list: push-pull repairs that itself).
+  bool apply(const member_record& r, const std::string& from, bool spread_new = true);
+  /// Keeps live_ (members alive or suspect) in step with a state change.
+  void track_live(const std::string& id, bool live);
+  void set_state(member& m, member_state to, uint64_t incarnation, const std::string& reason,
+                 bool is_new = false, bool spread = true);
+  void refute(uint64_t seen);
+  void enqueue(const member_record& r);
+  member_record self_record() const;
+  std::vector<member_record> full_list() const;
+
+  peer_message make(peer_kind kind);
+  swim_out to_member(const std::string& id, peer_message m);
+  /// Attaches queued records (least sent first) to `m`.
+  void piggyback(peer_message& m);
+  std::vector<std::string> random_live(size_t k, const std::string& except);
+
+  void start_probe(std::vector<swim_out>& out);
+  void check_probe(std::vector<swim_out>& out);
+  void expire_suspects();
+  void gossip_round(std::vector<swim_out>& out);
+  void push_pull(std::vector<swim_out>& out);
+
+  std::string id_;
+  std::string address_;
+  swim_params params_;
+  const clock_source* clock_;
+  std::mt19937_64 rng_;
+  uint64_t incarnation_;
+  bool leaving_ = false;
+  std::map<std::string, member> members_;
+  std::map<std::string, queued_record> queue_;
+  std::vector<member_change> changes_;
+  size_t suspects_ = 0;  ///< members in state suspect (next_due skips the scan at 0)
+  std::vector<std::string> live_;  ///< members alive or suspect, any order
+  std::map<std::string, size_t> live_pos_;
+  std::vector<std::string> order_;  ///< this pass's probe order
+  size_t next_in_order_ = 0;
+  std::optional<probe> probe_;
+  std::map<uint64_t, relay> relays_;  ///< by the seq of this node's own PING
+  uint64_t seq_ = 0;
+  time_point next_probe_;
+  time_point next_gossip_;
+  time_point next_push_pull_;
+  std::string joining_;  ///< the seed's address until a WELCOME came
+  time_point next_join_;
+};
+
+} // namespace faultd::membership

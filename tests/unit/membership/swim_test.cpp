@@ -1,0 +1,223 @@
+// SWIM membership (src/membership/swim.hpp) on a small in-memory network in
+// virtual time: joins, crashes, false suspicions refuted, indirect probes
+// around a broken link, leaves, rejoins, and the retransmit limit.
+
+#include <doctest/doctest.h>
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "membership/swim.hpp"
+
+using namespace faultd;
+using namespace faultd::membership;
+
+namespace {
+
+/// N nodes "n0".."n<N-1>" at addresses "a0"..; every message arrives at
+/// once (in order) unless `drop` says otherwise or an end is down.
+struct network {
+  manual_clock clock;
+  swim_params params;
+  std::vector<std::unique_ptr<swim_node>> nodes;
+  std::set<size_t> down;
+  /// (from index, to index) -> lost?
+  std::function<bool(size_t, size_t)> drop = [](size_t, size_t) { return false; };
+  std::deque<std::pair<size_t, swim_out>> inflight;
+  size_t sent = 0;
+
+  explicit network(size_t n) {
+    for (size_t i = 0; i < n; ++i)
+      add();
+  }
+  size_t add(uint64_t incarnation = 0) {
+    auto i = nodes.size();
+    nodes.push_back(std::make_unique<swim_node>("n" + std::to_string(i), "a" + std::to_string(i),
+                                                params, clock, 1000 + i, incarnation));
+    return i;
+  }
+  swim_node& at(size_t i) { return *nodes[i]; }
+  void post(size_t from, std::vector<swim_out> outs) {
+    for (auto& o : outs)
+      inflight.emplace_back(from, std::move(o));
+  }
+  void deliver() {
+    while (!inflight.empty()) {
+      auto [from, o] = std::move(inflight.front());
+      inflight.pop_front();
+      ++sent;
+      size_t to = std::stoul(o.address.substr(1));
+      if (to >= nodes.size() || down.count(to) || down.count(from) || drop(from, to))
+        continue;
+      post(to, nodes[to]->receive(o.msg));
+    }
+  }
+  /// Everyone joins through n0.
+  void join_all() {
+    for (size_t i = 1; i < nodes.size(); ++i)
+      post(i, nodes[i]->join("a0"));
+    deliver();
+  }
+  void run(duration d, duration step = millis_d(10)) {
+    for (duration t{0}; t < d; t += step) {
+      clock.advance(step);
+      for (size_t i = 0; i < nodes.size(); ++i)
+        if (!down.count(i))
+          post(i, nodes[i]->tick());
+      deliver();
+    }
+  }
+  /// State of `whom` as `i` sees it (nullopt: unknown).
+  std::optional<member_state> seen(size_t i, size_t whom) {
+    auto r = nodes[i]->find("n" + std::to_string(whom));
+    return r ? std::optional<member_state>{r->state} : std::nullopt;
+  }
+  bool all_see(size_t whom, member_state s) {
+    for (size_t i = 0; i < nodes.size(); ++i)
+      if (i != whom && !down.count(i) && seen(i, whom) != s)
+        return false;
+    return true;
+  }
+};
+
+} // namespace
+
+TEST_CASE("swim: nodes joining through one seed all learn each other") {
+  network net{8};
+  net.join_all();
+  net.run(seconds_d(10));
+  for (size_t i = 0; i < 8; ++i) {
+    CHECK(net.at(i).live_peers() == 7);
+    CHECK(net.all_see(i, member_state::alive));
+  }
+}
+
+TEST_CASE("swim: a crashed node is suspected by a failed probe, then dead everywhere") {
+  network net{10};
+  net.join_all();
+  net.run(seconds_d(5));
+  for (auto& n : net.nodes)
+    n->take_changes();
+  net.down.insert(7);
+  // Each node probes every member once per pass (10 s here), then the
+  // suspicion times out after 4 probe intervals (log10(10) = 1).
+  net.run(seconds_d(20));
+  CHECK(net.all_see(7, member_state::dead));
+  bool probed = false;
+  for (size_t i = 0; i < 10; ++i)
+    for (auto& c : net.at(i).take_changes())
+      if (c.id == "n7" && c.to == member_state::suspect
+          && c.reason.rfind("no ack to a probe", 0) == 0)
+        probed = true;
+  CHECK(probed);
+  // Nobody else was judged.
+  for (size_t j = 0; j < 10; ++j)
+    if (j != 7)
+      CHECK(net.all_see(j, member_state::alive));
+}
+
+TEST_CASE("swim: a node told it is suspected refutes with a higher incarnation") {
+  network net{5};
+  net.join_all();
+  net.run(seconds_d(5));
+  // n1 tells n3 that n2 is suspect (a false rumour).
+  peer_message rumour;
+  rumour.kind = peer_kind::heartbeat;
+  rumour.from = "n1";
+  rumour.address = "a1";
+  rumour.members = {{"n2", "a2", member_state::suspect, 0}};
+  net.post(1, net.at(3).receive(rumour));
+  net.deliver();
+  CHECK(net.seen(3, 2) == member_state::suspect);
+  net.run(seconds_d(3));  // well within the 4 s suspicion timeout
+  CHECK(net.at(2).incarnation() == 1);
+  CHECK(net.all_see(2, member_state::alive));
+  CHECK(net.at(3).find("n2")->incarnation == 1);
+  net.run(seconds_d(10));
+  CHECK(net.all_see(2, member_state::alive));  // the old rumour cannot win again
+}
+
+TEST_CASE("swim: a broken link alone makes no suspicion: the indirect probe gets through") {
+  network net{6};
+  net.join_all();
+  net.run(seconds_d(3));
+  for (auto& n : net.nodes)
+    n->take_changes();
+  net.drop = [](size_t from, size_t to) {
+    return (from == 0 && to == 4) || (from == 4 && to == 0);
+  };
+  net.run(seconds_d(30));  // n0 probes n4 several times over the broken link
+  for (auto& c : net.at(0).take_changes())
+    CHECK_MESSAGE(c.id != "n4", c.reason);
+  CHECK(net.all_see(4, member_state::alive));
+}
+
+TEST_CASE("swim: a leaving node is left, not dead, and a dead one returns only with a higher incarnation") {
+  network net{5};
+  net.join_all();
+  net.run(seconds_d(5));
+  net.post(3, net.at(3).leave());
+  net.deliver();
+  net.down.insert(3);
+  net.run(seconds_d(10));
+  CHECK(net.all_see(3, member_state::left));
+  // n4 crashes and is buried.
+  net.down.insert(4);
+  net.run(seconds_d(20));
+  CHECK(net.all_see(4, member_state::dead));
+  // A record of it alive at its old incarnation changes nothing.
+  peer_message stale;
+  stale.kind = peer_kind::heartbeat;
+  stale.from = "n1";
+  stale.address = "a1";
+  stale.members = {{"n4", "a4", member_state::alive, 0}};
+  net.at(0).receive(stale);
+  CHECK(net.seen(0, 4) == member_state::dead);
+  // Restarted with a higher incarnation, it is alive again everywhere.
+  net.down.erase(4);
+  net.nodes[4] = std::make_unique<swim_node>("n4", "a4", net.params, net.clock, 77, 5);
+  net.post(4, net.at(4).join("a0"));
+  net.deliver();
+  net.run(seconds_d(5));
+  CHECK(net.all_see(4, member_state::alive));
+}
+
+TEST_CASE("swim: a rumour is sent a bounded number of times, and the load per node does not grow with N") {
+  auto per_node_per_s = [](size_t n) {
+    network net{n};
+    net.join_all();
+    net.run(seconds_d(40));  // settled: queues drained
+    for (auto& node : net.nodes)
+      CHECK(node->queued() == 0);
+    auto before = net.sent;
+    net.run(seconds_d(20));
+    return static_cast<double>(net.sent - before) / static_cast<double>(n) / 20.0;
+  };
+  auto small = per_node_per_s(8);
+  auto large = per_node_per_s(64);
+  // A probe (ping + ack) per second each and a push-pull per 30 s: about 2
+  // messages per node per second whatever the size.
+  CHECK(small < 3.0);
+  CHECK(large < 3.0);
+}
+
+TEST_CASE("swim: a join whose JOIN or WELCOME is lost is sent again until a member answers") {
+  network net{4};
+  // The first two messages between n3 and the seed are lost: its JOIN, then
+  // (after the retry) the seed's WELCOME.
+  int lost = 0;
+  net.drop = [&](size_t from, size_t to) {
+    bool between = (from == 3 && to == 0) || (from == 0 && to == 3);
+    return between && lost++ < 2;
+  };
+  net.join_all();
+  net.run(seconds_d(5));
+  CHECK(lost >= 2);
+  CHECK(net.at(3).live_peers() == 3);
+  CHECK(net.all_see(3, member_state::alive));
+}
