@@ -67,6 +67,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bench_args.hpp"
 #include "faultd/time.hpp"
 #include "replica/engine.hpp"
 
@@ -318,13 +319,6 @@ private:
   std::vector<uint64_t> bytes_;
 };
 
-double median(std::vector<double> v) {
-  if (v.empty())
-    return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 int usage() {
   std::fprintf(stderr, "usage: bench_gossip_sim [--trials N] [--only N] [--keys K]\n");
   return 2;
@@ -336,23 +330,9 @@ int main(int argc, char** argv) {
   size_t trials = 5;
   size_t only = 0;
   size_t keys = 100;
-  for (int i = 1; i < argc; ++i) {
-    auto arg = std::string(argv[i]);
-    auto number = [&](size_t& out) {
-      if (i + 1 >= argc)
-        return false;
-      char* end = nullptr;
-      auto v = std::strtoull(argv[++i], &end, 10);
-      if (end == argv[i] || *end != '\0' || v == 0)
-        return false;
-      out = static_cast<size_t>(v);
-      return true;
-    };
-    if ((arg == "--trials" && number(trials)) || (arg == "--only" && number(only))
-        || (arg == "--keys" && number(keys)))
-      continue;
+  if (!bench::parse_counts(argc, argv,
+                           {{"--trials", &trials}, {"--only", &only}, {"--keys", &keys}}))
     return usage();
-  }
   bool all_complete = true;
   for (size_t n : {size_t{10}, size_t{100}, size_t{1000}}) {
     if (only != 0 && n != only)
@@ -388,8 +368,8 @@ int main(int argc, char** argv) {
                     "\"reached\":%.0f,\"max_hops\":%.0f,\"log_bound_hops\":%d,\"via_push\":%.0f,"
                     "\"idle_bytes_per_node_s\":%.0f,\"spread_bytes_per_node\":%.0f%s}\n",
                     n, loss, static_cast<long long>(interval.count()), keys, trials, incomplete,
-                    median(t50), median(t99), median(t9999), median(t100), median(reached),
-                    median(hops), bound, median(via_push), median(idle), median(spread),
+                    bench::median(t50), bench::median(t99), bench::median(t9999), bench::median(t100), bench::median(reached),
+                    bench::median(hops), bound, bench::median(via_push), bench::median(idle), bench::median(spread),
                     n == 1000 && interval == milliseconds(200)
                         ? ",\"serf_published_t9999_ms\":2200" : "");
         std::fflush(stdout);

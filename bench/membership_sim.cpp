@@ -43,6 +43,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bench_args.hpp"
 #include "faultd/time.hpp"
 #include "membership/swim.hpp"
 #include "membership/wire.hpp"
@@ -194,7 +195,11 @@ public:
     for (auto h : hops_)
       r.join_hops = std::max(r.join_hops, h);
     // -- crash
+    // A member no node suspects now (at loss, suspicions come and go): the
+    // detection measured is of the crash, not of an earlier false alarm.
     auto victim = static_cast<uint32_t>(std::uniform_int_distribution<size_t>(1, p_.n - 1)(rng_));
+    for (size_t tries = 0; tries < p_.n && !alive_everywhere(victim); ++tries)
+      victim = victim % static_cast<uint32_t>(p_.n - 1) + 1;
     int64_t crash_at = now_us_;
     down_[victim] = true;
     track_ = victim;
@@ -378,6 +383,18 @@ private:
     return true;
   }
 
+  /// Every other node lists `v` alive.
+  bool alive_everywhere(uint32_t v) const {
+    for (size_t i = 0; i <= p_.n; ++i) {
+      if (i == v)
+        continue;
+      auto rec = nodes_[i]->find(name_of(v));
+      if (!rec || rec->state != member_state::alive)
+        return false;
+    }
+    return true;
+  }
+
   /// No node has anything left to disseminate.
   bool all_drained() const {
     for (size_t i = 0; i < p_.n; ++i)
@@ -439,13 +456,6 @@ private:
   std::set<std::pair<std::string, uint64_t>> false_deaths_;
 };
 
-double median(std::vector<double> v) {
-  if (v.empty())
-    return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 int usage() {
   std::fprintf(stderr, "usage: bench_membership_sim [--trials N] [--only N]\n");
   return 2;
@@ -456,22 +466,8 @@ int usage() {
 int main(int argc, char** argv) {
   size_t trials = 3;
   size_t only = 0;
-  for (int i = 1; i < argc; ++i) {
-    auto arg = std::string(argv[i]);
-    auto number = [&](size_t& out) {
-      if (i + 1 >= argc)
-        return false;
-      char* end = nullptr;
-      auto v = std::strtoull(argv[++i], &end, 10);
-      if (end == argv[i] || *end != '\0' || v == 0)
-        return false;
-      out = static_cast<size_t>(v);
-      return true;
-    };
-    if ((arg == "--trials" && number(trials)) || (arg == "--only" && number(only)))
-      continue;
+  if (!bench::parse_counts(argc, argv, {{"--trials", &trials}, {"--only", &only}}))
     return usage();
-  }
   bool all_complete = true;
   for (size_t n : {size_t{10}, size_t{100}, size_t{1000}}) {
     if (only != 0 && n != only)
@@ -513,11 +509,11 @@ int main(int argc, char** argv) {
                   "\"log_bound_hops\":%d,\"detect_ms\":%.0f,\"dead_t50_ms\":%.0f,"
                   "\"dead_t99_ms\":%.0f,\"dead_t100_ms\":%.0f,\"suspect_max_hops\":%.0f,"
                   "\"false_suspicions\":%.0f,\"false_deaths\":%.0f%s}\n",
-                  n, loss, trials, incomplete, median(settle), median(drain), median(idle_b),
-                  median(idle_m),
-                  median(j50), median(j99), median(j9999), median(j100), median(jh), bound,
-                  median(det), median(d50), median(d99), median(d100), median(sh), median(fs),
-                  median(fd), n == 1000 ? ",\"serf_published_t9999_ms\":2200" : "");
+                  n, loss, trials, incomplete, bench::median(settle), bench::median(drain), bench::median(idle_b),
+                  bench::median(idle_m),
+                  bench::median(j50), bench::median(j99), bench::median(j9999), bench::median(j100), bench::median(jh), bound,
+                  bench::median(det), bench::median(d50), bench::median(d99), bench::median(d100), bench::median(sh), bench::median(fs),
+                  bench::median(fd), n == 1000 ? ",\"serf_published_t9999_ms\":2200" : "");
       std::fflush(stdout);
       if (incomplete > 0)
         all_complete = false;

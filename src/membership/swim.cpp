@@ -325,6 +325,12 @@ std::vector<swim_out> swim_node::tick() {
   if (probe_ && !probe_->acked && !probe_->indirect_sent
       && t >= probe_->started + params_.probe_timeout) {
     probe_->indirect_sent = true;
+    // The target once more directly, beside the indirect probes (memberlist
+    // sends this one over TCP; here every link is a stream already).
+    auto again = make(peer_kind::ping);
+    again.target = probe_->target;
+    again.seq = probe_->seq;
+    out.push_back(to_member(probe_->target, std::move(again)));
     for (const auto& via : random_live(params_.indirect_probes, probe_->target)) {
       auto m = make(peer_kind::ping_req);
       m.target = probe_->target;

@@ -7,10 +7,10 @@
 //
 //  - Probes: one member per probe_interval, round robin over a shuffled
 //    list (reshuffled each pass, so each member is probed once per pass).
-//    PING, expecting an ACK within probe_timeout; without one, PING_REQ to
-//    `indirect_probes` random members, which PING the target on the
-//    origin's behalf and forward its ACK. No ACK by the end of the interval:
-//    the target is suspect.
+//    PING, expecting an ACK within probe_timeout; without one, a second
+//    PING and PING_REQ to `indirect_probes` random members, which PING the
+//    target on the origin's behalf and forward its ACK. No ACK by the end of
+//    the interval: the target is suspect.
 //  - Suspicion: a suspect that does not refute within suspicion_timeout
 //    (suspicion_mult × max(1, log10 N) × probe_interval) is dead. A member
 //    refutes a suspicion (or a death) of itself by raising its incarnation.

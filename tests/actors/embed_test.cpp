@@ -281,8 +281,14 @@ TEST_CASE("an embedded node: its own probe's fault reaches its own action, heard
   clear.severity = fault_severity::low;
   self->request(node->intake(), std::chrono::seconds(10), inject_atom::value, clear)
     .receive([](const std::string&, const std::string&) {}, [](const caf::error&) {});
-  REQUIRE(test::wait_until(
-    [&] { return h->of("billing").back().status == incident_status::closed; }));
+  bool billing_closed = test::wait_until(
+    [&] { return h->of("billing").back().status == incident_status::closed; });
+  std::string seq;
+  for (auto& x : h->of("billing"))
+    seq += std::string{to_string(x.status)} + "/" + std::to_string(x.event_count) + "/"
+           + x.strategy + " ";
+  INFO("billing updates: ", seq);
+  REQUIRE(billing_closed);
   // Values no fault can have are refused before they reach storage.
   auto bad = f;
   bad.severity = static_cast<fault_severity>(9);
