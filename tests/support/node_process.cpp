@@ -73,12 +73,13 @@ std::string node_process::service_json(const std::string& name) {
 
 std::string node_process::service_pid(const std::string& name) {
   // A service faultd is still starting has no pid yet ("0"): wait for it.
+  // So does a faultctl call that failed (a busy machine): ask again.
   std::string pid;
   wait_until([&] {
     auto json = service_json(name);
     pid = json_value(json, "pid");
     auto state = json_value(json, "state");
-    return state != "pending" && state != "starting";
+    return !state.empty() && state != "pending" && state != "starting";
   });
   return pid;
 }

@@ -48,7 +48,8 @@ public:
   std::string service_json(const std::string& name);
 
   /// A service's pid as faultctl shows it ("" if unknown), once it is no
-  /// longer `pending` or `starting` (waits up to 10 s for that).
+  /// longer `pending` or `starting` (waits up to 10 s for that, asking again
+  /// when faultctl fails).
   std::string service_pid(const std::string& name);
 
   /// `faultctl --json incident ID`'s output.
