@@ -51,6 +51,9 @@ struct member_record {
   std::string address;
   member_state state = member_state::alive;
   uint64_t incarnation = 0;
+  /// A suspicion's origin: the node whose own probe failed (swim.hpp counts
+  /// independent ones as confirmations); "" otherwise.
+  std::string suspected_by = {};
 };
 
 struct table_params {

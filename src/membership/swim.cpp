@@ -41,6 +41,26 @@ duration swim_node::suspicion_timeout() const {
                                               * (static_cast<double>(params_.suspicion_mult) * scale));
 }
 
+duration swim_node::suspicion_timeout(const member& m) const {
+  auto min_t = suspicion_timeout();
+  auto max_t = min_t * static_cast<int64_t>(std::max<size_t>(1, params_.suspicion_max_mult));
+  auto k = static_cast<double>(params_.suspicion_mult > 2 ? params_.suspicion_mult - 2 : 1);
+  auto c = static_cast<double>(m.confirmers.empty() ? 0 : m.confirmers.size() - 1);
+  if (c >= k)
+    return min_t;
+  auto frac = std::log(c + 1) / std::log(k + 1);
+  auto t = max_t - std::chrono::duration_cast<duration>((max_t - min_t) * frac);
+  return std::max(min_t, t);
+}
+
+void swim_node::confirm(member& m, const std::string& by) {
+  if (by.empty() || m.rec.state != member_state::suspect || !m.confirmers.insert(by).second)
+    return;
+  auto r = m.rec;
+  r.suspected_by = by;
+  enqueue(r);  // the others count it too
+}
+
 member_record swim_node::self_record() const {
   return {id_, address_, leaving_ ? member_state::left : member_state::alive, incarnation_};
 }
@@ -90,10 +110,15 @@ void swim_node::set_state(member& m, member_state to, uint64_t incarnation,
     ++suspects_;
   m.rec.state = to;
   m.rec.incarnation = incarnation;
-  if (to == member_state::suspect)
+  m.confirmers.clear();
+  if (to == member_state::suspect) {
     m.suspect_since = now();
-  else
+    if (!m.rec.suspected_by.empty())
+      m.confirmers.insert(m.rec.suspected_by);
+  } else {
     m.suspect_since.reset();
+    m.rec.suspected_by.clear();
+  }
   track_live(m.rec.id, !gone(to));
   changes_.push_back(std::move(c));
   if (spread)
@@ -141,9 +166,12 @@ bool swim_node::apply(const member_record& r, const std::string& from, bool spre
     case member_state::suspect:
       if ((m.rec.state == member_state::alive && r.incarnation >= m.rec.incarnation)
           || (m.rec.state == member_state::suspect && r.incarnation > m.rec.incarnation)) {
+        m.rec.suspected_by = r.suspected_by.empty() ? from : r.suspected_by;
         set_state(m, member_state::suspect, r.incarnation, "suspected, from " + from);
         return true;
       }
+      if (m.rec.state == member_state::suspect && r.incarnation == m.rec.incarnation)
+        confirm(m, r.suspected_by);
       return false;
     case member_state::dead:
     case member_state::left:
@@ -243,10 +271,14 @@ void swim_node::check_probe(std::vector<swim_out>&) {
   if (!probe_ || probe_->acked)
     return;
   auto it = members_.find(probe_->target);
-  if (it != members_.end() && it->second.rec.state == member_state::alive)
+  if (it != members_.end() && it->second.rec.state == member_state::alive) {
+    it->second.rec.suspected_by = id_;
     set_state(it->second, member_state::suspect, it->second.rec.incarnation,
               "no ack to a probe, direct or through " + std::to_string(params_.indirect_probes)
                 + " others");
+  } else if (it != members_.end()) {
+    confirm(it->second, id_);  // already suspected by others: this node confirms
+  }
   probe_.reset();
 }
 
@@ -280,10 +312,11 @@ void swim_node::expire_suspects() {
   if (suspects_ == 0)
     return;
   auto t = now();
-  auto timeout = suspicion_timeout();
   for (auto& [id, m] : members_)
-    if (m.rec.state == member_state::suspect && m.suspect_since && t - *m.suspect_since >= timeout)
-      set_state(m, member_state::dead, m.rec.incarnation, "suspicion timed out");
+    if (m.rec.state == member_state::suspect && m.suspect_since
+        && t - *m.suspect_since >= suspicion_timeout(m))
+      set_state(m, member_state::dead, m.rec.incarnation,
+                "suspicion timed out (" + std::to_string(m.confirmers.size()) + " suspecting)");
 }
 
 void swim_node::gossip_round(std::vector<swim_out>& out) {
@@ -364,10 +397,9 @@ std::chrono::steady_clock::time_point swim_node::next_due() const {
     due = std::min(due, probe_->started + params_.probe_timeout);
   if (suspects_ == 0)
     return due;
-  auto timeout = suspicion_timeout();
   for (const auto& [id, m] : members_)
     if (m.rec.state == member_state::suspect && m.suspect_since)
-      due = std::min(due, *m.suspect_since + timeout);
+      due = std::min(due, *m.suspect_since + suspicion_timeout(m));
   return due;
 }
 

@@ -11,9 +11,14 @@
 //    PING and PING_REQ to `indirect_probes` random members, which PING the
 //    target on the origin's behalf and forward its ACK. No ACK by the end of
 //    the interval: the target is suspect.
-//  - Suspicion: a suspect that does not refute within suspicion_timeout
-//    (suspicion_mult × max(1, log10 N) × probe_interval) is dead. A member
-//    refutes a suspicion (or a death) of itself by raising its incarnation.
+//  - Suspicion (with Lifeguard's confirmations): a suspect that does not
+//    refute in time is dead. The time runs from suspicion_mult × max(1,
+//    log10 N) × probe_interval when suspicion_mult - 2 other nodes confirm
+//    it (their own probes failed too) up to suspicion_max_mult times that
+//    for a suspicion nobody confirms, so one node's bad link gives the
+//    member long to refute while a crash that everyone sees is buried
+//    fast. A member refutes a suspicion (or a death) of itself by raising
+//    its incarnation.
 //  - Dissemination: every state change is queued and piggybacked on every
 //    outgoing message (up to max_piggyback records, least sent first), each
 //    record retransmit_mult × ceil(log10(N + 1)) times; every gossip_interval
@@ -35,6 +40,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -52,6 +58,7 @@ struct swim_params {
   size_t gossip_fanout = 3;
   size_t retransmit_mult = 4;
   size_t suspicion_mult = 4;
+  size_t suspicion_max_mult = 6;
   duration push_pull_interval = seconds_d(30);
   size_t max_piggyback = 16;
 };
@@ -106,6 +113,7 @@ private:
   struct member {
     member_record rec;
     std::optional<std::chrono::steady_clock::time_point> suspect_since;
+    std::set<std::string> confirmers;  ///< nodes whose probes failed (suspect only)
   };
   struct probe {
     std::string target;
@@ -130,7 +138,12 @@ private:
   time_point now() const { return clock_->steady_now(); }
   size_t cluster_size() const { return members_.size() + 1; }
   size_t retransmit_limit() const;
+  /// The shortest suspicion (fully confirmed).
   duration suspicion_timeout() const;
+  /// `m`'s suspicion, shortened by its confirmations.
+  duration suspicion_timeout(const member& m) const;
+  /// `by` (whose probe failed) suspects `m` too; spread if new.
+  void confirm(member& m, const std::string& by);
 
   /// Applies one record; true when it changed what this node knows.
   /// `spread_new`: a member first heard of here is disseminated (not when it

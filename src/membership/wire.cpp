@@ -18,6 +18,7 @@ std::string encode(const peer_message& m) {
     x->set_address(r.address);
     x->set_state(static_cast<uint32_t>(r.state));
     x->set_incarnation(r.incarnation);
+    x->set_suspected_by(r.suspected_by);
   }
   p.set_target(m.target);
   p.set_origin(m.origin);
@@ -54,8 +55,8 @@ bool decode(const std::string& bytes, peer_message& out, std::string& error) {
       error = "bad member record";
       return false;
     }
-    out.members.push_back(
-      {x.id(), x.address(), static_cast<member_state>(x.state()), x.incarnation()});
+    out.members.push_back({x.id(), x.address(), static_cast<member_state>(x.state()),
+                           x.incarnation(), x.suspected_by()});
   }
   out.target = p.target();
   out.origin = p.origin();

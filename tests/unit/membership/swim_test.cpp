@@ -221,3 +221,56 @@ TEST_CASE("swim: a join whose JOIN or WELCOME is lost is sent again until a memb
   CHECK(net.at(3).live_peers() == 3);
   CHECK(net.all_see(3, member_state::alive));
 }
+
+TEST_CASE("swim: a suspicion nobody confirms lasts long; confirmations shorten it to the minimum") {
+  manual_clock clock;
+  swim_params p;
+  p.probe_interval = seconds_d(1000);  // no probes of its own here
+  p.gossip_interval = seconds_d(1000);
+  p.push_pull_interval = seconds_d(1000);
+  swim_node a{"a", "a-addr", p, clock, 1};
+  peer_message welcome;
+  welcome.kind = peer_kind::welcome;
+  welcome.from = "c";
+  welcome.address = "c-addr";
+  welcome.members = {{"b", "b-addr", member_state::alive, 0}, {"d", "d-addr", member_state::alive, 0}};
+  a.receive(welcome);
+  auto rumour = [&](const std::string& by) {
+    peer_message m;
+    m.kind = peer_kind::heartbeat;
+    m.from = "c";
+    m.address = "c-addr";
+    m.members = {{"b", "b-addr", member_state::suspect, 0, by}};
+    a.receive(m);
+  };
+  rumour("c");
+  REQUIRE(a.find("b")->state == member_state::suspect);
+  // The minimum here is 4 probe intervals (log10 of 4 members is below 1);
+  // unconfirmed, a suspicion lasts 6 times that.
+  clock.advance(seconds_d(4 * 1000 + 1));
+  a.tick();
+  CHECK(a.find("b")->state == member_state::suspect);
+  // The same suspecter again is no confirmation; two others are.
+  rumour("c");
+  rumour("d");
+  a.tick();
+  CHECK(a.find("b")->state == member_state::suspect);
+  rumour("e");
+  a.tick();
+  CHECK(a.find("b")->state == member_state::dead);
+  // A suspicion nobody confirms still ends, at 6 times the minimum.
+  swim_node lone{"l", "l-addr", p, clock, 2};
+  lone.receive(welcome);
+  peer_message m;
+  m.kind = peer_kind::heartbeat;
+  m.from = "c";
+  m.address = "c-addr";
+  m.members = {{"d", "d-addr", member_state::suspect, 0, "c"}};
+  lone.receive(m);
+  clock.advance(seconds_d(6 * 4 * 1000 - 1));
+  lone.tick();
+  CHECK(lone.find("d")->state == member_state::suspect);
+  clock.advance(seconds_d(2));
+  lone.tick();
+  CHECK(lone.find("d")->state == member_state::dead);
+}
