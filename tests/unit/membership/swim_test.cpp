@@ -222,7 +222,7 @@ TEST_CASE("swim: a join whose JOIN or WELCOME is lost is sent again until a memb
   CHECK(net.all_see(3, member_state::alive));
 }
 
-TEST_CASE("swim: a suspicion nobody confirms lasts long; confirmations shorten it to the minimum") {
+TEST_CASE("swim: a suspicion nobody confirms lasts long, and confirmations shorten it to the minimum") {
   manual_clock clock;
   swim_params p;
   p.probe_interval = seconds_d(1000);  // no probes of its own here
