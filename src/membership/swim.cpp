@@ -76,6 +76,13 @@ std::vector<member_record> swim_node::full_list() const {
 
 void swim_node::enqueue(const member_record& r) {
   queue_[r.id] = queued_record{r, 0};  // a newer record of a member replaces the older
+  if (queue_.size() <= std::max<size_t>(1, params_.max_queue_depth))
+    return;
+  auto most = queue_.begin();
+  for (auto it = queue_.begin(); it != queue_.end(); ++it)
+    if (it->second.sent > most->second.sent)
+      most = it;
+  queue_.erase(most);
 }
 
 void swim_node::track_live(const std::string& id, bool live) {
@@ -104,10 +111,10 @@ void swim_node::set_state(member& m, member_state to, uint64_t incarnation,
   c.incarnation = incarnation;
   c.is_new = is_new;
   c.reason = reason;
-  if (m.rec.state == member_state::suspect && !is_new)
-    --suspects_;
   if (to == member_state::suspect)
-    ++suspects_;
+    suspects_.insert(m.rec.id);
+  else
+    suspects_.erase(m.rec.id);
   m.rec.state = to;
   m.rec.incarnation = incarnation;
   m.confirmers.clear();
@@ -309,14 +316,16 @@ void swim_node::start_probe(std::vector<swim_out>& out) {
 }
 
 void swim_node::expire_suspects() {
-  if (suspects_ == 0)
-    return;
   auto t = now();
-  for (auto& [id, m] : members_)
-    if (m.rec.state == member_state::suspect && m.suspect_since
-        && t - *m.suspect_since >= suspicion_timeout(m))
-      set_state(m, member_state::dead, m.rec.incarnation,
-                "suspicion timed out (" + std::to_string(m.confirmers.size()) + " suspecting)");
+  std::vector<member*> expired;
+  for (const auto& id : suspects_) {
+    auto& m = members_.at(id);
+    if (m.suspect_since && t - *m.suspect_since >= suspicion_timeout(m))
+      expired.push_back(&m);
+  }
+  for (auto* m : expired)  // (set_state changes suspects_)
+    set_state(*m, member_state::dead, m->rec.incarnation,
+              "suspicion timed out (" + std::to_string(m->confirmers.size()) + " suspecting)");
 }
 
 void swim_node::gossip_round(std::vector<swim_out>& out) {
@@ -395,11 +404,11 @@ std::chrono::steady_clock::time_point swim_node::next_due() const {
     due = std::min(due, next_join_);
   if (probe_ && !probe_->acked && !probe_->indirect_sent)
     due = std::min(due, probe_->started + params_.probe_timeout);
-  if (suspects_ == 0)
-    return due;
-  for (const auto& [id, m] : members_)
-    if (m.rec.state == member_state::suspect && m.suspect_since)
+  for (const auto& id : suspects_) {
+    const auto& m = members_.at(id);
+    if (m.suspect_since)
       due = std::min(due, *m.suspect_since + suspicion_timeout(m));
+  }
   return due;
 }
 

@@ -22,7 +22,9 @@
 //  - Dissemination: every state change is queued and piggybacked on every
 //    outgoing message (up to max_piggyback records, least sent first), each
 //    record retransmit_mult × ceil(log10(N + 1)) times; every gossip_interval
-//    the queue is also sent to `gossip_fanout` random members.
+//    the queue is also sent to `gossip_fanout` random members. The queue is
+//    bounded (max_queue_depth): when changes come faster than they can be
+//    sent, the most-sent records go first.
 //  - Push-pull: every push_pull_interval the whole member list is exchanged
 //    with one random member (repairs whatever dissemination missed); a
 //    joining node does one with its seed.
@@ -61,6 +63,9 @@ struct swim_params {
   size_t suspicion_max_mult = 6;
   duration push_pull_interval = seconds_d(30);
   size_t max_piggyback = 16;
+  /// Records waiting to be disseminated, at most (as Serf's queue depth
+  /// check): past it, the most-sent ones are dropped (push-pull repairs).
+  size_t max_queue_depth = 4096;
 };
 
 /// A message to send to member `to` (its address in `address`).
@@ -180,7 +185,7 @@ private:
   std::map<std::string, member> members_;
   std::map<std::string, queued_record> queue_;
   std::vector<member_change> changes_;
-  size_t suspects_ = 0;  ///< members in state suspect (next_due skips the scan at 0)
+  std::set<std::string> suspects_;  ///< members in state suspect (few: scanned often)
   std::vector<std::string> live_;  ///< members alive or suspect, any order
   std::map<std::string, size_t> live_pos_;
   std::vector<std::string> order_;  ///< this pass's probe order

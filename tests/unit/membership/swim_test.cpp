@@ -274,3 +274,19 @@ TEST_CASE("swim: a suspicion nobody confirms lasts long, and confirmations short
   lone.tick();
   CHECK(lone.find("d")->state == member_state::dead);
 }
+
+TEST_CASE("swim: the dissemination queue is bounded") {
+  manual_clock clock;
+  swim_params p;
+  p.max_queue_depth = 10;
+  swim_node a{"a", "a-addr", p, clock, 1};
+  peer_message m;
+  m.kind = peer_kind::heartbeat;  // gossip: every new member is news to spread
+  m.from = "c";
+  m.address = "c-addr";
+  for (int i = 0; i < 100; ++i)
+    m.members.push_back({"m" + std::to_string(i), "x", member_state::alive, 0});
+  a.receive(m);
+  CHECK(a.live_peers() == 101);  // all known
+  CHECK(a.queued() == 10);       // at most 10 of them waiting to be spread
+}
