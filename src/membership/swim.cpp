@@ -56,6 +56,7 @@ duration swim_node::suspicion_timeout(const member& m) const {
 void swim_node::confirm(member& m, const std::string& by) {
   if (by.empty() || m.rec.state != member_state::suspect || !m.confirmers.insert(by).second)
     return;
+  suspect_due_.reset();
   auto r = m.rec;
   r.suspected_by = by;
   enqueue(r);  // the others count it too
@@ -115,6 +116,7 @@ void swim_node::set_state(member& m, member_state to, uint64_t incarnation,
     suspects_.insert(m.rec.id);
   else
     suspects_.erase(m.rec.id);
+  suspect_due_.reset();
   m.rec.state = to;
   m.rec.incarnation = incarnation;
   m.confirmers.clear();
@@ -326,6 +328,7 @@ void swim_node::expire_suspects() {
   for (auto* m : expired)  // (set_state changes suspects_)
     set_state(*m, member_state::dead, m->rec.incarnation,
               "suspicion timed out (" + std::to_string(m->confirmers.size()) + " suspecting)");
+  suspect_due_.reset();  // the minimum grows with the cluster: never wake early twice
 }
 
 void swim_node::gossip_round(std::vector<swim_out>& out) {
@@ -404,12 +407,18 @@ std::chrono::steady_clock::time_point swim_node::next_due() const {
     due = std::min(due, next_join_);
   if (probe_ && !probe_->acked && !probe_->indirect_sent)
     due = std::min(due, probe_->started + params_.probe_timeout);
-  for (const auto& id : suspects_) {
-    const auto& m = members_.at(id);
-    if (m.suspect_since)
-      due = std::min(due, *m.suspect_since + suspicion_timeout(m));
+  if (suspects_.empty())
+    return due;
+  if (!suspect_due_) {
+    auto first = time_point::max();
+    for (const auto& id : suspects_) {
+      const auto& m = members_.at(id);
+      if (m.suspect_since)
+        first = std::min(first, *m.suspect_since + suspicion_timeout(m));
+    }
+    suspect_due_ = first;
   }
-  return due;
+  return std::min(due, *suspect_due_);
 }
 
 std::vector<swim_out> swim_node::receive(const peer_message& m) {

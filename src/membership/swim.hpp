@@ -185,7 +185,10 @@ private:
   std::map<std::string, member> members_;
   std::map<std::string, queued_record> queue_;
   std::vector<member_change> changes_;
-  std::set<std::string> suspects_;  ///< members in state suspect (few: scanned often)
+  std::set<std::string> suspects_;  ///< members in state suspect
+  /// When the first suspicion times out (cached: next_due runs after every
+  /// message; reset when a suspicion starts, ends or is confirmed).
+  mutable std::optional<time_point> suspect_due_;
   std::vector<std::string> live_;  ///< members alive or suspect, any order
   std::map<std::string, size_t> live_pos_;
   std::vector<std::string> order_;  ///< this pass's probe order
