@@ -56,10 +56,18 @@ duration swim_node::suspicion_timeout(const member& m) const {
 void swim_node::confirm(member& m, const std::string& by) {
   if (by.empty() || m.rec.state != member_state::suspect || !m.confirmers.insert(by).second)
     return;
-  suspect_due_.reset();
+  reschedule(m);
   auto r = m.rec;
   r.suspected_by = by;
   enqueue(r);  // the others count it too
+}
+
+void swim_node::reschedule(member& m) {
+  deadlines_.erase({m.deadline, m.rec.id});
+  if (m.rec.state != member_state::suspect || !m.suspect_since)
+    return;
+  m.deadline = *m.suspect_since + suspicion_timeout(m);
+  deadlines_.insert({m.deadline, m.rec.id});
 }
 
 member_record swim_node::self_record() const {
@@ -112,11 +120,6 @@ void swim_node::set_state(member& m, member_state to, uint64_t incarnation,
   c.incarnation = incarnation;
   c.is_new = is_new;
   c.reason = reason;
-  if (to == member_state::suspect)
-    suspects_.insert(m.rec.id);
-  else
-    suspects_.erase(m.rec.id);
-  suspect_due_.reset();
   m.rec.state = to;
   m.rec.incarnation = incarnation;
   m.confirmers.clear();
@@ -128,6 +131,7 @@ void swim_node::set_state(member& m, member_state to, uint64_t incarnation,
     m.suspect_since.reset();
     m.rec.suspected_by.clear();
   }
+  reschedule(m);
   track_live(m.rec.id, !gone(to));
   changes_.push_back(std::move(c));
   if (spread)
@@ -319,16 +323,16 @@ void swim_node::start_probe(std::vector<swim_out>& out) {
 
 void swim_node::expire_suspects() {
   auto t = now();
-  std::vector<member*> expired;
-  for (const auto& id : suspects_) {
-    auto& m = members_.at(id);
+  while (!deadlines_.empty() && deadlines_.begin()->first <= t) {
+    auto& m = members_.at(deadlines_.begin()->second);
+    // The minimum grows with the cluster: an end computed earlier may have
+    // moved (reschedule then puts it back further on).
     if (m.suspect_since && t - *m.suspect_since >= suspicion_timeout(m))
-      expired.push_back(&m);
+      set_state(m, member_state::dead, m.rec.incarnation,
+                "suspicion timed out (" + std::to_string(m.confirmers.size()) + " suspecting)");
+    else
+      reschedule(m);
   }
-  for (auto* m : expired)  // (set_state changes suspects_)
-    set_state(*m, member_state::dead, m->rec.incarnation,
-              "suspicion timed out (" + std::to_string(m->confirmers.size()) + " suspecting)");
-  suspect_due_.reset();  // the minimum grows with the cluster: never wake early twice
 }
 
 void swim_node::gossip_round(std::vector<swim_out>& out) {
@@ -407,18 +411,9 @@ std::chrono::steady_clock::time_point swim_node::next_due() const {
     due = std::min(due, next_join_);
   if (probe_ && !probe_->acked && !probe_->indirect_sent)
     due = std::min(due, probe_->started + params_.probe_timeout);
-  if (suspects_.empty())
-    return due;
-  if (!suspect_due_) {
-    auto first = time_point::max();
-    for (const auto& id : suspects_) {
-      const auto& m = members_.at(id);
-      if (m.suspect_since)
-        first = std::min(first, *m.suspect_since + suspicion_timeout(m));
-    }
-    suspect_due_ = first;
-  }
-  return std::min(due, *suspect_due_);
+  if (!deadlines_.empty())
+    due = std::min(due, deadlines_.begin()->first);
+  return due;
 }
 
 std::vector<swim_out> swim_node::receive(const peer_message& m) {

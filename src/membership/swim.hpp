@@ -119,6 +119,7 @@ private:
     member_record rec;
     std::optional<std::chrono::steady_clock::time_point> suspect_since;
     std::set<std::string> confirmers;  ///< nodes whose probes failed (suspect only)
+    std::chrono::steady_clock::time_point deadline;  ///< its entry in deadlines_
   };
   struct probe {
     std::string target;
@@ -149,6 +150,8 @@ private:
   duration suspicion_timeout(const member& m) const;
   /// `by` (whose probe failed) suspects `m` too; spread if new.
   void confirm(member& m, const std::string& by);
+  /// Puts `m`'s suspicion end in deadlines_ anew (or takes it out).
+  void reschedule(member& m);
 
   /// Applies one record; true when it changed what this node knows.
   /// `spread_new`: a member first heard of here is disseminated (not when it
@@ -185,10 +188,9 @@ private:
   std::map<std::string, member> members_;
   std::map<std::string, queued_record> queue_;
   std::vector<member_change> changes_;
-  std::set<std::string> suspects_;  ///< members in state suspect
-  /// When the first suspicion times out (cached: next_due runs after every
-  /// message; reset when a suspicion starts, ends or is confirmed).
-  mutable std::optional<time_point> suspect_due_;
+  /// Every suspect's end, earliest first (next_due runs after every
+  /// message, and under loss many members are suspect at once).
+  std::set<std::pair<time_point, std::string>> deadlines_;
   std::vector<std::string> live_;  ///< members alive or suspect, any order
   std::map<std::string, size_t> live_pos_;
   std::vector<std::string> order_;  ///< this pass's probe order
