@@ -84,14 +84,16 @@ std::vector<member_record> swim_node::full_list() const {
 }
 
 void swim_node::enqueue(const member_record& r) {
-  queue_[r.id] = queued_record{r, 0};  // a newer record of a member replaces the older
+  // A newer record of a member replaces the older.
+  if (auto it = queue_.find(r.id); it != queue_.end())
+    by_sent_.erase({it->second.sent, r.id});
+  queue_[r.id] = queued_record{r, 0};
+  by_sent_.insert({0, r.id});
   if (queue_.size() <= std::max<size_t>(1, params_.max_queue_depth))
     return;
-  auto most = queue_.begin();
-  for (auto it = queue_.begin(); it != queue_.end(); ++it)
-    if (it->second.sent > most->second.sent)
-      most = it;
-  queue_.erase(most);
+  auto most = std::prev(by_sent_.end());  // the most sent goes
+  queue_.erase(most->second);
+  by_sent_.erase(most);
 }
 
 void swim_node::track_live(const std::string& id, bool live) {
@@ -220,21 +222,19 @@ swim_out swim_node::to_member(const std::string& id, peer_message m) {
 }
 
 void swim_node::piggyback(peer_message& m) {
-  if (queue_.empty())
-    return;
-  std::vector<std::map<std::string, queued_record>::iterator> picks;
-  picks.reserve(queue_.size());
-  for (auto it = queue_.begin(); it != queue_.end(); ++it)
-    picks.push_back(it);
-  auto take = std::min(params_.max_piggyback, picks.size());
-  std::partial_sort(picks.begin(), picks.begin() + static_cast<std::ptrdiff_t>(take), picks.end(),
-                    [](const auto& a, const auto& b) { return a->second.sent < b->second.sent; });
   auto limit = retransmit_limit();
-  for (size_t i = 0; i < take; ++i) {
-    auto it = picks[i];
-    m.members.push_back(it->second.rec);
-    if (++it->second.sent >= limit)
-      queue_.erase(it);
+  std::vector<std::pair<size_t, std::string>> taken;
+  for (auto it = by_sent_.begin(); it != by_sent_.end() && taken.size() < params_.max_piggyback;
+       ++it)
+    taken.push_back(*it);  // least sent first
+  for (auto& [sent, id] : taken) {
+    by_sent_.erase({sent, id});
+    auto q = queue_.find(id);
+    m.members.push_back(q->second.rec);
+    if (++q->second.sent >= limit)
+      queue_.erase(q);
+    else
+      by_sent_.insert({q->second.sent, id});
   }
 }
 

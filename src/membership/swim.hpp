@@ -187,6 +187,7 @@ private:
   bool leaving_ = false;
   std::map<std::string, member> members_;
   std::map<std::string, queued_record> queue_;
+  std::set<std::pair<size_t, std::string>> by_sent_;  ///< queue_ by times sent, then id
   std::vector<member_change> changes_;
   /// Every suspect's end, earliest first (next_due runs after every
   /// message, and under loss many members are suspect at once).
