@@ -40,7 +40,6 @@
 #include <random>
 #include <set>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "bench_args.hpp"
@@ -114,7 +113,6 @@ public:
     for (size_t i = 0; i <= p.n; ++i) {
       nodes_.push_back(std::make_unique<swim_node>(name_of(i), "a" + std::to_string(i),
                                                    swim_params{}, clock_, p.seed * 7919 + i));
-      index_[name_of(i)] = static_cast<uint32_t>(i);
     }
     scheduled_.assign(p.n + 1, -1);
     bytes_.assign(p.n + 1, 0);
@@ -438,7 +436,6 @@ private:
   int64_t observed_until_ = 0;
   uint64_t seq_ = 0;
   std::vector<std::unique_ptr<swim_node>> nodes_;
-  std::unordered_map<std::string, uint32_t> index_;
   std::priority_queue<event, std::vector<event>, later> queue_;
   std::multimap<int64_t, std::function<void()>> timers_;
   std::function<bool()> observer_;

@@ -69,10 +69,6 @@ public:
                                [&](const incident_listener_actor& x) { return x.address() == a; }),
                 list_.end());
   }
-  size_t size() const {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return list_.size();
-  }
   /// Sends `x` to every listener.
   void notify(const incident& x) const {
     std::lock_guard<std::mutex> guard{mtx_};

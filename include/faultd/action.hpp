@@ -2,7 +2,7 @@
 
 // What a recovery action executor is: the code that carries out one action
 // of a recovery strategy. faultd's own (restart_service, failover, ...) and
-// an embedding application's (faultd/embed.hpp, extensions::actions) are
+// an embedding application's (faultd/embed.hpp, node_extensions::actions) are
 // called the same way: synchronously, on a worker thread of the node, once
 // per attempt, with a deadline. The incident supervisor owns retries,
 // backoff, the journal and the order of rollbacks.

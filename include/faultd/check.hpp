@@ -2,7 +2,7 @@
 
 // What one run of a health check found: faultd's own checks (tcp, http,
 // exec, mqtt) and an embedding application's check types (faultd/embed.hpp,
-// extensions::checks) answer the same way, and the same thresholds turn
+// node_extensions::checks) answer the same way, and the same thresholds turn
 // their results into fault events.
 
 #include <cstdint>

@@ -516,12 +516,4 @@ std::optional<member_record> swim_node::find(const std::string& id) const {
   return std::nullopt;
 }
 
-std::vector<member_record> swim_node::members() const {
-  std::vector<member_record> out;
-  for (const auto& [id, m] : members_)
-    out.push_back(m.rec);
-  return out;
-}
-
-
 } // namespace faultd::membership

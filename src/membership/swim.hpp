@@ -107,8 +107,6 @@ public:
   std::vector<member_change> take_changes();
 
   std::optional<member_record> find(const std::string& id) const;
-  /// Members other than this node, by id.
-  std::vector<member_record> members() const;
   /// Members other than this node that are alive or suspect.
   size_t live_peers() const { return live_.size(); }
   /// Records waiting in the dissemination queue.

@@ -209,6 +209,7 @@ TEST_CASE("an embedded node: its own probe's fault reaches its own action, heard
   REQUIRE_MESSAGE(st.ok(), st.to_string());
   auto h = std::make_shared<heard>();
   CHECK(node->subscribe(a.sys->spawn(listener, h)).ok());
+  CHECK(node->running_config().node.id == "embedded");
   CHECK_FALSE(node->subscribe(incident_listener_actor{}).ok());
   // A second node in this process is refused.
   std::unique_ptr<embedded_node> second;
