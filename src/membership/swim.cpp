@@ -28,6 +28,7 @@ swim_node::swim_node(std::string id, std::string address, swim_params params,
   next_probe_ = t + phase(params_.probe_interval);
   next_gossip_ = t + phase(params_.gossip_interval);
   next_push_pull_ = t + phase(params_.push_pull_interval);
+  next_knock_ = t + phase(params_.reconnect_interval);
 }
 
 size_t swim_node::retransmit_limit() const {
@@ -268,16 +269,75 @@ std::vector<std::string> swim_node::random_live(size_t k, const std::string& exc
 }
 
 std::vector<swim_out> swim_node::join(const std::string& seed_address) {
-  joining_ = seed_address;
-  next_join_ = now() + params_.probe_interval;
+  return join(std::vector<std::string>{seed_address});
+}
+
+std::vector<swim_out> swim_node::join(const std::vector<std::string>& seed_addresses) {
   std::vector<swim_out> out;
-  auto m = make(peer_kind::join);
-  m.members = full_list();
-  swim_out o;
-  o.address = seed_address;
-  o.msg = std::move(m);
-  out.push_back(std::move(o));
+  seeds_.clear();
+  for (const auto& a : seed_addresses)
+    if (!a.empty() && a != address_)
+      seeds_.push_back(a);
+  next_seed_ = 0;
+  next_join_ = now() + params_.probe_interval;
+  for (const auto& a : seeds_) {  // all at first, then one per retry
+    auto m = make(peer_kind::join);
+    m.members = full_list();
+    swim_out o;
+    o.address = a;
+    o.msg = std::move(m);
+    out.push_back(std::move(o));
+  }
   return out;
+}
+
+join_verdict swim_node::admit(const std::string& id, const std::string& address,
+                              uint64_t incarnation, uint64_t nonce, bool other_link) {
+  join_verdict v;
+  if (id == id_) {
+    v.result = join_result::refused_self;
+    v.reason = "node id " + id + " is taken by the node at " + address_;
+    return v;
+  }
+  auto it = members_.find(id);
+  if (it == members_.end())
+    return v;  // new: receive() adds it (the nonce with it)
+  auto& m = it->second;
+  bool met = m.nonce != 0;  // admitted before (else known from gossip only)
+  bool same_process = met && nonce == m.nonce;
+  if (met && !same_process && !gone(m.rec.state) && other_link) {
+    v.result = join_result::refused_duplicate;
+    v.reason = "node id " + id + " is taken by the live node at " + m.rec.address;
+    return v;
+  }
+  // A member that died (or left) comes back only with a higher
+  // incarnation; so does a new process under a known id.
+  bool stale = (gone(m.rec.state) || (met && !same_process)) ? incarnation <= m.rec.incarnation
+                                                             : incarnation < m.rec.incarnation;
+  if (stale) {
+    v.result = join_result::refused_stale;
+    v.known_incarnation = m.rec.incarnation;
+    v.reason = "incarnation " + std::to_string(incarnation) + " of " + id
+               + " is not above the known " + std::to_string(m.rec.incarnation);
+    return v;
+  }
+  m.nonce = nonce;
+  if (!address.empty() && incarnation > m.rec.incarnation)
+    m.rec.address = address;
+  return v;
+}
+
+bool swim_node::speaks_for(const std::string& id, uint64_t nonce) const {
+  auto it = members_.find(id);
+  return it == members_.end() || it->second.nonce == 0 || it->second.nonce == nonce;
+}
+
+void swim_node::crashed(const std::string& id, const std::string& reason) {
+  auto it = members_.find(id);
+  if (it == members_.end() || gone(it->second.rec.state))
+    return;
+  set_state(it->second, member_state::dead, it->second.rec.incarnation, reason);
+  changes_.back().crashed = true;
 }
 
 void swim_node::check_probe(std::vector<swim_out>&) {
@@ -343,6 +403,52 @@ void swim_node::gossip_round(std::vector<swim_out>& out) {
       out.push_back(to_member(id, make(peer_kind::heartbeat)));
 }
 
+void swim_node::stalled(duration d) {
+  // This node did not run (a SIGSTOP, a starved CPU): the ack of its probe
+  // in flight, and the refutations of its suspects, could not reach it.
+  // Its own silence is no evidence against anyone.
+  probe_.reset();
+  std::vector<std::string> ids;
+  for (const auto& [due, id] : deadlines_)
+    ids.push_back(id);
+  for (const auto& id : ids) {
+    auto& m = members_.at(id);
+    if (m.suspect_since)
+      *m.suspect_since += d;
+    reschedule(m);
+  }
+  for (auto& [seq, r] : relays_)
+    r.until += d;
+}
+
+void swim_node::knock(std::vector<swim_out>& out) {
+  // Rare (one member per reconnect_interval): a scan is fine.
+  std::vector<const member*> dead;
+  for (const auto& [id, m] : members_)
+    if (m.rec.state == member_state::dead)
+      dead.push_back(&m);
+  if (dead.empty())
+    return;
+  std::uniform_int_distribution<size_t> pick{0, dead.size() - 1};
+  const auto* m = dead[pick(rng_)];
+  auto ping = make(peer_kind::ping);
+  ping.target = m->rec.id;
+  ping.seq = ++seq_;
+  out.push_back(to_member(m->rec.id, std::move(ping)));
+}
+
+void swim_node::tell_buried(member& m, const peer_message& from, std::vector<swim_out>& out) {
+  auto t = now();
+  if (m.told && t - *m.told < params_.probe_timeout)
+    return;
+  m.told = t;
+  auto word = make(peer_kind::heartbeat);
+  word.members.push_back(m.rec);  // dead at the incarnation it spoke with (or above)
+  auto o = to_member(m.rec.id, std::move(word));
+  o.address = from.address;
+  out.push_back(std::move(o));
+}
+
 void swim_node::push_pull(std::vector<swim_out>& out) {
   auto ids = random_live(1, "");
   if (ids.empty())
@@ -361,9 +467,17 @@ std::vector<swim_out> swim_node::tick() {
   auto t = now();
   if (leaving_)
     return out;
-  if (!joining_.empty() && t >= next_join_) {
-    auto again = join(joining_);
-    out.insert(out.end(), again.begin(), again.end());
+  if (last_tick_ && t - *last_tick_ > params_.probe_interval)
+    stalled(t - *last_tick_);
+  last_tick_ = t;
+  if (!seeds_.empty() && t >= next_join_) {
+    auto m = make(peer_kind::join);
+    m.members = full_list();
+    swim_out o;
+    o.address = seeds_[next_seed_++ % seeds_.size()];
+    o.msg = std::move(m);
+    out.push_back(std::move(o));
+    next_join_ = t + params_.probe_interval;
   }
   if (t >= next_probe_) {
     start_probe(out);
@@ -396,6 +510,10 @@ std::vector<swim_out> swim_node::tick() {
     if (next_gossip_ <= t)
       next_gossip_ = t + params_.gossip_interval;
   }
+  if (t >= next_knock_) {
+    knock(out);
+    next_knock_ = t + params_.reconnect_interval;
+  }
   if (t >= next_push_pull_) {
     push_pull(out);
     next_push_pull_ += params_.push_pull_interval;
@@ -406,8 +524,8 @@ std::vector<swim_out> swim_node::tick() {
 }
 
 std::chrono::steady_clock::time_point swim_node::next_due() const {
-  auto due = std::min({next_probe_, next_gossip_, next_push_pull_});
-  if (!joining_.empty())
+  auto due = std::min({next_probe_, next_gossip_, next_push_pull_, next_knock_});
+  if (!seeds_.empty())
     due = std::min(due, next_join_);
   if (probe_ && !probe_->acked && !probe_->indirect_sent)
     due = std::min(due, probe_->started + params_.probe_timeout);
@@ -420,10 +538,21 @@ std::vector<swim_out> swim_node::receive(const peer_message& m) {
   std::vector<swim_out> out;
   if (m.from.empty() || m.from == id_)
     return out;
+  if (auto it = members_.find(m.from); it != members_.end()) {
+    it->second.last_heard = now();
+    // Buried here at an incarnation it has not gone past: it cannot know
+    // (it was frozen, or cut off); told, it refutes.
+    if (it->second.rec.state == member_state::dead && m.incarnation <= it->second.rec.incarnation
+        && m.kind != peer_kind::leave && !leaving_)
+      tell_buried(it->second, m, out);
+  }
   // Whatever it says, the sender was alive when it said it.
   apply({m.from, m.address,
          m.kind == peer_kind::leave ? member_state::left : member_state::alive, m.incarnation},
         m.from);
+  if ((m.kind == peer_kind::join || m.kind == peer_kind::welcome) && m.nonce != 0)
+    if (auto it = members_.find(m.from); it != members_.end() && it->second.nonce == 0)
+      it->second.nonce = m.nonce;  // admitted (admit() let it in)
   // A full list (push-pull) is everything its sender knows; what it
   // teaches about members new here is not news to spread.
   bool full = m.kind == peer_kind::join || m.kind == peer_kind::welcome;
@@ -487,7 +616,7 @@ std::vector<swim_out> swim_node::receive(const peer_message& m) {
       break;
     }
     case peer_kind::welcome:
-      joining_.clear();  // joined: its records are applied
+      seeds_.clear();  // joined: its records are applied
       break;
     default:
       break;  // heartbeat (gossip), leave: their records are applied
@@ -514,6 +643,30 @@ std::optional<member_record> swim_node::find(const std::string& id) const {
   if (auto it = members_.find(id); it != members_.end())
     return it->second.rec;
   return std::nullopt;
+}
+
+std::vector<member_view> swim_node::view() const {
+  std::vector<member_view> out;
+  out.reserve(members_.size() + 1);
+  member_view me;
+  me.id = id_;
+  me.address = address_;
+  me.state = leaving_ ? member_state::left : member_state::alive;
+  me.incarnation = incarnation_;
+  me.self = true;
+  out.push_back(std::move(me));
+  auto t = now();
+  for (const auto& [id, m] : members_) {
+    member_view v;
+    v.id = id;
+    v.address = m.rec.address;
+    v.state = m.rec.state;
+    v.incarnation = m.rec.incarnation;
+    if (m.last_heard)
+      v.last_heard = t - *m.last_heard;
+    out.push_back(std::move(v));
+  }
+  return out;
 }
 
 } // namespace faultd::membership

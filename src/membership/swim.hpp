@@ -28,6 +28,15 @@
 //  - Push-pull: every push_pull_interval the whole member list is exchanged
 //    with one random member (repairs whatever dissemination missed); a
 //    joining node does one with its seed.
+//  - Healing: a member that sends anything while it is dead here (a frozen
+//    process that thawed, the far side of a healed partition) is told so
+//    and refutes; every reconnect_interval one dead member is pinged, so
+//    two sides that buried each other find out.
+//  - Admission (admit): a JOIN under the id of a live member whose own
+//    process still holds its link is a duplicate, refused; a process that
+//    comes back under a buried id needs a higher incarnation. Messages of
+//    another process than the one admitted under an id are not that
+//    member's (speaks_for).
 //
 // Record precedence (per member, as in SWIM): alive(i) beats suspect(j) and
 // alive(j) when i > j; suspect(i) beats alive(j) when i >= j and suspect(j)
@@ -66,6 +75,8 @@ struct swim_params {
   /// Records waiting to be disseminated, at most (as Serf's queue depth
   /// check): past it, the most-sent ones are dropped (push-pull repairs).
   size_t max_queue_depth = 4096;
+  /// A dead member is pinged every this often (one per interval).
+  duration reconnect_interval = seconds_d(10);
 };
 
 /// A message to send to member `to` (its address in `address`).
@@ -88,6 +99,26 @@ public:
   /// push-pull with it, sent again every probe_interval until a member
   /// answers one (a lost JOIN or WELCOME does not leave the node alone).
   std::vector<swim_out> join(const std::string& seed_address);
+  /// The same through several seeds, the next one at each retry.
+  std::vector<swim_out> join(const std::vector<std::string>& seed_addresses);
+  /// Whether a join is still waiting for its WELCOME.
+  bool joining() const { return !seeds_.empty(); }
+
+  /// Whether process `nonce` (at `address`) may join as `id` now.
+  /// `other_link`: a link to the process that holds the id is still up.
+  /// Accepted: the nonce is this member's from now on (the caller then
+  /// passes the message to receive()).
+  join_verdict admit(const std::string& id, const std::string& address, uint64_t incarnation,
+                     uint64_t nonce, bool other_link);
+  /// False when `id` was admitted as another process than `nonce`.
+  bool speaks_for(const std::string& id, uint64_t nonce) const;
+
+  /// `id`'s link broke and its port refuses connections: dead now.
+  void crashed(const std::string& id, const std::string& reason);
+
+  /// Raises this node's incarnation above `seen` (a peer buried or
+  /// suspected it at that one) and tells the cluster.
+  void refute(uint64_t seen);
 
   /// Runs whatever is due now: probes, their timeouts, suspicion timeouts,
   /// gossip and push-pull rounds.
@@ -107,6 +138,9 @@ public:
   std::vector<member_change> take_changes();
 
   std::optional<member_record> find(const std::string& id) const;
+  /// This node, then every member by id (`connected` left false; phi 0:
+  /// SWIM has no phi, `last_heard` is the last message straight from it).
+  std::vector<member_view> view() const;
   /// Members other than this node that are alive or suspect.
   size_t live_peers() const { return live_.size(); }
   /// Records waiting in the dissemination queue.
@@ -118,6 +152,9 @@ private:
     std::optional<std::chrono::steady_clock::time_point> suspect_since;
     std::set<std::string> confirmers;  ///< nodes whose probes failed (suspect only)
     std::chrono::steady_clock::time_point deadline;  ///< its entry in deadlines_
+    uint64_t nonce = 0;  ///< the process admitted under this id (0: none yet)
+    std::optional<std::chrono::steady_clock::time_point> last_heard;
+    std::optional<std::chrono::steady_clock::time_point> told;  ///< it is dead, last said
   };
   struct probe {
     std::string target;
@@ -159,7 +196,6 @@ private:
   void track_live(const std::string& id, bool live);
   void set_state(member& m, member_state to, uint64_t incarnation, const std::string& reason,
                  bool is_new = false, bool spread = true);
-  void refute(uint64_t seen);
   void enqueue(const member_record& r);
   member_record self_record() const;
   std::vector<member_record> full_list() const;
@@ -175,6 +211,11 @@ private:
   void expire_suspects();
   void gossip_round(std::vector<swim_out>& out);
   void push_pull(std::vector<swim_out>& out);
+  void knock(std::vector<swim_out>& out);
+  /// tick() ran `d` later than it should have (this node was stopped).
+  void stalled(duration d);
+  /// A buried member spoke: tell it (once per probe_timeout) so it refutes.
+  void tell_buried(member& m, const peer_message& from, std::vector<swim_out>& out);
 
   std::string id_;
   std::string address_;
@@ -200,8 +241,11 @@ private:
   time_point next_probe_;
   time_point next_gossip_;
   time_point next_push_pull_;
-  std::string joining_;  ///< the seed's address until a WELCOME came
+  std::vector<std::string> seeds_;  ///< until a WELCOME came
+  size_t next_seed_ = 0;
   time_point next_join_;
+  time_point next_knock_;
+  std::optional<time_point> last_tick_;
 };
 
 } // namespace faultd::membership

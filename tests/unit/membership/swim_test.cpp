@@ -31,7 +31,7 @@ struct network {
   std::deque<std::pair<size_t, swim_out>> inflight;
   size_t sent = 0;
 
-  explicit network(size_t n) {
+  explicit network(size_t n, swim_params p = {}) : params(p) {
     for (size_t i = 0; i < n; ++i)
       add();
   }
@@ -289,4 +289,124 @@ TEST_CASE("swim: the dissemination queue is bounded") {
   a.receive(m);
   CHECK(a.live_peers() == 101);  // all known
   CHECK(a.queued() == 10);       // at most 10 of them waiting to be spread
+}
+
+TEST_CASE("swim: a frozen node that thaws is told it was buried, refutes, and is alive again") {
+  swim_params p;
+  p.push_pull_interval = seconds_d(3600);  // the news itself, not a push-pull
+  network net{5, p};
+  net.join_all();
+  net.run(seconds_d(5));
+  // n2 hears nothing for a second (its probe started then is unanswered),
+  // then stops (a SIGSTOP: it neither ticks nor hears) and is buried...
+  net.drop = [](size_t, size_t to) { return to == 2; };
+  net.run(millis_d(1000));
+  net.drop = [](size_t, size_t) { return false; };
+  net.down.insert(2);
+  net.run(seconds_d(30));
+  REQUIRE(net.all_see(2, member_state::dead));
+  auto buried_at = net.at(0).find("n2")->incarnation;
+  for (auto& n : net.nodes)
+    n->take_changes();
+  // ...and thaws, still believing everyone alive (and itself too). Its
+  // first probe is answered with the news; it refutes.
+  net.down.erase(2);
+  net.run(seconds_d(5));
+  CHECK(net.all_see(2, member_state::alive));
+  CHECK(net.at(2).incarnation() > buried_at);
+  // Its probe in flight when it stopped went unanswered: no suspicion of
+  // anyone comes of its own stall.
+  for (auto& n : net.nodes)
+    for (auto& c : n->take_changes()) {
+      INFO(c.id, ": ", c.reason);
+      CHECK((c.id == "n2" || c.to != member_state::suspect));
+    }
+  for (size_t j = 0; j < 5; ++j)
+    CHECK(net.all_see(j, member_state::alive));
+}
+
+TEST_CASE("swim: two sides that buried each other find each other again by the dead-member ping") {
+  swim_params p;
+  p.reconnect_interval = seconds_d(5);
+  network net{6, p};
+  net.join_all();
+  net.run(seconds_d(5));
+  auto side = [](size_t i) { return i < 3; };
+  net.drop = [&](size_t from, size_t to) { return side(from) != side(to); };
+  net.run(seconds_d(60));
+  REQUIRE(net.seen(0, 4) == member_state::dead);
+  REQUIRE(net.seen(4, 0) == member_state::dead);
+  net.drop = [](size_t, size_t) { return false; };
+  // No push-pull needed (30 s): the pings of dead members heal it.
+  net.run(seconds_d(15));
+  for (size_t j = 0; j < 6; ++j)
+    CHECK(net.all_see(j, member_state::alive));
+}
+
+TEST_CASE("swim: admission refuses a second process under a live id and a rejoin at a buried incarnation") {
+  manual_clock clock;
+  swim_node n{"n0", "a0", swim_params{}, clock, 1};
+  CHECK(n.admit("n0", "a9", 0, 42, false).result == join_result::refused_self);
+  // n1 joins as process 7.
+  REQUIRE(n.admit("n1", "a1", 3, 7, false).result == join_result::accepted);
+  peer_message join;
+  join.kind = peer_kind::join;
+  join.from = "n1";
+  join.address = "a1";
+  join.incarnation = 3;
+  join.nonce = 7;
+  n.receive(join);
+  CHECK(n.speaks_for("n1", 7));
+  CHECK_FALSE(n.speaks_for("n1", 8));
+  CHECK(n.speaks_for("n2", 8));  // unknown: nothing to say
+  // Process 8 claims n1 from elsewhere while 7's link is up: a duplicate.
+  auto dup = n.admit("n1", "a5", 4, 8, true);
+  CHECK(dup.result == join_result::refused_duplicate);
+  CHECK(dup.reason == "node id n1 is taken by the live node at a1");
+  CHECK(n.speaks_for("n1", 7));
+  // n1 crashes (its port refuses); a new process at the old incarnation is
+  // stale, one above it is admitted.
+  n.crashed("n1", "its port refuses connections");
+  auto changes = n.take_changes();
+  REQUIRE_FALSE(changes.empty());
+  CHECK(changes.back().to == member_state::dead);
+  CHECK(changes.back().crashed);
+  auto stale = n.admit("n1", "a1", 3, 9, false);
+  CHECK(stale.result == join_result::refused_stale);
+  CHECK(stale.known_incarnation == 3);
+  CHECK(n.admit("n1", "a1", 4, 9, false).result == join_result::accepted);
+  CHECK(n.speaks_for("n1", 9));
+  join.incarnation = 4;
+  join.nonce = 9;
+  n.receive(join);
+  CHECK(n.find("n1")->state == member_state::alive);
+  // The view: this node first, then n1 heard just now.
+  auto v = n.view();
+  REQUIRE(v.size() == 2);
+  CHECK(v[0].self);
+  CHECK(v[1].id == "n1");
+  CHECK(v[1].incarnation == 4);
+  REQUIRE(v[1].last_heard);
+  CHECK(*v[1].last_heard == duration{0});
+}
+
+TEST_CASE("swim: a join through several seeds moves on from one that does not answer") {
+  network net{4};
+  net.run(seconds_d(1));
+  net.down.insert(1);
+  // n3 knows n1 (down) and n0 as seeds; only n0 answers.
+  net.post(3, net.at(3).join(std::vector<std::string>{"a1", "a0"}));
+  net.deliver();
+  CHECK_FALSE(net.at(3).joining());
+  CHECK(net.seen(0, 3) == member_state::alive);
+  // A node whose only seed is down keeps trying, and gets in once it is up.
+  network net2{3};
+  net2.down.insert(0);
+  net2.post(2, net2.at(2).join(std::vector<std::string>{"a0"}));
+  net2.run(seconds_d(3));
+  CHECK(net2.at(2).joining());
+  net2.down.erase(0);
+  net2.run(seconds_d(3));
+  CHECK_FALSE(net2.at(2).joining());
+  CHECK(net2.seen(0, 2) == member_state::alive);
 }
