@@ -17,6 +17,7 @@
 #include "membership/incarnation.hpp"
 #include "membership/members.hpp"
 #include "membership/port_probe.hpp"
+#include "membership/swim.hpp"
 #include "membership/wire.hpp"
 
 namespace faultd {
@@ -74,25 +75,58 @@ struct membership_state {
   std::optional<std::chrono::steady_clock::time_point> gate_logged;
   std::optional<std::chrono::steady_clock::time_point> gate_raised;
   std::optional<std::chrono::steady_clock::time_point> tls_raised;
+  uint64_t stored_incarnation = 0; ///< swim: the last one written to incarnation_path
   static inline const char* name = "membership";
 };
 
 using self_ptr = caf::stateful_actor<membership_state>*;
 
+// The mesh (member_table) or SWIM (swim_node), by cluster.membership: what
+// is common to both goes through the helpers below.
 membership::member_table& table(self_ptr self) { return *self->state.rt->table; }
+bool swim_mode(self_ptr self) { return self->state.rt->swim != nullptr; }
+membership::swim_node& swim(self_ptr self) { return *self->state.rt->swim; }
+
+const std::string& self_id(self_ptr self) {
+  return swim_mode(self) ? swim(self).id() : table(self).self_id();
+}
+const std::string& self_address(self_ptr self) {
+  return swim_mode(self) ? swim(self).address() : table(self).self_address();
+}
+uint64_t incarnation(self_ptr self) {
+  return swim_mode(self) ? swim(self).incarnation() : table(self).incarnation();
+}
+std::optional<membership::member_record> find_member(self_ptr self, const std::string& id) {
+  return swim_mode(self) ? swim(self).find(id) : table(self).find(id);
+}
+
+bool link_up(self_ptr self, const std::string& address) {
+  auto it = self->state.links.find(address);
+  return it != self->state.links.end() && it->second.handle;
+}
+
+std::vector<membership::member_view> current_view(self_ptr self) {
+  if (!swim_mode(self))
+    return table(self).view();
+  auto v = swim(self).view();
+  for (auto& m : v)
+    m.connected = !m.self && link_up(self, m.address);
+  return v;
+}
 
 peer_message make(self_ptr self, peer_kind kind) {
   peer_message m;
   m.kind = kind;
-  m.from = table(self).self_id();
-  m.address = table(self).self_address();
-  m.incarnation = table(self).incarnation();
+  m.from = self_id(self);
+  m.address = self_address(self);
+  m.incarnation = incarnation(self);
   m.nonce = self->state.rt->nonce;
   return m;
 }
 
 void publish_view(self_ptr self) {
-  self->state.ctx->members->publish(table(self).view(), table(self).local_health());
+  self->state.ctx->members->publish(current_view(self),
+                                    swim_mode(self) ? 0 : table(self).local_health());
 }
 
 void settle_join(self_ptr self) {
@@ -171,7 +205,7 @@ void send_to_address(self_ptr self, const std::string& address, const peer_messa
 }
 
 void send_to_member(self_ptr self, const std::string& id, const peer_message& m) {
-  if (auto rec = table(self).find(id))
+  if (auto rec = find_member(self, id))
     send_to_address(self, rec->address, m);
 }
 
@@ -237,8 +271,7 @@ void connect(self_ptr self, const std::string& address) {
 }
 
 void mark_linked(self_ptr self, const std::string& id, const std::string& address) {
-  auto it = self->state.links.find(address);
-  table(self).set_connected(id, it != self->state.links.end() && it->second.handle);
+  table(self).set_connected(id, link_up(self, address));
 }
 
 /// Links to members without one. Of two nodes the one with the smaller id
@@ -255,8 +288,9 @@ void connect_to_known(self_ptr self) {
 void refuted(self_ptr self) {
   auto& s = self->state;
   s.log->info("member-refuted incarnation={} reason=\"suspected or reported dead by a peer\"",
-              table(self).incarnation());
-  if (auto st = membership::store_incarnation(s.rt->incarnation_path, table(self).incarnation());
+              incarnation(self));
+  s.stored_incarnation = incarnation(self);
+  if (auto st = membership::store_incarnation(s.rt->incarnation_path, incarnation(self));
       !st.ok())
     s.log->warn("incarnation-unsaved error=\"{}\"", st.message());
   publish_view(self);
@@ -272,17 +306,10 @@ membership::join_verdict admit(self_ptr self, const peer_message& m) {
   return table(self).join(m.from, m.address, m.incarnation, m.nonce, other_link);
 }
 
-void on_join(self_ptr self, const peer_message& m) {
+/// A JOIN that admission refused: REFUSE, and a taken id is a
+/// security_violation.
+void refuse_join(self_ptr self, const peer_message& m, const membership::join_verdict& v) {
   auto& s = self->state;
-  auto v = admit(self, m);
-  if (v.result == membership::join_result::accepted) {
-    mark_linked(self, m.from, m.address);
-    report(self, v.changes);
-    auto welcome = make(self, peer_kind::welcome);
-    welcome.members = table(self).gossip_out(true);
-    send_to_address(self, m.address, welcome);
-    return;
-  }
   auto refuse = make(self, peer_kind::refuse);
   refuse.reason = v.reason;
   refuse.duplicate_id = v.result != membership::join_result::refused_stale;
@@ -302,25 +329,42 @@ void on_join(self_ptr self, const peer_message& m) {
   send_to_address(self, m.address, refuse);
 }
 
+void on_join(self_ptr self, const peer_message& m) {
+  auto v = admit(self, m);
+  if (v.result != membership::join_result::accepted) {
+    refuse_join(self, m, v);
+    return;
+  }
+  mark_linked(self, m.from, m.address);
+  report(self, v.changes);
+  auto welcome = make(self, peer_kind::welcome);
+  welcome.members = table(self).gossip_out(true);
+  send_to_address(self, m.address, welcome);
+}
+
+/// A WELCOME from a process that may not be a member.
+void welcome_refused(self_ptr self, const peer_message& m, const membership::join_verdict& v) {
+  // It answered the JOIN we open every link with. One we buried at an
+  // incarnation it has not gone past may not know it (we judged it dead
+  // alone: it was starved of our heartbeats, not the other way round), and
+  // it may never send a JOIN of its own to be refused: tell it, so that it
+  // refutes and joins again, or the two stay apart for good.
+  self->state.log->warn("member-welcome-ignored id={} address={} reason=\"{}\"", m.from,
+                        m.address, v.reason);
+  if (v.result == membership::join_result::refused_stale) {
+    auto refuse = make(self, peer_kind::refuse);
+    refuse.reason = v.reason;
+    refuse.duplicate_id = false;
+    refuse.known_incarnation = v.known_incarnation;
+    send_to_address(self, m.address, refuse);
+  }
+}
+
 void on_welcome(self_ptr self, const peer_message& m) {
   auto& s = self->state;
   auto v = admit(self, m);
   if (v.result != membership::join_result::accepted) {
-    // A welcome from a process that may not be a member (it answered the
-    // JOIN we open every link with). One we buried at an incarnation it
-    // has not gone past may not know it (we judged it dead alone: it was
-    // starved of our heartbeats, not the other way round), and it may never
-    // send a JOIN of its own to be refused: tell it, so that it refutes
-    // and joins again, or the two stay apart for good.
-    s.log->warn("member-welcome-ignored id={} address={} reason=\"{}\"", m.from, m.address,
-                v.reason);
-    if (v.result == membership::join_result::refused_stale) {
-      auto refuse = make(self, peer_kind::refuse);
-      refuse.reason = v.reason;
-      refuse.duplicate_id = false;
-      refuse.known_incarnation = v.known_incarnation;
-      send_to_address(self, m.address, refuse);
-    }
+    welcome_refused(self, m, v);
     return;
   }
   mark_linked(self, m.from, m.address);
@@ -337,10 +381,18 @@ void on_welcome(self_ptr self, const peer_message& m) {
   }
 }
 
+void send_swim(self_ptr self, std::vector<membership::swim_out> outs);
+
 void on_refuse(self_ptr self, const peer_message& m) {
   auto& s = self->state;
   if (!m.duplicate_id) {
     // Our incarnation is not above the one we were buried with: go higher.
+    if (swim_mode(self)) {
+      swim(self).refute(m.known_incarnation);
+      refuted(self);
+      send_swim(self, swim(self).join(m.address));
+      return;
+    }
     table(self).refute(m.known_incarnation);
     refuted(self);
     send_to_address(self, m.address, make(self, peer_kind::join));
@@ -350,6 +402,72 @@ void on_refuse(self_ptr self, const peer_message& m) {
   s.log->error("cluster-join-refused by={} reason=\"{}\"", m.from, m.reason);
   settle_join(self);
 }
+
+// -- swim -------------------------------------------------------------------
+
+/// After a call into the swim node: its changes reported (faults and log),
+/// a raised incarnation stored.
+void swim_settle(self_ptr self) {
+  report(self, swim(self).take_changes());
+  if (swim(self).incarnation() != self->state.stored_incarnation)
+    refuted(self);
+}
+
+void send_swim(self_ptr self, std::vector<membership::swim_out> outs) {
+  for (auto& o : outs) {
+    o.msg.nonce = self->state.rt->nonce;
+    if (o.address.empty())
+      if (auto rec = find_member(self, o.to))
+        o.address = rec->address;
+    if (!o.address.empty())
+      send_to_address(self, o.address, o.msg);
+  }
+  swim_settle(self);
+}
+
+/// Every message of a swim cluster; JOIN and WELCOME pass admission first
+/// (a taken id is refused as on the mesh).
+void on_swim_message(self_ptr self, const peer_message& m) {
+  auto& s = self->state;
+  auto& node = swim(self);
+  if (m.kind == peer_kind::refuse) {
+    on_refuse(self, m);
+    return;
+  }
+  if (m.kind == peer_kind::join || m.kind == peer_kind::welcome) {
+    auto known = node.find(m.from);
+    bool other_link = known && known->address != m.address && link_up(self, known->address);
+    auto v = node.admit(m.from, m.address, m.incarnation, m.nonce, other_link);
+    if (v.result != membership::join_result::accepted) {
+      if (m.kind == peer_kind::join)
+        refuse_join(self, m, v);
+      else
+        welcome_refused(self, m, v);
+      return;
+    }
+  }
+  send_swim(self, node.receive(m));
+  if (m.kind == peer_kind::welcome && !s.joined) {
+    s.joined = true;
+    s.log->info("cluster-joined via={} members={}", m.from, node.view().size());
+    settle_join(self);
+  }
+}
+
+/// Runs what is due (probes, suspicions, gossip, push-pull, joins) and
+/// comes back when the next thing is (within 100 ms, for the TLS watch).
+void swim_tick(self_ptr self) {
+  auto& s = self->state;
+  send_swim(self, swim(self).tick());
+  auto now = std::chrono::steady_clock::now();
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(swim(self).next_due() - now);
+  wait = std::clamp(wait, std::chrono::milliseconds(1), std::chrono::milliseconds(100));
+  self->delayed_send(self, wait, tick_atom::value);
+  ++s.ticks;
+  publish_view(self);
+}
+
+// -- mesh -------------------------------------------------------------------
 
 void on_heartbeat(self_ptr self, const peer_message& m) {
   if (!table(self).find(m.from)) {
@@ -381,10 +499,11 @@ void on_peer_message(self_ptr self, const std::string& bytes, const caf::actor& 
     }
     return;
   }
-  if (m.from == table(self).self_id() && m.nonce == s.rt->nonce)
+  if (m.from == self_id(self) && m.nonce == s.rt->nonce)
     return; // our own message (a seed list that names this node)
   if (m.kind != peer_kind::join && m.kind != peer_kind::welcome
-      && !table(self).speaks_for(m.from, m.nonce)) {
+      && !(swim_mode(self) ? swim(self).speaks_for(m.from, m.nonce)
+                           : table(self).speaks_for(m.from, m.nonce))) {
     // Another process under a member's id (one we refused, or an old one):
     // its heartbeats and goodbyes are not the member's.
     s.log->debug("peer-message-ignored from={} address={} reason=\"not the process of that "
@@ -394,6 +513,10 @@ void on_peer_message(self_ptr self, const std::string& bytes, const caf::actor& 
   }
   if (sender && !m.address.empty())
     adopt(self, m.address, sender); // answer on the link it came by
+  if (swim_mode(self)) {
+    on_swim_message(self, m);
+    return;
+  }
   switch (m.kind) {
     case peer_kind::join:
       on_join(self, m);
@@ -454,7 +577,7 @@ size_t connect_seeds(self_ptr self) {
   size_t n = 0;
   for (auto& seed : self->state.ctx->cfg.cluster.seeds) {
     auto address = seed.to_string();
-    if (address == table(self).self_address())
+    if (address == self_address(self))
       continue;
     ++n;
     connect(self, address);
@@ -490,7 +613,7 @@ bool is_peer_address(self_ptr self, const std::string& address) {
   for (auto& seed : self->state.ctx->cfg.cluster.seeds)
     if (seed.to_string() == address)
       return true;
-  for (auto& v : table(self).view())
+  for (auto& v : current_view(self))
     if (v.address == address)
       return true;
   return false;
@@ -575,6 +698,10 @@ void tick(self_ptr self) {
   if (s.rt->tls) {
     raise_tls_failures(self);
     raise_gate_events(self);
+  }
+  if (swim_mode(self)) {
+    swim_tick(self);
+    return;
   }
   auto now = std::chrono::steady_clock::now();
   auto interval = s.ctx->cfg.cluster.heartbeat_interval;
@@ -662,9 +789,12 @@ caf::actor spawn_membership_actor(caf::actor_system& sys, std::shared_ptr<node_c
     s.rt = rt;
     // Links do not survive a restart of this actor: every member is
     // reconnected (and rejoined) from the table.
-    for (auto& v : rt->table->view())
-      if (!v.self)
-        rt->table->set_connected(v.id, false);
+    if (rt->table)
+      for (auto& v : rt->table->view())
+        if (!v.self)
+          rt->table->set_connected(v.id, false);
+    if (rt->swim)
+      s.stored_incarnation = rt->swim->incarnation();
     self->set_down_handler([self](const caf::down_msg& dm) {
       auto& s = self->state;
       auto it = s.address_of.find(dm.source);
@@ -676,9 +806,10 @@ caf::actor spawn_membership_actor(caf::actor_system& sys, std::shared_ptr<node_c
       if (l == s.links.end() || l->second.handle.address() != dm.source)
         return; // an older handle of a link that is up again
       s.links.erase(l);
-      for (auto& v : table(self).view())
+      for (auto& v : current_view(self))
         if (!v.self && v.address == address) {
-          table(self).set_connected(v.id, false);
+          if (!swim_mode(self))
+            table(self).set_connected(v.id, false);
           s.log->info("peer-link-lost id={} address={} reason=\"{}\"", v.id, address,
                       self->system().render(dm.reason));
           if (v.state == member_state::dead || v.state == member_state::left)
@@ -696,10 +827,21 @@ caf::actor spawn_membership_actor(caf::actor_system& sys, std::shared_ptr<node_c
             });
         }
     });
-    s.seeds_pending = connect_seeds(self);
+    if (rt->swim) {
+      // The JOIN goes to every seed at once, then to one per second until
+      // a member answers.
+      std::vector<std::string> seeds;
+      for (auto& e : ctx->cfg.cluster.seeds)
+        if (e.to_string() != rt->swim->address())
+          seeds.push_back(e.to_string());
+      s.seeds_pending = seeds.size();
+      send_swim(self, rt->swim->join(seeds));
+    } else {
+      s.seeds_pending = connect_seeds(self);
+      connect_to_known(self);
+    }
     if (s.seeds_pending == 0)
       s.joined = s.settled = true; // the first node: nothing to join
-    connect_to_known(self);
     s.next_tick = std::chrono::steady_clock::now();
     self->send(self, tick_atom::value);
     return {
@@ -713,14 +855,19 @@ caf::actor spawn_membership_actor(caf::actor_system& sys, std::shared_ptr<node_c
       },
       [self](port_atom, const std::string& address, bool refused) {
         auto& s = self->state;
-        for (auto& v : table(self).view()) {
+        const char* why = "its link broke and its peer port refuses connections";
+        for (auto& v : current_view(self)) {
           if (v.self || v.address != address)
             continue;
-          if (refused)
-            report(self, table(self).crashed(v.id, "its link broke and its peer port refuses "
-                                                   "connections"));
-          else if (s.links.count(address) == 0 && v.id > table(self).self_id())
+          if (refused && swim_mode(self)) {
+            swim(self).crashed(v.id, why);
+            swim_settle(self);
+          } else if (refused) {
+            report(self, table(self).crashed(v.id, why));
+          } else if (!swim_mode(self) && s.links.count(address) == 0
+                     && v.id > table(self).self_id()) {
             connect(self, address); // still listening: link again (we dial)
+          } // swim: links open again when a message needs one
         }
       },
       [self](state_atom, std::string& bytes) {
@@ -735,12 +882,15 @@ caf::actor spawn_membership_actor(caf::actor_system& sys, std::shared_ptr<node_c
         auto sender = self->current_sender();
         if (!sender || sender->node() != self->node())
           return;
-        auto rec = table(self).find(to);
+        auto rec = find_member(self, to);
         if (!rec)
           return;
         auto it = self->state.links.find(rec->address);
         if (it != self->state.links.end() && it->second.handle)
           self->send(it->second.handle, state_atom::value, std::move(bytes));
+        else if (swim_mode(self) && rec->state != member_state::dead
+                 && rec->state != member_state::left)
+          connect(self, rec->address); // SWIM links open on demand
         // No link now: the window resends, anti-entropy repairs.
       },
       [self](tick_atom) { tick(self); },
@@ -754,7 +904,10 @@ caf::actor spawn_membership_actor(caf::actor_system& sys, std::shared_ptr<node_c
       },
       [self](leave_atom) -> caf::result<bool> {
         auto& s = self->state;
-        table(self).leave();
+        if (swim_mode(self))
+          send_swim(self, swim(self).leave()); // a few members, and its gossip
+        else
+          table(self).leave();
         auto bye = make(self, peer_kind::leave);
         auto bytes = membership::encode(bye);
         size_t told = 0;

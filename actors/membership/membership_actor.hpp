@@ -44,11 +44,14 @@ namespace faultd {
 
 namespace membership {
 class member_table;
+class swim_node;
 }
 
 /// What outlives a restart of the membership actor.
 struct membership_runtime {
+  /// One of the two, by cluster.membership.
   std::shared_ptr<membership::member_table> table;
+  std::shared_ptr<membership::swim_node> swim;
   uint64_t nonce = 0;                 ///< random per faultd process
   std::string incarnation_path;       ///< <data_dir>/incarnation
   caf::io::middleman_actor connector; ///< CAF's (or libcaf_openssl's) middleman actor

@@ -41,6 +41,7 @@
 #include "membership/board.hpp"
 #include "membership/incarnation.hpp"
 #include "membership/members.hpp"
+#include "membership/swim.hpp"
 #include "process/start_order.hpp"
 #include "process/supervisor.hpp"
 #include "state/health.hpp"
@@ -473,9 +474,13 @@ std::string fixed_part_changed(const config& a, const config& b) {
     sb.push_back(e.to_string());
   if (sa != sb)
     return "cluster.seeds";
-  if (ca.heartbeat_interval != cb.heartbeat_interval || ca.phi_threshold != cb.phi_threshold
-      || ca.suspect_timeout != cb.suspect_timeout || ca.min_std_deviation != cb.min_std_deviation
-      || ca.acceptable_heartbeat_pause != cb.acceptable_heartbeat_pause)
+  if (ca.membership != cb.membership || ca.heartbeat_interval != cb.heartbeat_interval
+      || ca.phi_threshold != cb.phi_threshold || ca.suspect_timeout != cb.suspect_timeout
+      || ca.min_std_deviation != cb.min_std_deviation
+      || ca.acceptable_heartbeat_pause != cb.acceptable_heartbeat_pause
+      || ca.probe_interval != cb.probe_interval || ca.probe_timeout != cb.probe_timeout
+      || ca.gossip_interval != cb.gossip_interval
+      || ca.push_pull_interval != cb.push_pull_interval)
     return "cluster (failure detection)";
   if (ca.insecure_plaintext != cb.insecure_plaintext || ca.tls.has_value() != cb.tls.has_value()
       || (ca.tls
@@ -667,14 +672,25 @@ status open_peer_port(caf::actor_system& sys, node_runtime& n) {
   p.phi.acceptable_heartbeat_pause = cfg.cluster.acceptable_heartbeat_pause;
   p.probe_window = std::max(duration{millis_d(200)}, 3 * cfg.cluster.heartbeat_interval);
   p.suspect_timeout = cfg.cluster.suspect_timeout;
-  rt->table = std::make_shared<membership::member_table>(cfg.node.id, self.to_string(),
-                                                         incarnation, p, system_clock_source());
+  if (cfg.cluster.membership == membership_mode::swim) {
+    membership::swim_params sp;
+    sp.probe_interval = cfg.cluster.probe_interval;
+    sp.probe_timeout = cfg.cluster.probe_timeout;
+    sp.gossip_interval = cfg.cluster.gossip_interval;
+    sp.push_pull_interval = cfg.cluster.push_pull_interval;
+    rt->swim = std::make_shared<membership::swim_node>(cfg.node.id, self.to_string(), sp,
+                                                       system_clock_source(), rt->nonce,
+                                                       incarnation);
+  } else {
+    rt->table = std::make_shared<membership::member_table>(cfg.node.id, self.to_string(),
+                                                           incarnation, p, system_clock_source());
+  }
   me.address = self.to_string();
   me.incarnation = incarnation;
   ctx.members->publish({me}, 0);
   n.cluster = rt;
-  log->info("peer-port-published address={} tls={} incarnation={}", self.to_string(), tls,
-            incarnation);
+  log->info("peer-port-published address={} tls={} incarnation={} membership={}",
+            self.to_string(), tls, incarnation, to_string(cfg.cluster.membership));
   return {};
 }
 

@@ -81,8 +81,17 @@ struct cluster_tls {
   uint32_t max_pending_handshakes = 64;
 };
 
+/// How members find out about each other (README, "Cluster").
+enum class membership_mode : uint8_t {
+  mesh, ///< every member heartbeats every other (tens of nodes)
+  swim  ///< SWIM: one probe per interval, gossip to a few (constant load per node)
+};
+std::string_view to_string(membership_mode m);
+
 struct cluster_config {
   std::vector<endpoint> seeds;
+  membership_mode membership = membership_mode::mesh;
+  // -- mesh only --
   duration heartbeat_interval = millis_d(100);
   double phi_threshold = 8.0;
   /// suspect -> dead when no probe or heartbeat reached it meanwhile.
@@ -91,6 +100,11 @@ struct cluster_config {
   duration min_std_deviation = millis_d(100);
   /// Silence beyond the mean interval that is still normal (GC, load).
   duration acceptable_heartbeat_pause = millis_d(0);
+  // -- swim only (memberlist's LAN defaults) --
+  duration probe_interval = millis_d(1000);
+  duration probe_timeout = millis_d(500);
+  duration gossip_interval = millis_d(200);
+  duration push_pull_interval = seconds_d(30);
   /// Members that must be alive for a failover (0 = a majority of the
   /// members this node knows, itself included, `left` ones not counted).
   uint32_t quorum = 0;

@@ -81,6 +81,10 @@ std::string signal_name(int sig) {
   return "SIG" + std::to_string(sig);
 }
 
+std::string_view to_string(membership_mode m) {
+  return m == membership_mode::swim ? "swim" : "mesh";
+}
+
 std::string_view to_string(restart_policy p) {
   switch (p) {
     case restart_policy::always:

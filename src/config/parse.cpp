@@ -237,9 +237,54 @@ private:
   }
 
   void parse_cluster(const value& v, cluster_config& out) {
-    map_reader m(v, {"seeds", "heartbeat_interval", "phi_threshold", "suspect_timeout",
-                     "min_std_deviation", "acceptable_heartbeat_pause", "quorum", "tls",
-                     "insecure_plaintext"});
+    map_reader m(v, {"seeds", "membership", "heartbeat_interval", "phi_threshold",
+                     "suspect_timeout", "min_std_deviation", "acceptable_heartbeat_pause",
+                     "probe_interval", "probe_timeout", "gossip_interval", "push_pull_interval",
+                     "quorum", "tls", "insecure_plaintext"});
+    m.with("membership", [&](const value& x) {
+      auto name = x.as_string();
+      if (name == "mesh")
+        out.membership = membership_mode::mesh;
+      else if (name == "swim")
+        out.membership = membership_mode::swim;
+      else
+        x.fail("expected mesh or swim, got " + quoted(name));
+    });
+    // Each mode's keys are refused under the other: they would not act.
+    for (const char* key : {"heartbeat_interval", "phi_threshold", "suspect_timeout",
+                            "min_std_deviation", "acceptable_heartbeat_pause"})
+      if (out.membership == membership_mode::swim && m.has(key))
+        m.field(key).fail("applies to membership: mesh only (swim probes instead of "
+                          "heartbeats: see probe_interval)");
+    for (const char* key : {"probe_interval", "probe_timeout", "gossip_interval",
+                            "push_pull_interval"})
+      if (out.membership == membership_mode::mesh && m.has(key))
+        m.field(key).fail("applies to membership: swim only");
+    m.with("probe_interval", [&](const value& x) {
+      out.probe_interval = x.as_positive_duration();
+      if (out.probe_interval < millis_d(50) || out.probe_interval > seconds_d(60))
+        x.fail("expected between 50ms and 60s, got " + quoted(x.as_string()));
+    });
+    m.with("probe_timeout", [&](const value& x) {
+      out.probe_timeout = x.as_positive_duration();
+      if (out.probe_timeout < millis_d(10))
+        x.fail("expected at least 10ms, got " + quoted(x.as_string()));
+    });
+    if (out.probe_timeout >= out.probe_interval)
+      (m.has("probe_timeout") ? m.field("probe_timeout") : m.field("probe_interval"))
+        .fail("probe_timeout (" + human_duration(out.probe_timeout)
+              + ") must be shorter than probe_interval (" + human_duration(out.probe_interval)
+              + "): the indirect probes run in between");
+    m.with("gossip_interval", [&](const value& x) {
+      out.gossip_interval = x.as_positive_duration();
+      if (out.gossip_interval < millis_d(10) || out.gossip_interval > seconds_d(60))
+        x.fail("expected between 10ms and 60s, got " + quoted(x.as_string()));
+    });
+    m.with("push_pull_interval", [&](const value& x) {
+      out.push_pull_interval = x.as_positive_duration();
+      if (out.push_pull_interval < seconds_d(1) || out.push_pull_interval > seconds_d(3600))
+        x.fail("expected between 1s and 1h, got " + quoted(x.as_string()));
+    });
     m.with("seeds", [&](const value& x) {
       out.seeds.clear();
       for (const auto& item : x.as_list())

@@ -176,6 +176,8 @@ bool swim_node::apply(const member_record& r, const std::string& from, bool spre
         return false;
       if (!r.address.empty())
         m.rec.address = r.address;
+      if (gone(m.rec.state))
+        m.nonce = 0;  // a new process: its nonce comes with its first JOIN here
       set_state(m, member_state::alive, r.incarnation,
                 "incarnation " + std::to_string(r.incarnation) + " alive, from " + from);
       return true;

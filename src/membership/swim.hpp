@@ -93,6 +93,7 @@ public:
             uint64_t seed, uint64_t incarnation = 0);
 
   const std::string& id() const { return id_; }
+  const std::string& address() const { return address_; }
   uint64_t incarnation() const { return incarnation_; }
 
   /// Joins through a member at `address` (id unknown until it answers): a

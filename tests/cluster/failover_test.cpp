@@ -50,11 +50,13 @@ std::string placement_on(cluster_member& m) {
 
 struct three_nodes {
   std::string yaml;
-  cluster_member n1{"n1", {}, true, yaml};
-  cluster_member n2{"n2", {n1.port}, false, yaml};
-  cluster_member n3{"n3", {n1.port}, false, yaml};
+  std::string keys;  ///< the membership (fast_mesh, fast_swim)
+  cluster_member n1{"n1", {}, true, yaml, keys};
+  cluster_member n2{"n2", {n1.port}, false, yaml, keys};
+  cluster_member n3{"n3", {n1.port}, false, yaml, keys};
 
-  explicit three_nodes(std::string services = web_on_n1) : yaml(std::move(services)) {
+  explicit three_nodes(std::string services = web_on_n1, std::string cluster_keys = fast_mesh)
+    : yaml(std::move(services)), keys(std::move(cluster_keys)) {
     REQUIRE(wait_until([&] {
       return n1.sees("n2", "alive") && n1.sees("n3", "alive") && n2.sees("n1", "alive")
              && n2.sees("n3", "alive") && n3.sees("n1", "alive") && n3.sees("n2", "alive");
@@ -65,6 +67,22 @@ struct three_nodes {
     CHECK(standby(n3));
   }
 };
+
+void frozen_home(const std::string& keys) {
+  three_nodes c{web_on_n1, keys};
+  auto old_pid = c.n1.proc->service_pid("web");
+  c.n1.proc->proc->signal(SIGSTOP);
+  REQUIRE_MESSAGE(wait_until([&] { return runs(c.n2); }, std::chrono::seconds(20)),
+                  c.n2.log());
+  CHECK(process_alive(old_pid)); // n1's faultd is frozen, its service is not
+  c.n1.proc->proc->signal(SIGCONT);
+  // It thaws believing it runs web; the placement it now sees says n2.
+  CHECK_MESSAGE(wait_until([&] { return !process_alive(old_pid); }, std::chrono::seconds(20)),
+                c.n1.log());
+  CHECK(wait_until([&] { return standby(c.n1); }));
+  CHECK(runs(c.n2));
+  CHECK(placement_on(c.n1) == "epoch=1 node=n2");
+}
 
 } // namespace
 
@@ -112,19 +130,11 @@ TEST_CASE("a killed node's service runs on its backup, and the node back stops i
 }
 
 TEST_CASE("a frozen home is failed over, and stops its copy when it thaws") {
-  three_nodes c;
-  auto old_pid = c.n1.proc->service_pid("web");
-  c.n1.proc->proc->signal(SIGSTOP);
-  REQUIRE_MESSAGE(wait_until([&] { return runs(c.n2); }, std::chrono::seconds(20)),
-                  c.n2.log());
-  CHECK(process_alive(old_pid)); // n1's faultd is frozen, its service is not
-  c.n1.proc->proc->signal(SIGCONT);
-  // It thaws believing it runs web; the placement it now sees says n2.
-  CHECK_MESSAGE(wait_until([&] { return !process_alive(old_pid); }, std::chrono::seconds(20)),
-                c.n1.log());
-  CHECK(wait_until([&] { return standby(c.n1); }));
-  CHECK(runs(c.n2));
-  CHECK(placement_on(c.n1) == "epoch=1 node=n2");
+  frozen_home(fast_mesh);
+}
+
+TEST_CASE("swim: a frozen home is failed over, and stops its copy when it thaws") {
+  frozen_home(fast_swim);
 }
 
 TEST_CASE("a lone survivor of three has no quorum and promotes nothing") {

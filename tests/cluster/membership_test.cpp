@@ -1,7 +1,8 @@
-// Membership with real faultd nodes on loopback: join through one seed,
-// crash (SIGKILL) and hang (SIGSTOP) detection, no false positive among the
-// survivors, rejoin after a restart, clean leave, a duplicate id refused.
-// How fast is measured in bench/ (bench_membership), not asserted here.
+// Membership with real faultd nodes on loopback, in both modes (the mesh and
+// SWIM): join through one seed, crash (SIGKILL) and hang (SIGSTOP)
+// detection, no false positive among the survivors, rejoin after a restart,
+// clean leave, a duplicate id refused. How fast is measured in bench/
+// (bench_membership), not asserted here.
 
 #include <doctest/doctest.h>
 
@@ -22,12 +23,11 @@ bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
-} // namespace
-
-TEST_CASE("nodes join through one seed, learn each other by gossip and see a crash and a hang") {
-  member n1{"n1", {}, true};
-  member n2{"n2", {n1.port}};
-  member n3{"n3", {n1.port}};
+/// The scenario, with `keys` choosing the membership (fast_mesh, fast_swim).
+void join_crash_hang(const std::string& keys) {
+  member n1{"n1", {}, true, "", keys};
+  member n2{"n2", {n1.port}, false, "", keys};
+  member n3{"n3", {n1.port}, false, "", keys};
   // n3 was seeded with n1 only and still knows n2.
   REQUIRE(wait_until([&] {
     return n3.sees("n2", "alive") && n2.sees("n3", "alive") && n1.sees("n2", "alive")
@@ -92,7 +92,7 @@ TEST_CASE("nodes join through one seed, learn each other by gossip and see a cra
     uint16_t port = free_port();
     temp_dir dir;
     write_file(dir.file("dup.yaml"), "node:\n  id: n2\n  data_dir: " + dir.file("data") + "\n"
-                                       + member_yaml(port, {n1.port}));
+                                       + member_yaml(port, {n1.port}, "", keys));
     auto r = run({faultd_bin(), "--config", dir.file("dup.yaml")}, std::chrono::seconds(20));
     CHECK(r.status == 1);
     auto said = r.err + r.out;
@@ -104,4 +104,14 @@ TEST_CASE("nodes join through one seed, learn each other by gossip and see a cra
       return contains(f.out, "security_violation") && contains(f.out, "\"claimed_id\":\"n2\"");
     }));
   }
+}
+
+} // namespace
+
+TEST_CASE("nodes join through one seed, learn each other by gossip and see a crash and a hang") {
+  join_crash_hang(fast_mesh);
+}
+
+TEST_CASE("swim: nodes join through one seed, learn each other by gossip and see a crash and a hang") {
+  join_crash_hang(fast_swim);
 }

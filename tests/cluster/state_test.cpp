@@ -108,10 +108,12 @@ TEST_CASE("a write on one node is visible on every node, a delete too, and the r
   CHECK(contains(bad.err, "invalid key"));
 }
 
-TEST_CASE("a frozen node catches up after it thaws, and a killed node after its restart") {
-  cluster_member n1{"n1", {}, true};
-  cluster_member n2{"n2", {n1.port}};
-  cluster_member n3{"n3", {n1.port}};
+namespace {
+
+void frozen_and_killed(const std::string& keys) {
+  cluster_member n1{"n1", {}, true, "", keys};
+  cluster_member n2{"n2", {n1.port}, false, "", keys};
+  cluster_member n3{"n3", {n1.port}, false, "", keys};
   wait_for_mesh(n1, n2, n3);
   REQUIRE(n1.proc->ctl({"state", "put", "before", "1"}).status == 0);
   REQUIRE(wait_until([&] { return value_on(n3, "before") == "1"; }));
@@ -153,6 +155,16 @@ TEST_CASE("a frozen node catches up after it thaws, and a killed node after its 
   }));
   auto report = n1.proc->ctl({"--json", "state", "report"});
   CHECK_MESSAGE(json_value(report.out, "consistency_percentage") == "100", report.out);
+}
+
+} // namespace
+
+TEST_CASE("a frozen node catches up after it thaws, and a killed node after its restart") {
+  frozen_and_killed(fast_mesh);
+}
+
+TEST_CASE("swim: a frozen node catches up after it thaws, and a killed node after its restart") {
+  frozen_and_killed(fast_swim);
 }
 
 TEST_CASE("two nodes that wrote one key apart converge to the later write when they meet") {

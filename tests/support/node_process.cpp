@@ -88,13 +88,18 @@ std::string node_process::incident_json(const std::string& id) {
   return ctl({"--json", "incident", id}).out;
 }
 
+const std::string fast_mesh =
+  "  heartbeat_interval: 50ms\n  suspect_timeout: 300ms\n  min_std_deviation: 50ms\n";
+const std::string fast_swim = "  membership: swim\n  probe_interval: 200ms\n  probe_timeout: 100ms\n"
+                              "  gossip_interval: 50ms\n  push_pull_interval: 5s\n";
+
 std::string member_yaml(uint16_t port, const std::vector<uint16_t>& seeds,
-                        const std::string& extra) {
+                        const std::string& extra, const std::string& cluster_keys) {
   std::string list;
   for (auto s : seeds)
     list += (list.empty() ? "" : ", ") + std::string{"127.0.0.1:"} + std::to_string(s);
   return "  listen: 127.0.0.1:" + std::to_string(port) + "\ncluster:\n  seeds: [" + list + "]\n"
-         + "  heartbeat_interval: 50ms\n  suspect_timeout: 300ms\n  min_std_deviation: 50ms\n"
+         + cluster_keys
          + (extra.rfind("services:", 0) == 0 || extra.find("\nservices:") != std::string::npos
               ? ""
               : "services: []\n")
@@ -103,10 +108,11 @@ std::string member_yaml(uint16_t port, const std::vector<uint16_t>& seeds,
 }
 
 cluster_member::cluster_member(const std::string& id, std::vector<uint16_t> seeds,
-                               bool seed_self, const std::string& extra) {
+                               bool seed_self, const std::string& extra,
+                               const std::string& cluster_keys) {
   if (seed_self)
     seeds.push_back(port);
-  proc = std::make_unique<node_process>(member_yaml(port, seeds, extra), id);
+  proc = std::make_unique<node_process>(member_yaml(port, seeds, extra, cluster_keys), id);
 }
 
 std::string cluster_member::entry(const std::string& id) {

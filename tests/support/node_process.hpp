@@ -61,12 +61,18 @@ public:
   std::unique_ptr<child_process> proc;
 };
 
+/// cluster: keys for quick failure detection, per membership mode: the
+/// mesh with 50 ms heartbeats, or SWIM probing every 200 ms.
+extern const std::string fast_mesh;
+extern const std::string fast_swim;
+
 /// The config of a cluster member listening on 127.0.0.1:`port` with
-/// `seeds`, quick failure detection (50 ms heartbeats), no services (unless
+/// `seeds`, quick failure detection (`cluster_keys`), no services (unless
 /// `extra` has its own `services:`), no resource or security detectors;
 /// `extra` is appended (top-level YAML).
 std::string member_yaml(uint16_t port, const std::vector<uint16_t>& seeds,
-                        const std::string& extra = "");
+                        const std::string& extra = "",
+                        const std::string& cluster_keys = fast_mesh);
 
 /// A faultd process that is a cluster member (member_yaml).
 struct cluster_member {
@@ -76,7 +82,7 @@ struct cluster_member {
   /// `seed_self`: this node's own address is among its seeds too (a seed
   /// list that names every node, as tools/caf-run writes it).
   cluster_member(const std::string& id, std::vector<uint16_t> seeds, bool seed_self = false,
-                 const std::string& extra = "");
+                 const std::string& extra = "", const std::string& cluster_keys = fast_mesh);
 
   /// `faultctl --json members`' object of member `id` (and what follows).
   std::string entry(const std::string& id);

@@ -1254,6 +1254,50 @@ TEST_CASE("the control endpoint: unix socket by default, TCP only with a token f
 
 // -- cluster -----------------------------------------------------------------
 
+TEST_CASE("cluster.membership picks the mesh or SWIM, and each mode's keys are refused in the other") {
+  auto mesh = parse_ok("cluster:\n  heartbeat_interval: 50ms\n");
+  CHECK(mesh.cluster.membership == membership_mode::mesh);
+  auto swim = parse_ok(R"(cluster:
+  probe_interval: 200ms
+  probe_timeout: 80ms
+  gossip_interval: 50ms
+  push_pull_interval: 10s
+  membership: swim
+)");
+  CHECK(swim.cluster.membership == membership_mode::swim);
+  CHECK(swim.cluster.probe_interval == millis_d(200));
+  CHECK(swim.cluster.probe_timeout == millis_d(80));
+  CHECK(swim.cluster.gossip_interval == millis_d(50));
+  CHECK(swim.cluster.push_pull_interval == seconds_d(10));
+  // The defaults are memberlist's.
+  auto plain = parse_ok("cluster:\n  membership: swim\n");
+  CHECK(plain.cluster.probe_interval == seconds_d(1));
+  CHECK(plain.cluster.probe_timeout == millis_d(500));
+  CHECK(plain.cluster.gossip_interval == millis_d(200));
+  CHECK(plain.cluster.push_pull_interval == seconds_d(30));
+  CHECK_ERROR(parse_bad("cluster:\n  membership: gossip\n"), 2,
+              "cluster.membership: expected mesh or swim, got \"gossip\"");
+  // A key of the other mode would be accepted and ignored: refused, with
+  // its line, whatever the order of the keys.
+  CHECK_ERROR(parse_bad("cluster:\n  heartbeat_interval: 50ms\n  membership: swim\n"), 2,
+              "cluster.heartbeat_interval: applies to membership: mesh only");
+  CHECK_ERROR(parse_bad("cluster:\n  membership: swim\n  phi_threshold: 9\n"), 3,
+              "applies to membership: mesh only");
+  CHECK_ERROR(parse_bad("cluster:\n  probe_interval: 2s\n"), 2,
+              "cluster.probe_interval: applies to membership: swim only");
+  CHECK_ERROR(parse_bad("cluster:\n  membership: mesh\n  push_pull_interval: 2s\n"), 3,
+              "applies to membership: swim only");
+  // Ranges, and a timeout that leaves the indirect probes no time.
+  CHECK_ERROR(parse_bad("cluster:\n  membership: swim\n  probe_interval: 10ms\n"), 3,
+              "between 50ms and 60s");
+  CHECK_ERROR(parse_bad("cluster:\n  membership: swim\n  probe_timeout: 1s\n"), 3,
+              "probe_timeout (1s) must be shorter than probe_interval (1s)");
+  CHECK_ERROR(parse_bad("cluster:\n  membership: swim\n  probe_interval: 300ms\n"), 3,
+              "probe_timeout (500ms) must be shorter than probe_interval (300ms)");
+  CHECK_ERROR(parse_bad("cluster:\n  membership: swim\n  push_pull_interval: 100ms\n"), 3,
+              "between 1s and 1h");
+}
+
 TEST_CASE("cluster keys tune membership and the peer port's rule is enforced") {
   auto c = parse_ok(R"(node:
   listen: 127.0.0.1:7401

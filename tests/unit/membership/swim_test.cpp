@@ -388,6 +388,17 @@ TEST_CASE("swim: admission refuses a second process under a live id and a rejoin
   CHECK(v[1].incarnation == 4);
   REQUIRE(v[1].last_heard);
   CHECK(*v[1].last_heard == duration{0});
+  // Buried again, and back at 5 by gossip (it rejoined through another
+  // node): its new process, unknown here yet, joins at 5 without a refusal.
+  n.crashed("n1", "its port refuses connections");
+  peer_message word;
+  word.kind = peer_kind::heartbeat;
+  word.from = "n2";
+  word.address = "a2";
+  word.members = {{"n1", "a1", member_state::alive, 5}};
+  n.receive(word);
+  REQUIRE(n.find("n1")->state == member_state::alive);
+  CHECK(n.admit("n1", "a1", 5, 11, false).result == join_result::accepted);
 }
 
 TEST_CASE("swim: a join through several seeds moves on from one that does not answer") {
