@@ -426,17 +426,22 @@ void send_swim(self_ptr self, std::vector<membership::swim_out> outs) {
 }
 
 /// Every message of a swim cluster; JOIN and WELCOME pass admission first
-/// (a taken id is refused as on the mesh).
-void on_swim_message(self_ptr self, const peer_message& m) {
+/// (a taken id is refused as on the mesh). The link a message came by
+/// becomes the way to its sender's address only once the sender is known
+/// there (admitted, or a member at that address): a message cannot claim
+/// another member's address.
+void on_swim_message(self_ptr self, const peer_message& m, const caf::actor& sender) {
   auto& s = self->state;
   auto& node = swim(self);
   if (m.kind == peer_kind::refuse) {
     on_refuse(self, m);
     return;
   }
+  auto known = node.find(m.from);
   if (m.kind == peer_kind::join || m.kind == peer_kind::welcome) {
-    auto known = node.find(m.from);
-    bool other_link = known && known->address != m.address && link_up(self, known->address);
+    // Links open on demand here, so a link to the holder of an id proves
+    // nothing either way: a member live at another address holds it.
+    bool other_link = known && known->address != m.address;
     auto v = node.admit(m.from, m.address, m.incarnation, m.nonce, other_link);
     if (v.result != membership::join_result::accepted) {
       if (m.kind == peer_kind::join)
@@ -445,6 +450,10 @@ void on_swim_message(self_ptr self, const peer_message& m) {
         welcome_refused(self, m, v);
       return;
     }
+    if (sender && !m.address.empty())
+      adopt(self, m.address, sender);
+  } else if (sender && known && known->address == m.address) {
+    adopt(self, m.address, sender);
   }
   send_swim(self, node.receive(m));
   if (m.kind == peer_kind::welcome && !s.joined) {
@@ -511,12 +520,12 @@ void on_peer_message(self_ptr self, const std::string& bytes, const caf::actor& 
                  m.from, m.address);
     return;
   }
-  if (sender && !m.address.empty())
-    adopt(self, m.address, sender); // answer on the link it came by
   if (swim_mode(self)) {
-    on_swim_message(self, m);
+    on_swim_message(self, m, sender);
     return;
   }
+  if (sender && !m.address.empty())
+    adopt(self, m.address, sender); // answer on the link it came by
   switch (m.kind) {
     case peer_kind::join:
       on_join(self, m);
@@ -850,7 +859,9 @@ caf::actor spawn_membership_actor(caf::actor_system& sys, std::shared_ptr<node_c
       },
       [self](peer_atom, const std::string& bytes) {
         // Straight from a peer that holds our handle (it answers on the link
-        // we opened).
+        // we opened): the front's limit holds here too.
+        if (bytes.size() > (1u << 20))
+          return;
         on_peer_message(self, bytes, caf::actor_cast<caf::actor>(self->current_sender()));
       },
       [self](port_atom, const std::string& address, bool refused) {

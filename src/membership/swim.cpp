@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace faultd::membership {
 
@@ -55,7 +56,11 @@ duration swim_node::suspicion_timeout(const member& m) const {
 }
 
 void swim_node::confirm(member& m, const std::string& by) {
-  if (by.empty() || m.rec.state != member_state::suspect || !m.confirmers.insert(by).second)
+  // Only members count (and only as many as shorten the suspicion fully):
+  // made-up names neither grow the set nor bury anyone sooner.
+  if (by.empty() || m.rec.state != member_state::suspect
+      || m.confirmers.size() > params_.suspicion_mult
+      || (by != id_ && live_pos_.count(by) == 0) || !m.confirmers.insert(by).second)
     return;
   reschedule(m);
   auto r = m.rec;
@@ -126,6 +131,7 @@ void swim_node::set_state(member& m, member_state to, uint64_t incarnation,
   m.rec.state = to;
   m.rec.incarnation = incarnation;
   m.confirmers.clear();
+  m.stall_credit = duration{0};
   if (to == member_state::suspect) {
     m.suspect_since = now();
     if (!m.rec.suspected_by.empty())
@@ -142,6 +148,11 @@ void swim_node::set_state(member& m, member_state to, uint64_t incarnation,
 }
 
 void swim_node::refute(uint64_t seen) {
+  // Nobody can know a higher incarnation of this node than its own but a
+  // liar: far above it (or near the top, where +1 would wrap) is ignored.
+  if (seen > incarnation_ && (seen - incarnation_ > max_incarnation_jump
+                              || seen >= std::numeric_limits<uint64_t>::max() - 1))
+    return;
   incarnation_ = std::max(incarnation_, seen) + 1;
   enqueue(self_record());
 }
@@ -152,8 +163,9 @@ bool swim_node::apply(const member_record& r, const std::string& from, bool spre
   if (r.id == id_) {
     if ((r.state == member_state::suspect || gone(r.state)) && r.incarnation >= incarnation_
         && !leaving_) {
+      auto before = incarnation_;
       refute(r.incarnation);
-      return true;
+      return incarnation_ != before;
     }
     return false;
   }
@@ -161,6 +173,8 @@ bool swim_node::apply(const member_record& r, const std::string& from, bool spre
   if (it == members_.end()) {
     if (gone(r.state))
       return false;  // never knew it: nothing to forget
+    if (members_.size() >= params_.max_members)
+      return false;  // a flood of made-up ids stops here
     member m;
     m.rec = r;
     auto [pos, added] = members_.emplace(r.id, std::move(m));
@@ -170,6 +184,9 @@ bool swim_node::apply(const member_record& r, const std::string& from, bool spre
     return true;
   }
   auto& m = it->second;
+  if (r.incarnation > m.rec.incarnation
+      && r.incarnation - m.rec.incarnation > max_incarnation_jump)
+    return false;  // a forgery (see max_incarnation_jump)
   switch (r.state) {
     case member_state::alive:
       if (r.incarnation <= m.rec.incarnation)
@@ -307,7 +324,7 @@ join_verdict swim_node::admit(const std::string& id, const std::string& address,
   auto& m = it->second;
   bool met = m.nonce != 0;  // admitted before (else known from gossip only)
   bool same_process = met && nonce == m.nonce;
-  if (met && !same_process && !gone(m.rec.state) && other_link) {
+  if (!same_process && !gone(m.rec.state) && other_link) {
     v.result = join_result::refused_duplicate;
     v.reason = "node id " + id + " is taken by the live node at " + m.rec.address;
     return v;
@@ -316,6 +333,15 @@ join_verdict swim_node::admit(const std::string& id, const std::string& address,
   // incarnation; so does a new process under a known id.
   bool stale = (gone(m.rec.state) || (met && !same_process)) ? incarnation <= m.rec.incarnation
                                                              : incarnation < m.rec.incarnation;
+  if (!stale && incarnation - m.rec.incarnation > max_incarnation_jump) {
+    // Far beyond what restarts and refutations reach (a forged JOIN that
+    // would put the member out of its own reach).
+    v.result = join_result::refused_stale;
+    v.known_incarnation = m.rec.incarnation;
+    v.reason = "incarnation " + std::to_string(incarnation) + " of " + id
+               + " is implausibly far above the known " + std::to_string(m.rec.incarnation);
+    return v;
+  }
   if (stale) {
     v.result = join_result::refused_stale;
     v.known_incarnation = m.rec.incarnation;
@@ -406,17 +432,22 @@ void swim_node::gossip_round(std::vector<swim_out>& out) {
 }
 
 void swim_node::stalled(duration d) {
-  // This node did not run (a SIGSTOP, a starved CPU): the ack of its probe
-  // in flight, and the refutations of its suspects, could not reach it.
-  // Its own silence is no evidence against anyone.
+  // This node did not run (a SIGSTOP, a starved CPU, a long backlog): the
+  // ack of its probe in flight, and the refutations of its suspects, could
+  // not reach it. Its own silence is no evidence against anyone. The credit
+  // a suspicion gets is bounded (one minimal suspicion time in all), so a
+  // node that stays overloaded still buries the members that are gone.
   probe_.reset();
   std::vector<std::string> ids;
   for (const auto& [due, id] : deadlines_)
     ids.push_back(id);
+  auto cap = suspicion_timeout();
   for (const auto& id : ids) {
     auto& m = members_.at(id);
+    auto credit = std::min(d, cap - std::min(cap, m.stall_credit));
+    m.stall_credit += credit;
     if (m.suspect_since)
-      *m.suspect_since += d;
+      *m.suspect_since += credit;
     reschedule(m);
   }
   for (auto& [seq, r] : relays_)
@@ -526,6 +557,8 @@ std::vector<swim_out> swim_node::tick() {
 }
 
 std::chrono::steady_clock::time_point swim_node::next_due() const {
+  if (leaving_)
+    return std::chrono::steady_clock::time_point::max();  // tick() does nothing more
   auto due = std::min({next_probe_, next_gossip_, next_push_pull_, next_knock_});
   if (!seeds_.empty())
     due = std::min(due, next_join_);

@@ -77,7 +77,14 @@ struct swim_params {
   size_t max_queue_depth = 4096;
   /// A dead member is pinged every this often (one per interval).
   duration reconnect_interval = seconds_d(10);
+  /// Members known at most: records of more new ids are ignored.
+  size_t max_members = 16384;
 };
+
+/// How far above the known one an incarnation may jump (incarnations are
+/// milliseconds of the wall clock at start, plus one per refutation): more
+/// is a forgery, ignored (2^40 ms is 35 years).
+inline constexpr uint64_t max_incarnation_jump = uint64_t{1} << 40;
 
 /// A message to send to member `to` (its address in `address`).
 struct swim_out {
@@ -106,7 +113,9 @@ public:
   bool joining() const { return !seeds_.empty(); }
 
   /// Whether process `nonce` (at `address`) may join as `id` now.
-  /// `other_link`: a link to the process that holds the id is still up.
+  /// `other_link`: another process holds the id (its link is up, or it is
+  /// live at another address): a live member's id is refused to any other
+  /// process then.
   /// Accepted: the nonce is this member's from now on (the caller then
   /// passes the message to receive()).
   join_verdict admit(const std::string& id, const std::string& address, uint64_t incarnation,
@@ -156,6 +165,7 @@ private:
     uint64_t nonce = 0;  ///< the process admitted under this id (0: none yet)
     std::optional<std::chrono::steady_clock::time_point> last_heard;
     std::optional<std::chrono::steady_clock::time_point> told;  ///< it is dead, last said
+    duration stall_credit{0};  ///< this node's stalls added to its suspicion
   };
   struct probe {
     std::string target;

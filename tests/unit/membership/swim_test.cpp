@@ -6,6 +6,7 @@
 
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <set>
@@ -233,7 +234,9 @@ TEST_CASE("swim: a suspicion nobody confirms lasts long, and confirmations short
   welcome.kind = peer_kind::welcome;
   welcome.from = "c";
   welcome.address = "c-addr";
-  welcome.members = {{"b", "b-addr", member_state::alive, 0}, {"d", "d-addr", member_state::alive, 0}};
+  welcome.members = {{"b", "b-addr", member_state::alive, 0},
+                     {"d", "d-addr", member_state::alive, 0},
+                     {"e", "e-addr", member_state::alive, 0}};
   a.receive(welcome);
   auto rumour = [&](const std::string& by) {
     peer_message m;
@@ -245,7 +248,7 @@ TEST_CASE("swim: a suspicion nobody confirms lasts long, and confirmations short
   };
   rumour("c");
   REQUIRE(a.find("b")->state == member_state::suspect);
-  // The minimum here is 4 probe intervals (log10 of 4 members is below 1);
+  // The minimum here is 4 probe intervals (log10 of 5 members is below 1);
   // unconfirmed, a suspicion lasts 6 times that.
   clock.advance(seconds_d(4 * 1000 + 1));
   a.tick();
@@ -420,4 +423,85 @@ TEST_CASE("swim: a join through several seeds moves on from one that does not an
   net2.run(seconds_d(3));
   CHECK_FALSE(net2.at(2).joining());
   CHECK(net2.seen(0, 2) == member_state::alive);
+}
+
+TEST_CASE("swim: forged records cannot wrap an incarnation, flood the member list or confirm a suspicion") {
+  manual_clock clock;
+  swim_params p;
+  p.max_members = 3;
+  swim_node n{"n0", "a0", p, clock, 1, 1000};
+  peer_message m;
+  m.kind = peer_kind::heartbeat;
+  m.from = "n1";
+  m.address = "a1";
+  m.incarnation = 5;
+  // "n0 is dead at the top incarnation": a refutation would wrap to 0.
+  m.members = {{"n0", "a0", member_state::dead, std::numeric_limits<uint64_t>::max()}};
+  n.receive(m);
+  CHECK(n.incarnation() == 1000);
+  // An honest suspicion at n0's own incarnation is refuted.
+  m.members = {{"n0", "a0", member_state::suspect, 1000}};
+  n.receive(m);
+  CHECK(n.incarnation() == 1001);
+  // A member pushed out of its own reach: alive far above what it has.
+  m.members = {{"n1", "a1", member_state::alive, uint64_t{1} << 50}};
+  n.receive(m);
+  CHECK(n.find("n1")->incarnation == 5);
+  // Made-up ids: no more than max_members are kept.
+  m.members.clear();
+  for (int i = 0; i < 10; ++i)
+    m.members.push_back({"x" + std::to_string(i), "ax", member_state::alive, 1});
+  n.receive(m);
+  CHECK(n.view().size() == 1 + 3);
+  // A suspicion of n1 "confirmed" by names that are not members stays
+  // unconfirmed: it lasts the long (unconfirmed) time.
+  m.members = {{"n1", "a1", member_state::suspect, 5, "ghost-0"}};
+  n.receive(m);
+  REQUIRE(n.find("n1")->state == member_state::suspect);
+  for (int i = 1; i < 50; ++i) {
+    m.members = {{"n1", "a1", member_state::suspect, 5, "ghost-" + std::to_string(i)}};
+    n.receive(m);
+  }
+  clock.advance(seconds_d(5));  // past the 4 s minimum
+  n.tick();
+  CHECK(n.find("n1")->state == member_state::suspect);
+}
+
+TEST_CASE("swim: a live member's id is refused to a process at another address, links or not") {
+  manual_clock clock;
+  swim_node n{"n0", "a0", swim_params{}, clock, 1};
+  // n2 is known from gossip only (no nonce here yet).
+  peer_message word;
+  word.kind = peer_kind::heartbeat;
+  word.from = "n1";
+  word.address = "a1";
+  word.members = {{"n2", "a2", member_state::alive, 7}};
+  n.receive(word);
+  auto v = n.admit("n2", "a9", 8, 99, true);
+  CHECK(v.result == join_result::refused_duplicate);
+  // At its own address it is a restart.
+  CHECK(n.admit("n2", "a2", 8, 99, false).result == join_result::accepted);
+}
+
+TEST_CASE("swim: a leaving node has nothing more to do, and an overloaded node still buries") {
+  manual_clock clock;
+  swim_node n{"n0", "a0", swim_params{}, clock, 1};
+  peer_message word;
+  word.kind = peer_kind::heartbeat;
+  word.from = "n1";
+  word.address = "a1";
+  word.members = {{"n2", "a2", member_state::suspect, 0, "n1"}};
+  n.receive(word);
+  REQUIRE(n.find("n2")->state == member_state::suspect);
+  // Ticks 2 s apart (a backlog): each is a stall, but the suspicion's
+  // credit is bounded, so n2 is buried in the end (unconfirmed: 24 s, plus
+  // at most 4 s of credit).
+  for (int i = 0; i < 20 && n.find("n2")->state == member_state::suspect; ++i) {
+    clock.advance(seconds_d(2));
+    n.tick();
+  }
+  CHECK(n.find("n2")->state == member_state::dead);
+  n.leave();
+  CHECK(n.next_due() == std::chrono::steady_clock::time_point::max());
+  CHECK(n.tick().empty());
 }
