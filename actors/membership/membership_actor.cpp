@@ -308,12 +308,17 @@ membership::join_verdict admit(self_ptr self, const peer_message& m) {
 
 /// A JOIN that admission refused: REFUSE, and a taken id is a
 /// security_violation.
-void refuse_join(self_ptr self, const peer_message& m, const membership::join_verdict& v) {
-  auto& s = self->state;
+peer_message refusal(self_ptr self, const membership::join_verdict& v) {
   auto refuse = make(self, peer_kind::refuse);
   refuse.reason = v.reason;
   refuse.duplicate_id = v.result != membership::join_result::refused_stale;
   refuse.known_incarnation = v.known_incarnation;
+  return refuse;
+}
+
+void refuse_join(self_ptr self, const peer_message& m, const membership::join_verdict& v) {
+  auto& s = self->state;
+  auto refuse = refusal(self, v);
   if (refuse.duplicate_id) {
     s.log->error("member-refused id={} address={} reason=\"{}\"", m.from, m.address, v.reason);
     auto f = membership_fault(self, fault_type::security_violation, "membership");
@@ -351,13 +356,8 @@ void welcome_refused(self_ptr self, const peer_message& m, const membership::joi
   // refutes and joins again, or the two stay apart for good.
   self->state.log->warn("member-welcome-ignored id={} address={} reason=\"{}\"", m.from,
                         m.address, v.reason);
-  if (v.result == membership::join_result::refused_stale) {
-    auto refuse = make(self, peer_kind::refuse);
-    refuse.reason = v.reason;
-    refuse.duplicate_id = false;
-    refuse.known_incarnation = v.known_incarnation;
-    send_to_address(self, m.address, refuse);
-  }
+  if (v.result == membership::join_result::refused_stale)
+    send_to_address(self, m.address, refusal(self, v));
 }
 
 void on_welcome(self_ptr self, const peer_message& m) {

@@ -31,6 +31,28 @@ std::string phi_text(double phi) {
 
 } // namespace
 
+join_verdict judge_rejoin(const member_record& known, bool met, bool same_process,
+                          bool held_elsewhere, uint64_t incarnation) {
+  join_verdict v;
+  if (!same_process && !gone(known.state) && held_elsewhere) {
+    v.result = join_result::refused_duplicate;
+    v.reason = "node id " + known.id + " is taken by the live node at " + known.address;
+    return v;
+  }
+  // A member that died (or left) comes back only with a higher
+  // incarnation; so does a new process under a known id. One known from
+  // gossip only may join with the incarnation gossip gave it.
+  bool stale = (gone(known.state) || (met && !same_process)) ? incarnation <= known.incarnation
+                                                             : incarnation < known.incarnation;
+  if (stale) {
+    v.result = join_result::refused_stale;
+    v.known_incarnation = known.incarnation;
+    v.reason = "incarnation " + std::to_string(incarnation) + " of " + known.id
+               + " is not above the known " + std::to_string(known.incarnation);
+  }
+  return v;
+}
+
 member_table::member_table(std::string self_id, std::string self_address, uint64_t incarnation,
                            table_params params, const clock_source& clock)
   : self_id_(std::move(self_id)),
@@ -84,24 +106,11 @@ join_verdict member_table::join(const std::string& id, const std::string& addres
     auto& m = it->second;
     bool met = m.nonce != 0; // it joined us before (else: known from gossip only)
     bool same_process = met && nonce == m.nonce;
-    if (met && !same_process && !gone(m.rec.state) && other_link) {
-      v.result = join_result::refused_duplicate;
-      v.reason = "node id " + id + " is taken by the live node at " + m.rec.address;
+    // Here every member has a link: a process that joined us and whose link
+    // is still up holds the id.
+    v = judge_rejoin(m.rec, met, same_process, met && other_link, incarnation);
+    if (v.result != join_result::accepted)
       return v;
-    }
-    // A member that died (or left) comes back only with a higher
-    // incarnation; so does a new process under a known id. One known from
-    // gossip only may join with the incarnation gossip gave it.
-    bool stale = (gone(m.rec.state) || (met && !same_process))
-                   ? incarnation <= m.rec.incarnation
-                   : incarnation < m.rec.incarnation;
-    if (stale) {
-      v.result = join_result::refused_stale;
-      v.known_incarnation = m.rec.incarnation;
-      v.reason = "incarnation " + std::to_string(incarnation) + " of " + id
-                 + " is not above the known " + std::to_string(m.rec.incarnation);
-      return v;
-    }
     m.rec.address = address;
     m.rec.incarnation = std::max(m.rec.incarnation, incarnation);
     m.nonce = nonce;

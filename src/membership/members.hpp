@@ -97,6 +97,15 @@ struct join_verdict {
   std::vector<member_change> changes;
 };
 
+/// The admission rule both memberships share, for a JOIN under the known
+/// member `known`: refused to another process when `held_elsewhere` (the
+/// member is live and its own process still holds the id); a member that
+/// died or left, or a new process under a known id (`met`: a process was
+/// admitted before, `same_process`: it is that one), needs a higher
+/// incarnation. Accepted otherwise (result accepted, nothing else set).
+join_verdict judge_rejoin(const member_record& known, bool met, bool same_process,
+                          bool held_elsewhere, uint64_t incarnation);
+
 struct tick_result {
   std::vector<member_change> changes;
   std::vector<std::string> probe; ///< members to reach through others now

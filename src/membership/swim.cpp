@@ -324,29 +324,16 @@ join_verdict swim_node::admit(const std::string& id, const std::string& address,
   auto& m = it->second;
   bool met = m.nonce != 0;  // admitted before (else known from gossip only)
   bool same_process = met && nonce == m.nonce;
-  if (!same_process && !gone(m.rec.state) && other_link) {
-    v.result = join_result::refused_duplicate;
-    v.reason = "node id " + id + " is taken by the live node at " + m.rec.address;
+  v = judge_rejoin(m.rec, met, same_process, other_link, incarnation);
+  if (v.result != join_result::accepted)
     return v;
-  }
-  // A member that died (or left) comes back only with a higher
-  // incarnation; so does a new process under a known id.
-  bool stale = (gone(m.rec.state) || (met && !same_process)) ? incarnation <= m.rec.incarnation
-                                                             : incarnation < m.rec.incarnation;
-  if (!stale && incarnation - m.rec.incarnation > max_incarnation_jump) {
+  if (incarnation - m.rec.incarnation > max_incarnation_jump) {
     // Far beyond what restarts and refutations reach (a forged JOIN that
     // would put the member out of its own reach).
     v.result = join_result::refused_stale;
     v.known_incarnation = m.rec.incarnation;
     v.reason = "incarnation " + std::to_string(incarnation) + " of " + id
                + " is implausibly far above the known " + std::to_string(m.rec.incarnation);
-    return v;
-  }
-  if (stale) {
-    v.result = join_result::refused_stale;
-    v.known_incarnation = m.rec.incarnation;
-    v.reason = "incarnation " + std::to_string(incarnation) + " of " + id
-               + " is not above the known " + std::to_string(m.rec.incarnation);
     return v;
   }
   m.nonce = nonce;
