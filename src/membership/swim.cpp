@@ -92,13 +92,14 @@ std::vector<member_record> swim_node::full_list() const {
 void swim_node::enqueue(const member_record& r) {
   // A newer record of a member replaces the older.
   if (auto it = queue_.find(r.id); it != queue_.end())
-    by_sent_.erase({it->second.sent, r.id});
-  queue_[r.id] = queued_record{r, 0};
-  by_sent_.insert({0, r.id});
+    by_sent_.erase({it->second.sent, it->second.age, r.id});
+  auto age = next_age_--;
+  queue_[r.id] = queued_record{r, 0, age};
+  by_sent_.insert({0, age, r.id});
   if (queue_.size() <= std::max<size_t>(1, params_.max_queue_depth))
     return;
-  auto most = std::prev(by_sent_.end());  // the most sent goes
-  queue_.erase(most->second);
+  auto most = std::prev(by_sent_.end());  // the most sent (and oldest) goes
+  queue_.erase(std::get<2>(*most));
   by_sent_.erase(most);
 }
 
@@ -243,18 +244,18 @@ swim_out swim_node::to_member(const std::string& id, peer_message m) {
 
 void swim_node::piggyback(peer_message& m) {
   auto limit = retransmit_limit();
-  std::vector<std::pair<size_t, std::string>> taken;
+  std::vector<queue_key> taken;
   for (auto it = by_sent_.begin(); it != by_sent_.end() && taken.size() < params_.max_piggyback;
        ++it)
-    taken.push_back(*it);  // least sent first
-  for (auto& [sent, id] : taken) {
-    by_sent_.erase({sent, id});
-    auto q = queue_.find(id);
+    taken.push_back(*it);  // least sent, newest first
+  for (auto& key : taken) {
+    by_sent_.erase(key);
+    auto q = queue_.find(std::get<2>(key));
     m.members.push_back(q->second.rec);
     if (++q->second.sent >= limit)
       queue_.erase(q);
     else
-      by_sent_.insert({q->second.sent, id});
+      by_sent_.insert({q->second.sent, q->second.age, q->first});
   }
 }
 

@@ -20,7 +20,8 @@
 //    fast. A member refutes a suspicion (or a death) of itself by raising
 //    its incarnation.
 //  - Dissemination: every state change is queued and piggybacked on every
-//    outgoing message (up to max_piggyback records, least sent first), each
+//    outgoing message (up to max_piggyback records, least sent first, and
+//    among those the newest, as memberlist orders its queue), each
 //    record retransmit_mult × ceil(log10(N + 1)) times; every gossip_interval
 //    the queue is also sent to `gossip_fanout` random members. The queue is
 //    bounded (max_queue_depth): when changes come faster than they can be
@@ -48,11 +49,13 @@
 // time through the clock; randomness from the seed. Not thread-safe.
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <random>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "faultd/time.hpp"
@@ -183,7 +186,10 @@ private:
   struct queued_record {
     member_record rec;
     size_t sent = 0;
+    uint64_t age = 0;  ///< descending: the newest record has the smallest
   };
+  /// Times sent, then newest first (as memberlist's queue), then id.
+  using queue_key = std::tuple<size_t, uint64_t, std::string>;
 
   using time_point = std::chrono::steady_clock::time_point;
 
@@ -237,7 +243,8 @@ private:
   bool leaving_ = false;
   std::map<std::string, member> members_;
   std::map<std::string, queued_record> queue_;
-  std::set<std::pair<size_t, std::string>> by_sent_;  ///< queue_ by times sent, then id
+  std::set<queue_key> by_sent_;  ///< queue_, least sent and newest first
+  uint64_t next_age_ = std::numeric_limits<uint64_t>::max();
   std::vector<member_change> changes_;
   /// Every suspect's end, earliest first (next_due runs after every
   /// message, and under loss many members are suspect at once).
