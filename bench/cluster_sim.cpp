@@ -48,6 +48,7 @@
 #include <cstdio>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -105,7 +106,10 @@ struct world {
   std::unique_ptr<std::atomic<uint64_t>[]> state_bytes;
   std::atomic<int64_t> joiner{-1};
   std::atomic<int64_t> victim{-1};
-  std::atomic<uint64_t> false_deaths{0};  ///< a live node listed dead by a node
+  /// Suspicions and deaths of live nodes, each (member, incarnation) once
+  /// however many nodes adopted it (the actors run on one thread).
+  std::set<std::pair<std::string, uint64_t>> false_suspicions, false_deaths;
+  std::atomic<int64_t> first_suspicion{-1};  ///< of the victim, by any node (µs)
   std::vector<state_entry> common;
 
   explicit world(size_t n)
@@ -179,12 +183,17 @@ void after_swim(vnode self, std::vector<membership::swim_out> outs) {
     auto who = static_cast<int64_t>(index_of(c.id));
     if (who == joiner && c.to == membership::member_state::alive)
       s.w->joiner_at[s.index].store(t);
+    if (who == victim && c.to == membership::member_state::suspect
+        && s.w->first_suspicion.load() < 0)
+      s.w->first_suspicion.store(t);
     if (c.to == membership::member_state::dead) {
       if (who == victim)
         s.w->victim_at[s.index].store(t);
       else
-        s.w->false_deaths.fetch_add(1);
+        s.w->false_deaths.emplace(c.id, c.incarnation);
     }
+    if (c.to == membership::member_state::suspect && who != victim)
+      s.w->false_suspicions.emplace(c.id, c.incarnation);
   }
 }
 
@@ -302,8 +311,8 @@ struct case_result {
   double w50 = -1, w99 = -1, w9999 = -1, w100 = -1;
   double write_hops = 0;
   double j50 = -1, j100 = -1;
-  double d50 = -1, d100 = -1;
-  double false_deaths = 0;
+  double detect = -1, d50 = -1, d100 = -1;
+  double false_suspicions = 0, false_deaths = 0;
 };
 
 /// ms at which `share` of `count` values of `at` (µs, -1 = never), taken
@@ -447,9 +456,12 @@ case_result run_case(size_t n, double loss, uint64_t seed) {
   caf::anon_send(w->actors[victim], crash_atom::value);
   bool buried = run_for(*w, sched, us(60'000'000),
                         [&] { return count_set(w->victim_at, n + 1, victim) == n; });
+  if (auto f = w->first_suspicion.load(); f >= 0)
+    r.detect = static_cast<double>(f - crash_at) / 1000.0;
   r.d50 = share_at(w->victim_at, n + 1, crash_at, 0.5, victim);
   r.d100 = share_at(w->victim_at, n + 1, crash_at, 1.0, victim);
-  r.false_deaths = static_cast<double>(w->false_deaths.load());
+  r.false_suspicions = static_cast<double>(w->false_suspicions.size());
+  r.false_deaths = static_cast<double>(w->false_deaths.size());
   r.complete = written && joined && buried;
   // The actors read the directory until they are down; the handles go
   // before the system does.
@@ -478,7 +490,7 @@ int main(int argc, char** argv) {
       continue;
     for (double loss : {0.0, 0.3}) {
       std::vector<double> settle, share, swim_b, state_b, w50, w99, w9999, w100, wh, j50, j100,
-        d50, d100, fd;
+        det, d50, d100, fs, fd;
       size_t incomplete = 0;
       for (size_t t = 0; t < trials; ++t) {
         auto r = run_case(n, loss, 1000 * t + n);
@@ -495,8 +507,10 @@ int main(int argc, char** argv) {
         wh.push_back(r.write_hops);
         j50.push_back(r.j50);
         j100.push_back(r.j100);
+        det.push_back(r.detect);
         d50.push_back(r.d50);
         d100.push_back(r.d100);
+        fs.push_back(r.false_suspicions);
         fd.push_back(r.false_deaths);
       }
       using bench::median;
@@ -506,12 +520,12 @@ int main(int argc, char** argv) {
                   "\"idle_membership_bytes_per_node_s\":%.0f,\"idle_state_bytes_per_node_s\":%.0f,"
                   "\"write_t50_ms\":%.1f,\"write_t99_ms\":%.1f,\"write_t9999_ms\":%.1f,"
                   "\"write_t100_ms\":%.1f,\"write_max_hops\":%.0f,\"log_bound_hops\":%d,"
-                  "\"join_t50_ms\":%.0f,\"join_t100_ms\":%.0f,\"dead_t50_ms\":%.0f,"
-                  "\"dead_t100_ms\":%.0f,\"false_deaths\":%.0f%s}\n",
+                  "\"join_t50_ms\":%.0f,\"join_t100_ms\":%.0f,\"detect_ms\":%.0f,\"dead_t50_ms\":%.0f,"
+                  "\"dead_t100_ms\":%.0f,\"false_suspicions\":%.0f,\"false_deaths\":%.0f%s}\n",
                   n, loss, trials, incomplete, median(settle), median(share), median(swim_b),
                   median(state_b), median(w50), median(w99), median(w9999), median(w100),
-                  median(wh), bound, median(j50), median(j100), median(d50), median(d100),
-                  median(fd), n == 1000 ? ",\"serf_published_t9999_ms\":2200" : "");
+                  median(wh), bound, median(j50), median(j100), median(det), median(d50), median(d100),
+                  median(fs), median(fd), n == 1000 ? ",\"serf_published_t9999_ms\":2200" : "");
       std::fflush(stdout);
       if (incomplete > 0)
         all_complete = false;
