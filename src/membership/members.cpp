@@ -93,14 +93,21 @@ bool member_table::hears_directly(const member& m) const {
          && phi_of(m) < params_.phi.threshold;
 }
 
+join_verdict judge_own_id(const std::string& id, const std::string& self_id,
+                          const std::string& self_address) {
+  join_verdict v;
+  if (id == self_id) {
+    v.result = join_result::refused_self;
+    v.reason = "node id " + id + " is taken by the node at " + self_address;
+  }
+  return v;
+}
+
 join_verdict member_table::join(const std::string& id, const std::string& address,
                                 uint64_t incarnation, uint64_t nonce, bool other_link) {
-  join_verdict v;
-  if (id == self_id_) {
-    v.result = join_result::refused_self;
-    v.reason = "node id " + id + " is taken by the node at " + self_address_;
+  auto v = judge_own_id(id, self_id_, self_address_);
+  if (v.result != join_result::accepted)
     return v;
-  }
   auto it = members_.find(id);
   if (it != members_.end()) {
     auto& m = it->second;

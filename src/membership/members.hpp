@@ -106,6 +106,11 @@ struct join_verdict {
 join_verdict judge_rejoin(const member_record& known, bool met, bool same_process,
                           bool held_elsewhere, uint64_t incarnation);
 
+/// A JOIN under this node's own id (`self_id`, at `self_address`) is
+/// refused; anything else is accepted by this rule.
+join_verdict judge_own_id(const std::string& id, const std::string& self_id,
+                          const std::string& self_address);
+
 struct tick_result {
   std::vector<member_change> changes;
   std::vector<std::string> probe; ///< members to reach through others now

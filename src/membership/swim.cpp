@@ -313,12 +313,9 @@ std::vector<swim_out> swim_node::join(const std::vector<std::string>& seed_addre
 
 join_verdict swim_node::admit(const std::string& id, const std::string& address,
                               uint64_t incarnation, uint64_t nonce, bool other_link) {
-  join_verdict v;
-  if (id == id_) {
-    v.result = join_result::refused_self;
-    v.reason = "node id " + id + " is taken by the node at " + address_;
+  auto v = judge_own_id(id, id_, address_);
+  if (v.result != join_result::accepted)
     return v;
-  }
   auto it = members_.find(id);
   if (it == members_.end())
     return v;  // new: receive() adds it (the nonce with it)
