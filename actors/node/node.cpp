@@ -665,13 +665,6 @@ status open_peer_port(caf::actor_system& sys, node_runtime& n) {
   rt->nonce = (static_cast<uint64_t>(rd()) << 32) ^ rd();
   rt->tls = tls;
   rt->connector = tls ? sys.openssl_manager().actor_handle() : sys.middleman().actor_handle();
-  membership::table_params p;
-  p.phi.heartbeat_interval = cfg.cluster.heartbeat_interval;
-  p.phi.threshold = cfg.cluster.phi_threshold;
-  p.phi.min_std_deviation = cfg.cluster.min_std_deviation;
-  p.phi.acceptable_heartbeat_pause = cfg.cluster.acceptable_heartbeat_pause;
-  p.probe_window = std::max(duration{millis_d(200)}, 3 * cfg.cluster.heartbeat_interval);
-  p.suspect_timeout = cfg.cluster.suspect_timeout;
   if (cfg.cluster.membership == membership_mode::swim) {
     membership::swim_params sp;
     sp.probe_interval = cfg.cluster.probe_interval;
@@ -682,6 +675,13 @@ status open_peer_port(caf::actor_system& sys, node_runtime& n) {
                                                        system_clock_source(), rt->nonce,
                                                        incarnation);
   } else {
+    membership::table_params p;
+    p.phi.heartbeat_interval = cfg.cluster.heartbeat_interval;
+    p.phi.threshold = cfg.cluster.phi_threshold;
+    p.phi.min_std_deviation = cfg.cluster.min_std_deviation;
+    p.phi.acceptable_heartbeat_pause = cfg.cluster.acceptable_heartbeat_pause;
+    p.probe_window = std::max(duration{millis_d(200)}, 3 * cfg.cluster.heartbeat_interval);
+    p.suspect_timeout = cfg.cluster.suspect_timeout;
     rt->table = std::make_shared<membership::member_table>(cfg.node.id, self.to_string(),
                                                            incarnation, p, system_clock_source());
   }

@@ -232,6 +232,15 @@ peer_message swim_node::make(peer_kind kind) {
   return m;
 }
 
+swim_out swim_node::with_full_list(peer_kind kind, std::string to, std::string address) {
+  swim_out o;
+  o.to = std::move(to);
+  o.address = std::move(address);
+  o.msg = make(kind);
+  o.msg.members = full_list();
+  return o;
+}
+
 swim_out swim_node::to_member(const std::string& id, peer_message m) {
   piggyback(m);
   swim_out o;
@@ -300,14 +309,8 @@ std::vector<swim_out> swim_node::join(const std::vector<std::string>& seed_addre
       seeds_.push_back(a);
   next_seed_ = 0;
   next_join_ = now() + params_.probe_interval;
-  for (const auto& a : seeds_) {  // all at first, then one per retry
-    auto m = make(peer_kind::join);
-    m.members = full_list();
-    swim_out o;
-    o.address = a;
-    o.msg = std::move(m);
-    out.push_back(std::move(o));
-  }
+  for (const auto& a : seeds_)  // all at first, then one per retry
+    out.push_back(with_full_list(peer_kind::join, "", a));
   return out;
 }
 
@@ -353,7 +356,7 @@ void swim_node::crashed(const std::string& id, const std::string& reason) {
   changes_.back().crashed = true;
 }
 
-void swim_node::check_probe(std::vector<swim_out>&) {
+void swim_node::check_probe() {
   if (!probe_ || probe_->acked)
     return;
   auto it = members_.find(probe_->target);
@@ -369,7 +372,7 @@ void swim_node::check_probe(std::vector<swim_out>&) {
 }
 
 void swim_node::start_probe(std::vector<swim_out>& out) {
-  check_probe(out);
+  check_probe();
   for (size_t tries = 0; tries < 2; ++tries) {
     while (next_in_order_ < order_.size()) {
       const auto& id = order_[next_in_order_++];
@@ -471,13 +474,8 @@ void swim_node::push_pull(std::vector<swim_out>& out) {
   auto ids = random_live(1, "");
   if (ids.empty())
     return;
-  auto m = make(peer_kind::join);
-  m.members = full_list();
-  swim_out o;
-  o.to = ids.front();
-  o.address = members_.at(o.to).rec.address;
-  o.msg = std::move(m);
-  out.push_back(std::move(o));
+  const auto& to = ids.front();
+  out.push_back(with_full_list(peer_kind::join, to, members_.at(to).rec.address));
 }
 
 std::vector<swim_out> swim_node::tick() {
@@ -489,12 +487,7 @@ std::vector<swim_out> swim_node::tick() {
     stalled(t - *last_tick_);
   last_tick_ = t;
   if (!seeds_.empty() && t >= next_join_) {
-    auto m = make(peer_kind::join);
-    m.members = full_list();
-    swim_out o;
-    o.address = seeds_[next_seed_++ % seeds_.size()];
-    o.msg = std::move(m);
-    out.push_back(std::move(o));
+    out.push_back(with_full_list(peer_kind::join, "", seeds_[next_seed_++ % seeds_.size()]));
     next_join_ = t + params_.probe_interval;
   }
   if (t >= next_probe_) {
@@ -626,13 +619,7 @@ std::vector<swim_out> swim_node::receive(const peer_message& m) {
       break;
     }
     case peer_kind::join: {
-      auto reply = make(peer_kind::welcome);
-      reply.members = full_list();
-      swim_out o;
-      o.to = m.from;
-      o.address = m.address;
-      o.msg = std::move(reply);
-      out.push_back(std::move(o));
+      out.push_back(with_full_list(peer_kind::welcome, m.from, m.address));
       break;
     }
     case peer_kind::welcome:

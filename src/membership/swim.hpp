@@ -218,13 +218,16 @@ private:
   std::vector<member_record> full_list() const;
 
   peer_message make(peer_kind kind);
+  /// A JOIN (push-pull) or WELCOME carrying every member this node knows.
+  swim_out with_full_list(peer_kind kind, std::string to, std::string address);
   swim_out to_member(const std::string& id, peer_message m);
-  /// Attaches queued records (least sent first) to `m`.
+  /// Attaches queued records (least sent, then newest, first) to `m`.
   void piggyback(peer_message& m);
   std::vector<std::string> random_live(size_t k, const std::string& except);
 
   void start_probe(std::vector<swim_out>& out);
-  void check_probe(std::vector<swim_out>& out);
+  /// The probe of the ending interval: unanswered, its target is suspect.
+  void check_probe();
   void expire_suspects();
   void gossip_round(std::vector<swim_out>& out);
   void push_pull(std::vector<swim_out>& out);
