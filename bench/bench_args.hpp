@@ -1,9 +1,11 @@
 #pragma once
 
-// What the simulation benchmarks share: their `--name N` options and the
-// median over trials.
+// What the simulation benchmarks share: their `--name N` options, the
+// median over trials, and when a share of the nodes was reached.
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <string>
@@ -17,6 +19,15 @@ inline double median(std::vector<double> v) {
     return 0;
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
+}
+
+/// The time (ms) by which `share` of `n` nodes was reached, from the times
+/// (µs) of those that were; -1 if too few were.
+inline double at_share(std::vector<int64_t> times_us, size_t n, double share) {
+  std::sort(times_us.begin(), times_us.end());
+  auto need = static_cast<size_t>(std::ceil(share * static_cast<double>(n)));
+  return need >= 1 && need <= times_us.size() ? static_cast<double>(times_us[need - 1]) / 1000.0
+                                              : -1.0;
 }
 
 /// Reads `--name N` options (N a positive integer) into `flags`; false for

@@ -42,7 +42,6 @@
 // 60 s.
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -81,46 +80,39 @@ const std::string fresh_key = "sim/fresh";
 std::string id_of(size_t i) { return "n" + std::to_string(i); }
 size_t index_of(const std::string& s) { return std::stoul(s.substr(1)); }
 
-template <class T>
-std::unique_ptr<std::atomic<T>[]> atomics(size_t n, T init) {
-  std::unique_ptr<std::atomic<T>[]> out{new std::atomic<T>[n]};
-  for (size_t i = 0; i < n; ++i)
-    out[i].store(init);
-  return out;
-}
-
 /// What the virtual nodes share: the network's directory and what they
-/// observed, written by each node's actor, read by the controller.
+/// observed, written by each node's actor, read by the controller (all on
+/// the test coordinator's one thread).
 struct world {
   size_t nodes = 0;  ///< n + the one that joins later
   double loss = 0;
   manual_clock clock;  ///< virtual, moved with the actor clock
   steady::time_point start = clock.steady_now();
   std::vector<caf::actor> actors;
-  std::unique_ptr<std::atomic<uint32_t>[]> live;
-  std::unique_ptr<std::atomic<int64_t>[]> got_at;      ///< fresh key held (µs), -1
-  std::unique_ptr<std::atomic<uint32_t>[]> got_hops;
-  std::unique_ptr<std::atomic<int64_t>[]> joiner_at;   ///< lists the joiner alive (µs)
-  std::unique_ptr<std::atomic<int64_t>[]> victim_at;   ///< lists the victim dead (µs)
-  std::unique_ptr<std::atomic<uint64_t>[]> swim_bytes;
-  std::unique_ptr<std::atomic<uint64_t>[]> state_bytes;
-  std::atomic<int64_t> joiner{-1};
-  std::atomic<int64_t> victim{-1};
+  std::vector<uint32_t> live;
+  std::vector<int64_t> got_at;     ///< fresh key held (µs), -1
+  std::vector<uint32_t> got_hops;
+  std::vector<int64_t> joiner_at;  ///< lists the joiner alive (µs)
+  std::vector<int64_t> victim_at;  ///< lists the victim dead (µs)
+  std::vector<uint64_t> swim_bytes;
+  std::vector<uint64_t> state_bytes;
+  int64_t joiner = -1;
+  int64_t victim = -1;
   /// Suspicions and deaths of live nodes, each (member, incarnation) once
-  /// however many nodes adopted it (the actors run on one thread).
+  /// however many nodes adopted it.
   std::set<std::pair<std::string, uint64_t>> false_suspicions, false_deaths;
-  std::atomic<int64_t> first_suspicion{-1};  ///< of the victim, by any node (µs)
+  int64_t first_suspicion = -1;  ///< of the victim, by any node (µs)
   std::vector<state_entry> common;
 
   explicit world(size_t n)
     : nodes(n),
-      live(atomics<uint32_t>(n, 0)),
-      got_at(atomics<int64_t>(n, -1)),
-      got_hops(atomics<uint32_t>(n, 0)),
-      joiner_at(atomics<int64_t>(n, -1)),
-      victim_at(atomics<int64_t>(n, -1)),
-      swim_bytes(atomics<uint64_t>(n, 0)),
-      state_bytes(atomics<uint64_t>(n, 0)) {}
+      live(n, 0),
+      got_at(n, -1),
+      got_hops(n, 0),
+      joiner_at(n, -1),
+      victim_at(n, -1),
+      swim_bytes(n, 0),
+      state_bytes(n, 0) {}
 
   int64_t now_us() const {
     return std::chrono::duration_cast<std::chrono::microseconds>(clock.steady_now() - start)
@@ -148,7 +140,7 @@ template <class Atom>
 void transmit(vnode self, Atom atom, size_t to, std::string bytes) {
   auto& s = self->state;
   auto& counter = std::is_same<Atom, swim_msg_atom>::value ? s.w->swim_bytes : s.w->state_bytes;
-  counter[s.index].fetch_add(bytes.size(), std::memory_order_relaxed);
+  counter[s.index] += bytes.size();
   if (to >= s.w->actors.size())
     return;
   if (s.w->loss > 0 && std::uniform_real_distribution<double>(0, 1)(s.rng) < s.w->loss)
@@ -176,19 +168,19 @@ void after_swim(vnode self, std::vector<membership::swim_out> outs) {
   if (changes.empty())
     return;
   s.peers_dirty = true;
-  s.w->live[s.index].store(static_cast<uint32_t>(s.swim->live_peers()));
+  s.w->live[s.index] = static_cast<uint32_t>(s.swim->live_peers());
   auto t = s.w->now_us();
-  auto joiner = s.w->joiner.load(), victim = s.w->victim.load();
+  auto joiner = s.w->joiner, victim = s.w->victim;
   for (auto& c : changes) {
     auto who = static_cast<int64_t>(index_of(c.id));
     if (who == joiner && c.to == membership::member_state::alive)
-      s.w->joiner_at[s.index].store(t);
+      s.w->joiner_at[s.index] = t;
     if (who == victim && c.to == membership::member_state::suspect
-        && s.w->first_suspicion.load() < 0)
-      s.w->first_suspicion.store(t);
+        && s.w->first_suspicion < 0)
+      s.w->first_suspicion = t;
     if (c.to == membership::member_state::dead) {
       if (who == victim)
-        s.w->victim_at[s.index].store(t);
+        s.w->victim_at[s.index] = t;
       else
         s.w->false_deaths.emplace(c.id, c.incarnation);
     }
@@ -203,8 +195,8 @@ void note_fresh(vnode self, uint32_t from_hops) {
     return;
   s.holds = true;
   s.hops = from_hops + 1;
-  s.w->got_hops[s.index].store(s.hops);
-  s.w->got_at[s.index].store(s.w->now_us());
+  s.w->got_hops[s.index] = s.hops;
+  s.w->got_at[s.index] = s.w->now_us();
 }
 
 void tick(vnode self) {
@@ -297,7 +289,7 @@ caf::behavior virtual_node(vnode self, uint32_t index, std::shared_ptr<world> w)
         return;
       note_fresh(self, 0);
       s.hops = 0;
-      s.w->got_hops[s.index].store(0);
+      s.w->got_hops[s.index] = 0;
       flush_state(self);
     },
     [self](crash_atom) { self->state.down = true; },
@@ -315,28 +307,26 @@ struct case_result {
   double false_suspicions = 0, false_deaths = 0;
 };
 
-/// ms at which `share` of `count` values of `at` (µs, -1 = never), taken
-/// relative to `from`, were reached.
-double share_at(const std::unique_ptr<std::atomic<int64_t>[]>& at, size_t count, int64_t from,
-                double share, int64_t skip = -1) {
+/// ms at which `share` of the first `count` nodes in `at` (µs, -1 =
+/// never) but `skip` had reached it, counted from `from`.
+double share_at(const std::vector<int64_t>& at, size_t count, int64_t from, double share,
+                int64_t skip = -1) {
   std::vector<int64_t> t;
   size_t total = 0;
   for (size_t i = 0; i < count; ++i) {
     if (static_cast<int64_t>(i) == skip)
       continue;
     ++total;
-    if (auto v = at[i].load(); v >= 0)
-      t.push_back(std::max<int64_t>(0, v - from));
+    if (at[i] >= 0)
+      t.push_back(std::max<int64_t>(0, at[i] - from));
   }
-  std::sort(t.begin(), t.end());
-  auto need = static_cast<size_t>(std::ceil(share * static_cast<double>(total)));
-  return need >= 1 && need <= t.size() ? static_cast<double>(t[need - 1]) / 1000.0 : -1;
+  return bench::at_share(std::move(t), total, share);
 }
 
-size_t count_set(const std::unique_ptr<std::atomic<int64_t>[]>& at, size_t count, int64_t skip = -1) {
+size_t count_set(const std::vector<int64_t>& at, size_t count, int64_t skip = -1) {
   size_t k = 0;
   for (size_t i = 0; i < count; ++i)
-    if (static_cast<int64_t>(i) != skip && at[i].load() >= 0)
+    if (static_cast<int64_t>(i) != skip && at[i] >= 0)
       ++k;
   return k;
 }
@@ -371,10 +361,10 @@ bool run_for(world& w, coordinator& sched, std::chrono::microseconds limit, Pred
 
 bool never() { return false; }
 
-uint64_t sum(const std::unique_ptr<std::atomic<uint64_t>[]>& v, size_t n) {
+uint64_t sum(const std::vector<uint64_t>& v, size_t n) {
   uint64_t s = 0;
   for (size_t i = 0; i < n; ++i)
-    s += v[i].load();
+    s += v[i];
   return s;
 }
 
@@ -411,7 +401,7 @@ case_result run_case(size_t n, double loss, uint64_t seed) {
   }
   auto all_live = [&] {
     for (size_t i = 0; i < n; ++i)
-      if (w->live[i].load() != n - 1)
+      if (w->live[i] != n - 1)
         return false;
     return true;
   };
@@ -419,7 +409,7 @@ case_result run_case(size_t n, double loss, uint64_t seed) {
     r.settle_ms = static_cast<double>(w->now_us()) / 1000.0;
   double live = 0;
   for (size_t i = 0; i < n; ++i)
-    live += std::min<double>(w->live[i].load(), static_cast<double>(n - 1));
+    live += std::min<double>(w->live[i], static_cast<double>(n - 1));
   r.settled_share = live / (static_cast<double>(n) * static_cast<double>(n - 1));
   // -- idle (the joins' gossip has died down by then at 0% loss)
   run_for(*w, sched, us(5'000'000), never);
@@ -438,10 +428,10 @@ case_result run_case(size_t n, double loss, uint64_t seed) {
   r.w9999 = share_at(w->got_at, n, write_at, 0.9999);
   r.w100 = share_at(w->got_at, n, write_at, 1.0);
   for (size_t i = 0; i < n; ++i)
-    r.write_hops = std::max<double>(r.write_hops, w->got_hops[i].load());
+    r.write_hops = std::max<double>(r.write_hops, w->got_hops[i]);
   // -- join
   auto joiner = static_cast<int64_t>(n);
-  w->joiner.store(joiner);
+  w->joiner = joiner;
   auto join_at = w->now_us();
   caf::anon_send(w->actors[n], vjoin_atom::value,
                  static_cast<int64_t>(std::uniform_int_distribution<size_t>(0, n - 1)(rng)));
@@ -451,12 +441,12 @@ case_result run_case(size_t n, double loss, uint64_t seed) {
   r.j100 = share_at(w->joiner_at, n + 1, join_at, 1.0, joiner);
   // -- crash
   auto victim = static_cast<int64_t>(std::uniform_int_distribution<size_t>(1, n - 1)(rng));
-  w->victim.store(victim);
+  w->victim = victim;
   auto crash_at = w->now_us();
   caf::anon_send(w->actors[victim], crash_atom::value);
   bool buried = run_for(*w, sched, us(60'000'000),
                         [&] { return count_set(w->victim_at, n + 1, victim) == n; });
-  if (auto f = w->first_suspicion.load(); f >= 0)
+  if (auto f = w->first_suspicion; f >= 0)
     r.detect = static_cast<double>(f - crash_at) / 1000.0;
   r.d50 = share_at(w->victim_at, n + 1, crash_at, 0.5, victim);
   r.d100 = share_at(w->victim_at, n + 1, crash_at, 1.0, victim);

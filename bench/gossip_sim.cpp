@@ -234,11 +234,7 @@ public:
       if (done_at >= 0)
         break;
     }
-    std::sort(times.begin(), times.end());
-    auto at_share = [&](double share) {
-      auto need = static_cast<size_t>(std::ceil(share * static_cast<double>(p_.n)));
-      return need <= times.size() ? static_cast<double>(times[need - 1]) / 1000.0 : -1.0;
-    };
+    auto at_share = [&](double share) { return bench::at_share(times, p_.n, share); };
     r.complete = done_at >= 0;
     r.reached = reached;
     r.t50 = at_share(0.5);

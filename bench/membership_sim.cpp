@@ -104,13 +104,6 @@ std::string name_of(size_t i) {
   return buf;
 }
 
-/// Times (µs after the start) at which each share of `n` was reached.
-double at_share(std::vector<int64_t> times, size_t n, double share) {
-  std::sort(times.begin(), times.end());
-  auto need = static_cast<size_t>(std::ceil(share * static_cast<double>(n)));
-  return need >= 1 && need <= times.size() ? static_cast<double>(times[need - 1]) / 1000.0 : -1.0;
-}
-
 class simulation {
 public:
   explicit simulation(const case_params& p) : p_(p), rng_(p.seed) {
@@ -191,10 +184,10 @@ public:
     for (size_t i = 0; i <= p_.n; ++i)
       if (learned_at_[i] >= 0)
         times.push_back(learned_at_[i] - join_at);
-    r.join_t50 = at_share(times, p_.n + 1, 0.5);
-    r.join_t99 = at_share(times, p_.n + 1, 0.99);
-    r.join_t9999 = at_share(times, p_.n + 1, 0.9999);
-    r.join_t100 = at_share(times, p_.n + 1, 1.0);
+    r.join_t50 = bench::at_share(times, p_.n + 1, 0.5);
+    r.join_t99 = bench::at_share(times, p_.n + 1, 0.99);
+    r.join_t9999 = bench::at_share(times, p_.n + 1, 0.9999);
+    r.join_t100 = bench::at_share(times, p_.n + 1, 1.0);
     for (auto h : hops_)
       r.join_hops = std::max(r.join_hops, h);
     // -- crash
@@ -223,9 +216,9 @@ public:
         times.push_back(learned_at_[i] - crash_at);
     }
     r.detect_ms = first >= 0 ? static_cast<double>(first - crash_at) / 1000.0 : -1;
-    r.dead_t50 = at_share(times, p_.n, 0.5);
-    r.dead_t99 = at_share(times, p_.n, 0.99);
-    r.dead_t100 = at_share(times, p_.n, 1.0);
+    r.dead_t50 = bench::at_share(times, p_.n, 0.5);
+    r.dead_t99 = bench::at_share(times, p_.n, 0.99);
+    r.dead_t100 = bench::at_share(times, p_.n, 1.0);
     for (auto h : hops_)
       r.suspect_hops = std::max(r.suspect_hops, h);
     r.complete = joined && buried;

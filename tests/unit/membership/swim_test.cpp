@@ -86,6 +86,18 @@ struct network {
   }
 };
 
+/// A message from `from` (at `address`) carrying `records`: gossip by
+/// default.
+peer_message word_from(std::string from, std::string address, std::vector<member_record> records,
+                       peer_kind kind = peer_kind::heartbeat) {
+  peer_message m;
+  m.kind = kind;
+  m.from = std::move(from);
+  m.address = std::move(address);
+  m.members = std::move(records);
+  return m;
+}
+
 } // namespace
 
 TEST_CASE("swim: nodes joining through one seed all learn each other") {
@@ -127,11 +139,7 @@ TEST_CASE("swim: a node told it is suspected refutes with a higher incarnation")
   net.join_all();
   net.run(seconds_d(5));
   // n1 tells n3 that n2 is suspect (a false rumour).
-  peer_message rumour;
-  rumour.kind = peer_kind::heartbeat;
-  rumour.from = "n1";
-  rumour.address = "a1";
-  rumour.members = {{"n2", "a2", member_state::suspect, 0}};
+  auto rumour = word_from("n1", "a1", {{"n2", "a2", member_state::suspect, 0}});
   net.post(1, net.at(3).receive(rumour));
   net.deliver();
   CHECK(net.seen(3, 2) == member_state::suspect);
@@ -172,11 +180,7 @@ TEST_CASE("swim: a leaving node is left, not dead, and a dead one returns only w
   net.run(seconds_d(20));
   CHECK(net.all_see(4, member_state::dead));
   // A record of it alive at its old incarnation changes nothing.
-  peer_message stale;
-  stale.kind = peer_kind::heartbeat;
-  stale.from = "n1";
-  stale.address = "a1";
-  stale.members = {{"n4", "a4", member_state::alive, 0}};
+  auto stale = word_from("n1", "a1", {{"n4", "a4", member_state::alive, 0}});
   net.at(0).receive(stale);
   CHECK(net.seen(0, 4) == member_state::dead);
   // Restarted with a higher incarnation, it is alive again everywhere.
@@ -230,20 +234,14 @@ TEST_CASE("swim: a suspicion nobody confirms lasts long, and confirmations short
   p.gossip_interval = seconds_d(1000);
   p.push_pull_interval = seconds_d(1000);
   swim_node a{"a", "a-addr", p, clock, 1};
-  peer_message welcome;
-  welcome.kind = peer_kind::welcome;
-  welcome.from = "c";
-  welcome.address = "c-addr";
-  welcome.members = {{"b", "b-addr", member_state::alive, 0},
-                     {"d", "d-addr", member_state::alive, 0},
-                     {"e", "e-addr", member_state::alive, 0}};
+  auto welcome = word_from("c", "c-addr",
+                           {{"b", "b-addr", member_state::alive, 0},
+                            {"d", "d-addr", member_state::alive, 0},
+                            {"e", "e-addr", member_state::alive, 0}},
+                           peer_kind::welcome);
   a.receive(welcome);
   auto rumour = [&](const std::string& by) {
-    peer_message m;
-    m.kind = peer_kind::heartbeat;
-    m.from = "c";
-    m.address = "c-addr";
-    m.members = {{"b", "b-addr", member_state::suspect, 0, by}};
+    auto m = word_from("c", "c-addr", {{"b", "b-addr", member_state::suspect, 0, by}});
     a.receive(m);
   };
   rumour("c");
@@ -264,11 +262,7 @@ TEST_CASE("swim: a suspicion nobody confirms lasts long, and confirmations short
   // A suspicion nobody confirms still ends, at 6 times the minimum.
   swim_node lone{"l", "l-addr", p, clock, 2};
   lone.receive(welcome);
-  peer_message m;
-  m.kind = peer_kind::heartbeat;
-  m.from = "c";
-  m.address = "c-addr";
-  m.members = {{"d", "d-addr", member_state::suspect, 0, "c"}};
+  auto m = word_from("c", "c-addr", {{"d", "d-addr", member_state::suspect, 0, "c"}});
   lone.receive(m);
   clock.advance(seconds_d(6 * 4 * 1000 - 1));
   lone.tick();
@@ -394,11 +388,7 @@ TEST_CASE("swim: admission refuses a second process under a live id and a rejoin
   // Buried again, and back at 5 by gossip (it rejoined through another
   // node): its new process, unknown here yet, joins at 5 without a refusal.
   n.crashed("n1", "its port refuses connections");
-  peer_message word;
-  word.kind = peer_kind::heartbeat;
-  word.from = "n2";
-  word.address = "a2";
-  word.members = {{"n1", "a1", member_state::alive, 5}};
+  auto word = word_from("n2", "a2", {{"n1", "a1", member_state::alive, 5}});
   n.receive(word);
   REQUIRE(n.find("n1")->state == member_state::alive);
   CHECK(n.admit("n1", "a1", 5, 11, false).result == join_result::accepted);
@@ -471,11 +461,7 @@ TEST_CASE("swim: a live member's id is refused to a process at another address, 
   manual_clock clock;
   swim_node n{"n0", "a0", swim_params{}, clock, 1};
   // n2 is known from gossip only (no nonce here yet).
-  peer_message word;
-  word.kind = peer_kind::heartbeat;
-  word.from = "n1";
-  word.address = "a1";
-  word.members = {{"n2", "a2", member_state::alive, 7}};
+  auto word = word_from("n1", "a1", {{"n2", "a2", member_state::alive, 7}});
   n.receive(word);
   auto v = n.admit("n2", "a9", 8, 99, true);
   CHECK(v.result == join_result::refused_duplicate);
@@ -486,11 +472,7 @@ TEST_CASE("swim: a live member's id is refused to a process at another address, 
 TEST_CASE("swim: a leaving node has nothing more to do, and an overloaded node still buries") {
   manual_clock clock;
   swim_node n{"n0", "a0", swim_params{}, clock, 1};
-  peer_message word;
-  word.kind = peer_kind::heartbeat;
-  word.from = "n1";
-  word.address = "a1";
-  word.members = {{"n2", "a2", member_state::suspect, 0, "n1"}};
+  auto word = word_from("n1", "a1", {{"n2", "a2", member_state::suspect, 0, "n1"}});
   n.receive(word);
   REQUIRE(n.find("n2")->state == member_state::suspect);
   // Ticks 2 s apart (a backlog): each is a stall, but the suspicion's
